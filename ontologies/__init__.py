@@ -1,0 +1,1 @@
+"""Domain ontologies shipped as package data (`*.yaml`), found with importlib.resources."""

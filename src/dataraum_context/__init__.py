@@ -1,0 +1,1 @@
+"""dataraum-context: raw data into context for AI agents."""

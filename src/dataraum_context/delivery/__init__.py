@@ -1,0 +1,1 @@
+"""Renderers of the context document (JSON, Markdown, YAML)."""

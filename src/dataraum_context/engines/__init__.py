@@ -1,0 +1,1 @@
+"""Workflow engines: run a pipeline and record per-step status and timings."""

@@ -1,0 +1,1 @@
+"""The bundled sample: a small shop with realistic defects (see `generate`)."""

@@ -1,0 +1,88 @@
+"""The on-disk workspace: Parquet per table, quarantine, Hamilton's cache.
+
+    <root>/staged/<table>.parquet        rows as read from the source (VARCHAR for untyped sources)
+    <root>/staged/<table>.rejects.parquet malformed source rows (line number, raw line, reason)
+    <root>/tables/<table>.parquet        typed rows
+    <root>/quarantine/<table>.parquet    values that failed their cast, and rejected rows
+    <root>/cache/                        Hamilton's cache
+
+Files are written under a temporary name and renamed, so a crash never leaves half a table.
+No connection is held open: readers and steps open their own short-lived DuckDB connections.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from dataraum_context.sql import connect, quote_ident, quote_literal
+
+STAGED = "staged"
+TABLES = "tables"
+QUARANTINE = "quarantine"
+CACHE = "cache"
+
+
+class Workspace:
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+    def relative(self, kind: str, table: str, suffix: str = ".parquet") -> str:
+        return f"{kind}/{table}{suffix}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / CACHE
+
+    def write_parquet(self, con: duckdb.DuckDBPyConnection, query: str, relative: str,
+                      params: list | None = None) -> Path:
+        """COPY a query's result to `relative` atomically (temporary name, then rename)."""
+        target = self.path(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            con.execute(
+                f"COPY ({query}) TO {quote_literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd)",
+                params or [],
+            )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def remove(self, relative: str) -> None:
+        self.path(relative).unlink(missing_ok=True)
+
+    def table_names(self) -> list[str]:
+        return sorted(p.stem for p in (self.root / TABLES).glob("*.parquet"))
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A new connection with every typed table as a view, and `quarantine_<table>` views."""
+        con = connect()
+        for name in self.table_names():
+            con.execute(
+                f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM "
+                f"read_parquet({quote_literal(str(self.path(self.relative(TABLES, name))))})"
+            )
+        for q in sorted((self.root / QUARANTINE).glob("*.parquet")):
+            con.execute(
+                f"CREATE VIEW {quote_ident('quarantine_' + q.stem)} AS SELECT * FROM "
+                f"read_parquet({quote_literal(str(q))})"
+            )
+        return con
+
+    def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
+        """Run SQL over the workspace's typed tables: `ws.sql("SELECT * FROM orders").pl()`."""
+        con = self.connect()
+        if params:
+            return con.sql(query, params=params)
+        return con.sql(query)
