@@ -1,1 +1,52 @@
-"""dataraum-context: raw data into context for AI agents."""
+"""dataraum-context: raw data into context for AI agents, as a Hamilton dataflow.
+
+    import dataraum_context as dc
+    dr = dc.driver("default", sources=["data/shop/"], workspace="ws/")   # a hamilton Driver
+    dr.display_all_functions()
+    ctx = dr.execute(["context_document"])["context_document"]
+    print(ctx.to_markdown())
+
+    run = dc.run("default", sources=["data/shop/"])   # per-step status, criticality, progress
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from hamilton import driver as _h_driver
+
+from dataraum_context.errors import ConfigError, DataraumError, SourceError, StepFailed
+from dataraum_context.models import ContextDocument, PipelineRun, register_fingerprint
+from dataraum_context.pipeline import PipelineConfig, build_driver, load_pipeline
+from dataraum_context.workspace import Workspace
+
+register_fingerprint()
+
+__all__ = [
+    "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
+    "SourceError", "StepFailed", "Workspace", "driver", "load_pipeline", "run",
+]
+
+Sources = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None
+
+
+def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
+           workspace: str | os.PathLike[str] | None = None, **config: Any) -> _h_driver.Driver:
+    """A Hamilton driver for a pipeline, ready to `execute` any of its steps with no further
+    inputs. `config` overrides pipeline keys (`skip_steps`, `tables`, ...) and step settings
+    (`type_overrides`, `null_tokens`, ...)."""
+    return build_driver(pipeline, sources, workspace, **config)[0]
+
+
+def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
+        workspace: str | os.PathLike[str] | None = None, progress: bool = False,
+        **config: Any) -> PipelineRun:
+    """Run a pipeline with its engine: per-step status and timing, criticality applied."""
+    from dataraum_context.engines.local import LocalEngine
+
+    dr, cfg = build_driver(pipeline, sources, workspace, **config)
+    if cfg.engine != "local":
+        raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
+    return LocalEngine().run(dr, cfg, progress=progress)

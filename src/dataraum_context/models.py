@@ -252,3 +252,39 @@ def register_fingerprint() -> None:
     def _hash_model(obj: BaseModel, *args: Any, **kwargs: Any) -> str:
         payload = type(obj).__qualname__.encode() + obj.model_dump_json().encode()
         return hashlib.sha256(payload).hexdigest()
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+class StepRun(Frozen):
+    name: str
+    criticality: str
+    status: str  # succeeded | cached | failed | skipped
+    duration_s: float = 0.0
+    error: str | None = None  # "<ExceptionType>: message" when failed; the reason when skipped
+
+
+class PipelineRun(Frozen):
+    """What an engine reports: per-step outcome and timing, warnings, and the step results."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    pipeline: str
+    status: str  # succeeded | failed
+    steps: tuple[StepRun, ...]
+    warnings: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    results: dict[str, Any] = {}
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    @property
+    def failed_steps(self) -> tuple[StepRun, ...]:
+        return tuple(s for s in self.steps if s.status == "failed")
+
+    @property
+    def context(self) -> ContextDocument | None:
+        return self.results.get("context_document")

@@ -1,0 +1,76 @@
+"""The context document: what every step found, in one document for agents and analysts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hamilton.function_modifiers import cache
+
+from dataraum_context.models import (
+    ColumnContext,
+    ContextDocument,
+    SchemaProfilingResult,
+    StagingResult,
+    StatisticsResult,
+    TableContext,
+    TypeResolutionResult,
+)
+from dataraum_context.step import step
+
+
+@cache(behavior="recompute")  # cheap, and `generated_at` must be the time of this run
+@step(scope="source", phase="delivery", criticality="critical")
+def context_document(
+    staging: StagingResult,
+    pipeline_name: str = "custom",
+    schema_profiling: SchemaProfilingResult | None = None,
+    type_resolution: TypeResolutionResult | None = None,
+    statistics_profiling: StatisticsResult | None = None,
+) -> ContextDocument:
+    """Tables with their typed columns and statistics, plus every warning the steps raised."""
+    tables = []
+    warnings: list[str] = []
+    for name, staged in staging.tables.items():
+        warnings.extend(staged.warnings)
+        resolved = type_resolution.tables.get(name) if type_resolution else None
+        stats = statistics_profiling.tables.get(name) if statistics_profiling else None
+        schema = schema_profiling.tables.get(name) if schema_profiling else None
+        columns = []
+        for col in staged.columns:
+            rc = resolved.columns.get(col.name) if resolved else None
+            cs = stats.columns.get(col.name) if stats else None
+            candidate = rc.candidate if rc else (schema.columns[col.name].best if schema else None)
+            if candidate is not None and candidate.ambiguous:
+                warnings.append(f"{name}.{col.name}: {candidate.format} is ambiguous "
+                                f"({'; '.join(candidate.evidence)})")
+            if rc is not None and rc.cast_failures:
+                examples = ", ".join(repr(v) for v in rc.failure_examples[:3])
+                warnings.append(f"{name}.{col.name}: {rc.cast_failures} value(s) not {rc.data_type} "
+                                f"(e.g. {examples}) moved to quarantine")
+            columns.append(ColumnContext(
+                name=col.name,
+                data_type=rc.data_type if rc else col.data_type,
+                null_ratio=cs.null_ratio if cs else None,
+                distinct_count=cs.distinct_count if cs else None,
+                resolved_by=rc.resolved_by if rc else None,
+                type_format=candidate.format if candidate else None,
+                unit=candidate.unit if candidate else None,
+                cast_failures=rc.cast_failures if rc else 0,
+                statistics=cs,
+            ))
+        if staged.rejected_rows:
+            warnings.append(f"{name}: {staged.rejected_rows} malformed source row(s) moved to quarantine")
+        tables.append(TableContext(
+            name=name,
+            source=staged.source,
+            row_count=resolved.row_count if resolved else staged.row_count,
+            quarantined_values=resolved.quarantined_values if resolved else 0,
+            rejected_rows=staged.rejected_rows,
+            columns=tuple(columns),
+        ))
+    return ContextDocument(
+        pipeline=pipeline_name,
+        generated_at=datetime.now(timezone.utc),
+        tables=tuple(tables),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,92 @@
+"""The local engine: one Hamilton driver in this process, one step at a time.
+
+Running step by step (each step's upstream results handed back as `overrides`) is what lets
+criticality act: an optional step that fails becomes a warning and `None` downstream; a
+required one fails the run, but with `fail_fast: false` the steps that do not need it still
+run; a critical one stops the run. Hamilton's cache in the workspace makes a repeated run
+resume: steps whose inputs and code did not change are served from it (status `cached`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from hamilton import driver as h_driver
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dataraum_context.errors import StepFailed
+from dataraum_context.models import PipelineRun, StepRun
+from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes
+
+
+class LocalEngine:
+    name = "local"
+
+    def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False) -> PipelineRun:
+        nodes = step_nodes(dr)
+        upstream = {name: {n.name for n in dr.what_is_upstream_of(name)} & nodes.keys() - {name}
+                    for name in nodes}
+        order = sorted(nodes, key=lambda name: (len(upstream[name]), name))
+        results: dict[str, Any] = {}
+        runs: list[StepRun] = []
+        warnings: list[str] = []
+        broken: set[str] = set()  # failed or skipped steps
+        started = time.perf_counter()
+        with _progress(progress, len(order)) as bar:
+            task = bar.add_task("", total=len(order))
+            for name in order:
+                bar.update(task, description=name)
+                criticality = nodes[name].tags.get("criticality", "required")
+                missing = [d for d in hard_dependencies(dr, name) if d in broken]
+                if missing:
+                    broken.add(name)
+                    runs.append(StepRun(name=name, criticality=criticality, status="skipped",
+                                        error=f"needs {', '.join(missing)}, which did not succeed"))
+                    bar.advance(task)
+                    continue
+                overrides = {d: results.get(d) for d in upstream[name]}
+                t0 = time.perf_counter()
+                try:
+                    results[name] = dr.execute([name], overrides=overrides)[name]
+                except Exception as exc:
+                    broken.add(name)
+                    error = f"{type(exc).__name__}: {exc}"
+                    runs.append(StepRun(name=name, criticality=criticality, status="failed",
+                                        duration_s=time.perf_counter() - t0, error=error))
+                    if criticality == "optional":
+                        warnings.append(f"optional step {name} failed: {error}")
+                    elif criticality == "critical" or cfg.fail_fast:
+                        raise StepFailed(name, exc) from exc
+                else:
+                    runs.append(StepRun(name=name, criticality=criticality, status=_status(dr, name),
+                                        duration_s=time.perf_counter() - t0))
+                bar.advance(task)
+        failed = any(r.status == "failed" and r.criticality != "optional" for r in runs)
+        return PipelineRun(
+            pipeline=cfg.name,
+            status="failed" if failed else "succeeded",
+            steps=tuple(runs),
+            warnings=tuple(warnings),
+            duration_s=time.perf_counter() - started,
+            results=results,
+        )
+
+
+def _status(dr: h_driver.Driver, name: str) -> str:
+    """`cached` when Hamilton's cache served the step in the last execute."""
+    cache = getattr(dr, "cache", None)
+    if cache is None:
+        return "succeeded"
+    events = cache.logs(run_id=cache.last_run_id).get(name, [])
+    hit = any(getattr(e.event_type, "value", None) == "get_result" for e in events)
+    return "cached" if hit else "succeeded"
+
+
+def _progress(enabled: bool, total: int) -> Progress:
+    console = Console(file=sys.stderr, quiet=not enabled)
+    return Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not enabled)

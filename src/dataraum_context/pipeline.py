@@ -1,0 +1,229 @@
+"""Pipeline configs (YAML) and their resolution into a Hamilton driver.
+
+A config selects dataflow modules; `steps` (final steps) and `skip_steps` decide which step
+nodes stay in the DAG; everything else in it becomes Hamilton config, which Hamilton also hands
+to the functions as inputs (`sources`, `workspace`, `null_tokens`, `type_overrides`, ...).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import yaml
+from hamilton import driver as h_driver
+from hamilton.node import DependencyType
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dataraum_context import plugins
+from dataraum_context.errors import ConfigError
+from dataraum_context.step import SKIPPED_STEPS
+from dataraum_context.workspace import Workspace
+
+DEFAULT_WORKSPACE = ".dataraum"
+
+
+class LLMSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    provider: str = "heuristic"
+    model: str | None = None
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    modules: list[str]
+    steps: Literal["all"] | list[str] = "all"
+    skip_steps: list[str] = []
+    fail_fast: bool = True
+    parallel: bool = False
+    tables: list[str] | None = None
+    ontology: str | None = None
+    llm: LLMSettings = LLMSettings()
+    engine: str = "local"
+    cache: bool = True
+    config: dict[str, Any] = {}
+
+    def hamilton_config(self) -> dict[str, Any]:
+        """The pipeline's settings as Hamilton config (and thereby function inputs)."""
+        cfg: dict[str, Any] = {"pipeline_name": self.name, "llm": self.llm.provider}
+        if self.tables:
+            cfg["tables"] = list(self.tables)
+        if self.ontology:
+            cfg["ontology_name"] = self.ontology
+        if self.llm.model:
+            cfg["llm_model"] = self.llm.model
+        return {**cfg, **self.config}
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def builtin_pipelines() -> list[str]:
+    folder = resources.files("dataraum_context.dataflows") / "pipelines"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> PipelineConfig:
+    """A pipeline config by built-in name (`default`) or YAML path, validated."""
+    if isinstance(pipeline, PipelineConfig):
+        return pipeline
+    text_name = os.fspath(pipeline)
+    if text_name.endswith((".yaml", ".yml")) or os.sep in text_name:
+        path = Path(text_name)
+        if not path.is_file():
+            raise ConfigError(f"{text_name}: no such pipeline config file")
+        return parse_pipeline(path.read_text(encoding="utf-8"), str(path))
+    if text_name not in builtin_pipelines():
+        raise ConfigError(
+            f"unknown pipeline {text_name!r} (built in: {', '.join(builtin_pipelines())}; or give a .yaml path)"
+        )
+    text = (resources.files("dataraum_context.dataflows") / "pipelines" / f"{text_name}.yaml").read_text("utf-8")
+    return parse_pipeline(text, f"{text_name}.yaml")
+
+
+def parse_pipeline(text: str, origin: str) -> PipelineConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}" if mark else origin
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: a pipeline config is a mapping of keys "
+                          f"({', '.join(PipelineConfig.model_fields)})")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {_describe(exc, PipelineConfig)}") from None
+
+
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {key!r} (valid keys: {', '.join(model.model_fields)})"
+    if err["type"] == "missing":
+        return f"missing key {key!r}"
+    return f"{key}: {err['msg']}"
+
+
+# --- modules and steps ---------------------------------------------------------------------
+
+
+def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
+    """Dataflow modules by entry-point name (`staging`, ...) or dotted import path."""
+    available = plugins.pipeline_modules()
+    modules = []
+    for name in names:
+        if name in available:
+            modules.append(available[name])
+            continue
+        if "." in name:
+            try:
+                modules.append(importlib.import_module(name))
+                continue
+            except ImportError as exc:
+                raise ConfigError(f"modules: cannot import {name!r}: {exc}") from None
+        raise ConfigError(f"modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
+                          "or a dotted import path)")
+    return modules
+
+
+def step_nodes(dr: h_driver.Driver) -> dict[str, Any]:
+    """The step nodes of a driver's DAG (nodes tagged with a phase), by name."""
+    return {n.name: n for n in dr.list_available_variables() if "phase" in n.tags}
+
+
+def hard_dependencies(dr: h_driver.Driver, name: str) -> list[str]:
+    node = dr.graph.nodes[name]
+    return [dep for dep, (_t, kind) in node.input_types.items() if kind == DependencyType.REQUIRED]
+
+
+def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str]:
+    """Steps to drop: `skip_steps`, and with explicit `steps`, whatever they do not need.
+    Keeping a step whose hard dependency is dropped is an error naming the chain."""
+    steps = step_nodes(full)
+    valid = ", ".join(steps)
+    for name in cfg.skip_steps + ([] if cfg.steps == "all" else cfg.steps):
+        if name not in steps:
+            raise ConfigError(f"{origin}: unknown step {name!r} (steps of this pipeline: {valid})")
+    skipped = set(cfg.skip_steps)
+    if cfg.steps != "all":
+        wanted = set(cfg.steps)
+        needed = {n.name for n in full.what_is_upstream_of(*cfg.steps)} | wanted
+        delivery = {name for name, n in steps.items() if n.tags.get("phase") == "delivery"}
+        skipped |= {name for name in steps if name not in needed and name not in delivery}
+    for name in steps:
+        if name in skipped:
+            continue
+        for dep in hard_dependencies(full, name):
+            if dep in skipped:
+                raise ConfigError(f"{origin}: step {name!r} needs {dep!r}, which this pipeline skips")
+    return skipped
+
+
+def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
+    builder = h_driver.Builder().with_modules(*modules).with_config(config)
+    if cache_dir is not None:
+        builder = builder.with_cache(path=str(cache_dir))
+    return builder.build()
+
+
+def build_driver(
+    pipeline: str | os.PathLike[str] | PipelineConfig = "default",
+    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> tuple[h_driver.Driver, PipelineConfig]:
+    """The Hamilton driver for a pipeline, and the config it was built from.
+
+    `overrides` may set pipeline keys (`skip_steps=[...]`, `tables=[...]`) or Hamilton config
+    read by the steps (`type_overrides={...}`, `null_tokens=[...]`); anything else is an error.
+    """
+    cfg = load_pipeline(pipeline)
+    pipeline_keys = {k: v for k, v in overrides.items() if k in PipelineConfig.model_fields}
+    if pipeline_keys:
+        try:
+            cfg = PipelineConfig.model_validate({**cfg.model_dump(), **pipeline_keys})
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, PipelineConfig)) from None
+    step_config = {k: v for k, v in overrides.items() if k not in PipelineConfig.model_fields}
+
+    ws = Workspace(workspace or DEFAULT_WORKSPACE)
+    hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}
+    if sources is not None:
+        if isinstance(sources, (str, os.PathLike)):
+            sources = [sources]
+        hconfig["sources"] = [os.fspath(s) for s in sources]
+
+    modules = resolve_modules(cfg.modules)
+    full = _build(modules, hconfig, None)
+    _check_config_keys(full, hconfig, cfg)
+    skipped = _skipped(full, cfg, f"pipeline {cfg.name!r}")
+    if skipped:
+        hconfig[SKIPPED_STEPS] = sorted(skipped)
+    cache_dir = ws.cache_dir if cfg.cache else None
+    return _build(modules, hconfig, cache_dir), cfg
+
+
+def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig) -> None:
+    """Reject config keys no function reads: a typo must not pass silently."""
+    variables = dr.list_available_variables()
+    computed = {n.name for n in variables if not n.is_external_input}
+    inputs = {d for n in variables for d in n.required_dependencies | n.optional_dependencies} - computed
+    known = inputs | set(cfg.hamilton_config()) | {"workspace", "sources", SKIPPED_STEPS}
+    unknown = sorted(set(hconfig) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {unknown[0]!r} (the steps of pipeline {cfg.name!r} read: "
+            f"{', '.join(sorted(inputs - {'workspace', 'sources'}))}; pipeline keys: "
+            f"{', '.join(PipelineConfig.model_fields)})"
+        )
