@@ -138,8 +138,14 @@ def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
 
 
 def step_nodes(dr: h_driver.Driver) -> dict[str, Any]:
-    """The step nodes of a driver's DAG (nodes tagged with a phase), by name."""
-    return {n.name: n for n in dr.list_available_variables() if "phase" in n.tags}
+    """The step nodes of a driver's DAG (nodes tagged with a phase) by name, upstream first."""
+    nodes = {n.name: n for n in dr.list_available_variables() if "phase" in n.tags}
+    return {name: nodes[name] for name in sorted(nodes, key=lambda n: (len(upstream_steps(dr, n)), n))}
+
+
+def upstream_steps(dr: h_driver.Driver, name: str) -> set[str]:
+    """Every step that `name` depends on, directly or not."""
+    return {n.name for n in dr.what_is_upstream_of(name) if "phase" in n.tags} - {name}
 
 
 def hard_dependencies(dr: h_driver.Driver, name: str) -> list[str]:

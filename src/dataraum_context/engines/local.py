@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dataraum_context.errors import StepFailed
 from dataraum_context.models import PipelineRun, StepRun
-from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes
+from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes, upstream_steps
 
 
 class LocalEngine:
@@ -27,17 +27,15 @@ class LocalEngine:
 
     def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False) -> PipelineRun:
         nodes = step_nodes(dr)
-        upstream = {name: {n.name for n in dr.what_is_upstream_of(name)} & nodes.keys() - {name}
-                    for name in nodes}
-        order = sorted(nodes, key=lambda name: (len(upstream[name]), name))
+        upstream = {name: upstream_steps(dr, name) for name in nodes}
         results: dict[str, Any] = {}
         runs: list[StepRun] = []
         warnings: list[str] = []
         broken: set[str] = set()  # failed or skipped steps
         started = time.perf_counter()
-        with _progress(progress, len(order)) as bar:
-            task = bar.add_task("", total=len(order))
-            for name in order:
+        with _progress(progress, len(nodes)) as bar:
+            task = bar.add_task("", total=len(nodes))
+            for name in nodes:
                 bar.update(task, description=name)
                 criticality = nodes[name].tags.get("criticality", "required")
                 missing = [d for d in hard_dependencies(dr, name) if d in broken]

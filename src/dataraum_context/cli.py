@@ -1,0 +1,177 @@
+"""The `dataraum` command.
+
+Exit codes: 0 success; 1 a step failed (its error on stderr); 2 a user error (a missing file,
+a bad option, an unknown step), told in one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import NoReturn
+
+from dataraum_context.errors import DataraumError, StepFailed
+from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, builtin_pipelines, step_nodes
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not the usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dataraum", description="Turn raw data into context for AI agents.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run a pipeline on sources and write the context")
+    run.add_argument("sources", nargs="+", help="files, globs or directories")
+    _pipeline_option(run)
+    run.add_argument("--workspace", default=DEFAULT_WORKSPACE,
+                     help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+    _output_options(run)
+    run.add_argument("--skip-step", action="append", default=[], metavar="STEP",
+                     help="leave a step out (repeatable)")
+    run.add_argument("--table", action="append", default=[], metavar="TABLE",
+                     help="only this table (repeatable)")
+
+    demo = commands.add_parser("demo", help="the default pipeline on the bundled sample shop")
+    demo.add_argument("--workspace", help="workspace directory (default: a temporary one)")
+    _output_options(demo)
+
+    dag = commands.add_parser("dag", help="draw a pipeline's DAG (.png, .svg or .dot)")
+    _pipeline_option(dag)
+    dag.add_argument("--out", required=True, help="output file: .png, .svg or .dot")
+
+    steps = commands.add_parser("steps", help="list a pipeline's steps with module and tags")
+    _pipeline_option(steps)
+
+    commands.add_parser("pipelines", help="list the built-in pipeline configs")
+    return parser
+
+
+def _pipeline_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pipeline", default="default",
+                        help="built-in pipeline name or a YAML path (default: default)")
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", help="write the context here (format from the extension)")
+    parser.add_argument("--format", choices=["json", "markdown", "yaml"],
+                        help="output format (default: from --out's extension, else markdown)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except StepFailed as exc:
+        if isinstance(exc.error, DataraumError):
+            return _fail(2, str(exc.error))
+        return _fail(1, str(exc))
+    except DataraumError as exc:
+        return _fail(2, str(exc))
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"dataraum: error: {message}", file=sys.stderr)
+    return code
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    overrides = {}
+    if args.skip_step:
+        overrides["skip_steps"] = args.skip_step
+    if args.table:
+        overrides["tables"] = args.table
+    return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dataraum_context.sample import shop_dir
+
+    if args.workspace:
+        return _run_and_write("default", [str(shop_dir())], args.workspace, args)
+    with tempfile.TemporaryDirectory(prefix="dataraum-demo-") as workspace:
+        return _run_and_write("default", [str(shop_dir())], workspace, args)
+
+
+def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argparse.Namespace,
+                   **overrides: object) -> int:
+    from dataraum_context import run
+    from dataraum_context.delivery.render import format_for, render
+
+    fmt = args.format or (format_for(args.out) if args.out else "markdown")
+    if fmt is None:
+        raise DataraumError(f"--out {args.out}: cannot tell the format from the extension "
+                            "(use .json, .md or .yaml, or --format)")
+    result = run(pipeline, sources=sources, workspace=workspace, progress=sys.stderr.isatty(),
+                 **overrides)
+    for warning in result.warnings:
+        print(f"dataraum: warning: {warning}", file=sys.stderr)
+    for failed in result.failed_steps:
+        print(f"dataraum: error: step {failed.name} ({failed.criticality}) failed: {failed.error}",
+              file=sys.stderr)
+    if result.context is not None:
+        text = render(result.context, fmt)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+            print(f"dataraum: wrote {args.out} ({len(result.context.tables)} tables, "
+                  f"{result.duration_s:.1f}s)", file=sys.stderr)
+        else:
+            sys.stdout.write(text)
+    return 0 if result.succeeded else 1
+
+
+def _cmd_dag(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg", "dot"):
+        raise DataraumError(f"--out {args.out}: use a .png, .svg or .dot file")
+    dr, _cfg = build_driver(args.pipeline)
+    graph = dr.display_all_functions()
+    if graph is None:
+        raise DataraumError("drawing needs the graphviz Python package: pip install 'dataraum-context[visualization]'")
+    if fmt == "dot":
+        out.write_text(graph.source, encoding="utf-8")
+    else:
+        import graphviz
+
+        try:
+            graph.render(outfile=str(out), format=fmt, cleanup=True)
+        except graphviz.ExecutableNotFound:
+            raise DataraumError(
+                f"writing .{fmt} needs Graphviz's `dot` program (apt-get install graphviz, "
+                "brew install graphviz, or https://graphviz.org/download); .dot works without it"
+            ) from None
+    print(f"dataraum: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_steps(args: argparse.Namespace) -> int:
+    dr, cfg = build_driver(args.pipeline)
+    print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
+    for name, node in step_nodes(dr).items():
+        module = node.originating_functions[0].__module__ if node.originating_functions else "?"
+        tags = " ".join(f"{k}={node.tags[k]}" for k in ("scope", "phase", "criticality") if k in node.tags)
+        print(f"  {name:<32} {module:<42} {tags}")
+    return 0
+
+
+def _cmd_pipelines(args: argparse.Namespace) -> int:
+    from dataraum_context.pipeline import load_pipeline
+
+    for name in builtin_pipelines():
+        print(f"  {name:<16} {load_pipeline(name).description}")
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "dag": _cmd_dag, "steps": _cmd_steps,
+             "pipelines": _cmd_pipelines}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The `dataraum` command: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from conftest import cli, write
+
+
+def test_run_writes_json_with_the_documented_fields(shop: Path, tmp_path: Path):
+    out = tmp_path / "ctx.json"
+    result = cli("run", str(shop), "--workspace", str(tmp_path / "ws"), "--out", str(out))
+    assert result.code == 0, result.err
+    doc = json.loads(out.read_text())
+    assert {"pipeline", "generated_at", "tables", "relationships", "warnings"} <= set(doc)
+    assert doc["pipeline"] == "default" and doc["relationships"] == []
+    orders = next(t for t in doc["tables"] if t["name"] == "orders")
+    assert orders["row_count"] == 4
+    amount = next(c for c in orders["columns"] if c["name"] == "amount")
+    assert {"name", "data_type", "null_ratio", "distinct_count", "semantic_role", "statistics"} <= set(amount)
+    assert amount["data_type"] in ("DOUBLE", "DECIMAL(18,2)") and amount["semantic_role"] is None
+    assert amount["statistics"]["max"] == 1234.5
+    assert any("order_date" in w and "quarantine" in w for w in doc["warnings"])
+
+
+def test_run_markdown_to_stdout_and_yaml_by_extension(shop: Path, tmp_path: Path):
+    result = cli("run", str(shop), "--workspace", str(tmp_path / "ws"))
+    assert result.code == 0, result.err
+    assert "## orders (4 rows" in result.out and "| customer_id | BIGINT |" in result.out
+    out = tmp_path / "ctx.yaml"
+    assert cli("run", str(shop), "--workspace", str(tmp_path / "ws"), "--out", str(out)).code == 0
+    assert yaml.safe_load(out.read_text())["tables"][0]["name"] == "customers"
+
+
+def test_workspace_defaults_to_a_directory_under_the_current_one(shop: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli("run", str(shop), "--pipeline", "quick_profile").code == 0
+    assert (tmp_path / ".dataraum" / "tables" / "orders.parquet").is_file()
+
+
+def test_demo_prints_a_context():
+    result = cli("demo")
+    assert result.code == 0, result.err
+    for table in ("customers", "products", "orders", "order_items"):
+        assert f"## {table} (" in result.out
+    assert "## Warnings" in result.out
+
+
+def test_user_errors_are_one_line_exit_2(tmp_path: Path, shop: Path):
+    cases = [
+        ("run", str(tmp_path / "missing.csv")),
+        ("run", str(shop), "--pipeline", "nope"),
+        ("run", str(shop), "--skip-step", "nope"),
+        ("run", str(shop), "--out", str(tmp_path / "ctx.docx")),
+        ("run", str(shop), "--format", "xml"),
+        ("dag", "--out", str(tmp_path / "dag.gif")),
+        ("frobnicate",),
+    ]
+    for args in cases:
+        result = cli(*args)
+        assert result.code == 2, (args, result)
+        assert len(result.err.strip().splitlines()) == 1, (args, result.err)
+        assert "Traceback" not in result.err
+
+
+def test_failed_critical_step_exits_1_with_its_error(tmp_path: Path, shop: Path):
+    pipeline = write(tmp_path / "p.yaml", "name: p\nmodules: [staging, context, flows.failing]\n"
+                     "config: {fail_critical: true, fail_required: false}\n")
+    result = cli("run", str(shop), "--pipeline", str(pipeline), "--workspace", str(tmp_path / "ws"))
+    assert result.code == 1
+    assert "critical_failure" in result.err and "critical step broke" in result.err
+
+
+def test_failed_required_step_exits_1_but_writes_the_context(tmp_path: Path, shop: Path):
+    pipeline = write(tmp_path / "p.yaml", "name: p\nmodules: [staging, context, flows.failing]\n"
+                     "fail_fast: false\n")
+    out = tmp_path / "ctx.md"
+    result = cli("run", str(shop), "--pipeline", str(pipeline), "--workspace", str(tmp_path / "ws"),
+                 "--out", str(out))
+    assert result.code == 1
+    assert "broken_requirement (required) failed" in result.err
+    assert "warning: optional step flaky_enrichment failed" in result.err
+    assert out.is_file()
+
+
+def test_dag_dot_needs_no_graphviz_binary(tmp_path: Path):
+    out = tmp_path / "dag.dot"
+    assert cli("dag", "--pipeline", "default", "--out", str(out)).code == 0
+    text = out.read_text()
+    assert "digraph" in text and "type_resolution" in text and "statistics_profiling" in text
+
+
+def test_dag_png(tmp_path: Path):
+    import shutil
+
+    out = tmp_path / "dag.png"
+    result = cli("dag", "--out", str(out))
+    if shutil.which("dot"):
+        assert result.code == 0 and out.read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert result.code == 2 and "Graphviz" in result.err
+
+
+def test_steps_lists_module_and_tags():
+    result = cli("steps")
+    assert result.code == 0
+    line = next(l for l in result.out.splitlines() if l.strip().startswith("type_resolution"))
+    assert "dataraum_context.dataflows.type_resolution" in line
+    assert "scope=table phase=profiling criticality=required" in line
+
+
+def test_pipelines_lists_builtins():
+    result = cli("pipelines")
+    assert "default" in result.out and "quick_profile" in result.out

@@ -1,0 +1,79 @@
+"""The local engine: criticality, per-step status, and resuming from Hamilton's cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import dataraum_context as dc
+from dataraum_context.errors import StepFailed
+
+FLOW = "name: failing\nmodules: [staging, context, flows.failing]\nfail_fast: {fail_fast}\n"
+
+
+def _pipeline(tmp_path: Path, fail_fast: bool = False) -> str:
+    path = tmp_path / "failing.yaml"
+    path.write_text(FLOW.format(fail_fast=str(fail_fast).lower()))
+    return str(path)
+
+
+def _status(run: dc.PipelineRun) -> dict[str, str]:
+    return {s.name: s.status for s in run.steps}
+
+
+def test_optional_failure_is_a_warning_required_failure_fails_the_run(tmp_path, shop, workspace):
+    run = dc.run(_pipeline(tmp_path), sources=[str(shop)], workspace=str(workspace))
+    status = _status(run)
+    assert status["flaky_enrichment"] == "failed"
+    assert status["broken_requirement"] == "failed"
+    assert status["needs_broken"] == "skipped"
+    assert status["independent_enrichment"] == "succeeded"
+    assert status["context_document"] == "succeeded"
+    assert run.status == "failed"
+    assert any("flaky_enrichment" in w and "service is down" in w for w in run.warnings)
+    assert run.results["independent_enrichment"] == 2
+
+
+def test_only_optional_failures_still_succeed(tmp_path, shop, workspace):
+    run = dc.run(_pipeline(tmp_path), sources=[str(shop)], workspace=str(workspace), fail_required=False)
+    assert run.status == "succeeded"
+    assert _status(run)["flaky_enrichment"] == "failed"
+    assert run.warnings
+
+
+def test_fail_fast_stops_at_a_required_failure(tmp_path, shop, workspace):
+    with pytest.raises(StepFailed) as err:
+        dc.run(_pipeline(tmp_path, fail_fast=True), sources=[str(shop)], workspace=str(workspace))
+    assert err.value.step == "broken_requirement"
+
+
+def test_critical_failure_stops_the_run(tmp_path, shop, workspace):
+    with pytest.raises(StepFailed, match="critical step broke"):
+        dc.run(_pipeline(tmp_path), sources=[str(shop)], workspace=str(workspace),
+               fail_required=False, fail_critical=True)
+
+
+def test_rerun_resumes_from_the_cache_and_restages_a_changed_file(shop, workspace):
+    first = dc.run("default", sources=[str(shop)], workspace=str(workspace))
+    assert set(_status(first).values()) == {"succeeded"}
+    second = dc.run("default", sources=[str(shop)], workspace=str(workspace))
+    status = _status(second)
+    assert status["staging"] == status["statistics_profiling"] == "cached"
+    assert second.context.model_dump(exclude={"generated_at"}) == first.context.model_dump(exclude={"generated_at"})
+
+    orders = shop / "orders.csv"
+    orders.write_text(orders.read_text() + "14,1,2023-05-01,5.00,shipped\n")
+    os.utime(orders, ns=(orders.stat().st_atime_ns, orders.stat().st_mtime_ns + 10**9))
+    third = dc.run("default", sources=[str(shop)], workspace=str(workspace))
+    assert _status(third)["staging"] == "succeeded"
+    assert third.context.table("orders").row_count == 5
+
+
+def test_step_durations_are_recorded(shop, workspace):
+    run = dc.run("quick_profile", sources=[str(shop)], workspace=str(workspace))
+    assert [s.name for s in run.steps] == ["staging", "schema_profiling", "type_resolution",
+                                          "statistics_profiling", "context_document"]
+    assert all(s.duration_s > 0 for s in run.steps)
+    assert run.duration_s >= sum(s.duration_s for s in run.steps)

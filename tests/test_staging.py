@@ -1,0 +1,166 @@
+"""Staging and the bad inputs every data tool meets: each gets a clear error or quarantine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+import dataraum_context as dc
+from dataraum_context.errors import SourceError
+from dataraum_context.loaders.base import resolve_sources, table_name
+from dataraum_context.workspace import Workspace
+
+from conftest import cli, write
+
+
+def _stage(path: Path, workspace: Path):
+    [loader] = resolve_sources([str(path)])
+    return loader.load(Workspace(workspace))
+
+
+def _rows(workspace: Path, relative: str) -> list[tuple]:
+    return duckdb.execute(f"SELECT * FROM read_parquet('{workspace / relative}')").fetchall()
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("orders.csv", "orders"), ("orders.csv.gz", "orders"), ("my.data.csv", "my.data"),
+    ("events.ndjson", "events"), ("x.parquet", "x"),
+])
+def test_table_name_is_the_file_name_without_extensions(name, expected):
+    assert table_name(f"/d/{name}") == expected
+
+
+def test_csv_is_staged_varchar_first_and_keeps_raw_text(data_dir, workspace):
+    t = _stage(write(data_dir / "a.csv", "id,amount\n007,\"1,5\"\n8,N/A\n"), workspace)
+    assert [c.data_type for c in t.columns] == ["VARCHAR", "VARCHAR"]
+    assert _rows(workspace, t.path) == [("007", "1,5"), ("8", "N/A")]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "file is empty"),
+    (b"\n\n  \n", "file is empty"),
+    (bytes(range(256)) * 20, "looks like a binary file"),
+])
+def test_unreadable_files_are_clear_errors(data_dir, workspace, content, message):
+    path = write(data_dir / "bad.csv", content)
+    with pytest.raises(SourceError, match=message) as err:
+        _stage(path, workspace)
+    assert str(path) in str(err.value)
+
+
+def test_header_only_is_an_empty_table(data_dir, workspace):
+    t = _stage(write(data_dir / "h.csv", "id,name\n"), workspace)
+    assert t.row_count == 0 and [c.name for c in t.columns] == ["id", "name"]
+
+
+def test_ragged_rows_go_to_quarantine_with_their_line(data_dir, workspace):
+    path = write(data_dir / "r.csv", "a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12\n")
+    run = dc.run("quick_profile", sources=[str(path)], workspace=str(workspace))
+    table = run.results["type_resolution"].tables["r"]
+    assert (table.row_count, table.rejected_rows, table.source_rows) == (2, 2, 4)
+    quarantine = duckdb.execute(
+        f"SELECT row_number, raw_value FROM read_parquet('{workspace / table.quarantine_path}') "
+        "WHERE \"column\" IS NULL ORDER BY row_number").fetchall()
+    assert quarantine == [(3, "4,5"), (4, "6,7,8,9")]
+    assert any("2 malformed source row(s)" in w for w in run.context.warnings)
+
+
+def test_latin1_file_is_converted_without_loss(data_dir, workspace):
+    path = write(data_dir / "l.csv", "id;name\n1;Jos\xe9\n2;M\xfcller\n".encode("latin-1"))
+    t = _stage(path, workspace)
+    assert t.options["encoding"] == "latin-1"
+    assert _rows(workspace, t.path) == [("1", "José"), ("2", "Müller")]
+
+
+def test_latin1_byte_after_the_sniffed_sample(data_dir, workspace):
+    body = b"".join(b"%d,plain\n" % i for i in range(30000)) + b"30000,Gr\xfc\xdfe\n"
+    t = _stage(write(data_dir / "late.csv", b"id,word\n" + body), workspace)
+    assert t.options["encoding"] == "latin-1" and t.row_count == 30001 and t.rejected_rows == 0
+    assert _rows(workspace, t.path)[-1] == ("30000", "Grüße")
+
+
+def test_utf8_bom_is_not_part_of_the_first_name(data_dir, workspace):
+    t = _stage(write(data_dir / "b.csv", "\ufeffid,name\n1,Zoë\n".encode("utf-8")), workspace)
+    assert [c.name for c in t.columns] == ["id", "name"]
+    assert _rows(workspace, t.path) == [("1", "Zoë")]
+
+
+def test_duplicate_and_empty_column_names_are_renamed_with_a_warning(data_dir, workspace):
+    t = _stage(write(data_dir / "d.csv", "id,,id\n1,2,3\n"), workspace)
+    names = [c.name for c in t.columns]
+    assert len(set(names)) == 3 and names[0] == "id"
+    assert any("'id' renamed" in w for w in t.warnings) and any("'' renamed" in w for w in t.warnings)
+
+
+def test_gzip_and_tsv(data_dir, workspace):
+    path = data_dir / "t.tsv.gz"
+    path.write_bytes(gzip.compress(b"a\tb\n1\tx\n2\ty\n"))
+    t = _stage(path, workspace)
+    assert (t.name, t.row_count, [c.name for c in t.columns]) == ("t", 2, ["a", "b"])
+
+
+def test_json_array_and_ndjson(data_dir, workspace):
+    write(data_dir / "arr.json", json.dumps([{"id": 1, "tags": ["a"], "geo": {"x": 1.5}}, {"id": 2, "tags": [], "geo": None}]))
+    write(data_dir / "lines.ndjson", '{"id": 1, "ok": true}\n{"id": 2, "ok": false}\n')
+    arr, lines = (_stage(data_dir / n, workspace) for n in ("arr.json", "lines.ndjson"))
+    assert all(c.data_type == "VARCHAR" for c in arr.columns + lines.columns)
+    assert _rows(workspace, arr.path)[0] == ("1", '["a"]', '{"x":1.5}')
+    assert _rows(workspace, lines.path) == [("1", "true"), ("2", "false")]
+
+
+def test_invalid_json_is_a_clear_error(data_dir, workspace):
+    path = write(data_dir / "bad.json", '{"id": 1,,}')
+    with pytest.raises(SourceError, match="bad.json: not valid JSON"):
+        _stage(path, workspace)
+
+
+def test_parquet_keeps_its_types(data_dir, workspace):
+    path = data_dir / "p.parquet"
+    pl.DataFrame({"id": [1, 2], "when": [None, None], "x": [1.5, 2.5]},
+                 schema={"id": pl.Int32, "when": pl.Date, "x": pl.Float64}).write_parquet(path)
+    t = _stage(path, workspace)
+    assert [c.data_type for c in t.columns] == ["INTEGER", "DATE", "DOUBLE"]
+    assert t.type_system.value == "strong"
+
+
+def test_directory_glob_and_missing_paths(data_dir, workspace, tmp_path):
+    write(data_dir / "a.csv", "x\n1\n")
+    write(data_dir / "b.csv", "x\n2\n")
+    write(data_dir / "notes.md", "not data")
+    assert [l.table for l in resolve_sources([str(data_dir)])] == ["a", "b"]
+    assert [l.table for l in resolve_sources([str(data_dir / "*.csv")])] == ["a", "b"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match="directory has no data files"):
+        resolve_sources([str(empty)])
+    with pytest.raises(SourceError, match="no such file or directory"):
+        resolve_sources([str(tmp_path / "nope.csv")])
+    with pytest.raises(SourceError, match="no files match"):
+        resolve_sources([str(data_dir / "*.tsv")])
+    with pytest.raises(SourceError, match="no loader for this kind of file"):
+        resolve_sources([str(data_dir / "notes.md")])
+    write(data_dir / "a.json", "[]")
+    with pytest.raises(SourceError, match="would both become table 'a'"):
+        resolve_sources([str(data_dir)])
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("empty.csv", b"", "file is empty"),
+    ("binary.csv", bytes(range(256)) * 8, "binary"),
+    ("bad.json", b"[{", "not valid JSON"),
+])
+def test_bad_inputs_through_the_cli_are_one_line(data_dir, tmp_path, name, content, message):
+    path = write(data_dir / name, content)
+    result = cli("run", str(path), "--workspace", str(tmp_path / "ws"))
+    assert result.code == 2 and message in result.err and name in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_missing_directory_through_the_cli(tmp_path):
+    result = cli("run", str(tmp_path / "nowhere"))
+    assert result.code == 2 and "no such file or directory" in result.err
