@@ -16,7 +16,7 @@ def test_builtin_pipelines_validate_and_resolve():
     assert {"default", "quick_profile"} <= set(builtin_pipelines())
     for name in builtin_pipelines():
         cfg = load_pipeline(name)
-        dr = dc.driver(cfg)
+        dr = dc.driver(cfg, cache=False)
         assert "staging" in step_nodes(dr)
 
 
@@ -29,7 +29,7 @@ def test_driver_executes_a_step_with_no_further_inputs(shop: Path, workspace: Pa
 
 
 def test_steps_are_tagged_and_ordered():
-    nodes = step_nodes(dc.driver("default"))
+    nodes = step_nodes(dc.driver("default", cache=False))
     assert list(nodes)[:4] == ["staging", "schema_profiling", "type_resolution", "statistics_profiling"]
     assert list(nodes)[-1] == "context_document"
     for node in nodes.values():
@@ -87,7 +87,7 @@ def test_steps_keep_only_what_they_need(tmp_path: Path):
     path = tmp_path / "p.yaml"
     path.write_text("name: p\nmodules: [staging, schema_profiling, type_resolution, statistics, context]\n"
                     "steps: [schema_profiling]\n")
-    assert list(step_nodes(dc.driver(str(path)))) == ["staging", "schema_profiling", "context_document"]
+    assert list(step_nodes(dc.driver(str(path), cache=False))) == ["staging", "schema_profiling", "context_document"]
 
 
 def test_unknown_config_key_is_rejected():

@@ -67,8 +67,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except StepFailed as exc:
-        if isinstance(exc.error, DataraumError):
-            return _fail(2, str(exc.error))
         return _fail(1, str(exc))
     except DataraumError as exc:
         return _fail(2, str(exc))
@@ -131,7 +129,7 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "dot"):
         raise DataraumError(f"--out {args.out}: use a .png, .svg or .dot file")
-    dr, _cfg = build_driver(args.pipeline)
+    dr, _cfg = build_driver(args.pipeline, cache=False)
     graph = dr.display_all_functions()
     if graph is None:
         raise DataraumError("drawing needs the graphviz Python package: pip install 'dataraum-context[visualization]'")
@@ -152,7 +150,7 @@ def _cmd_dag(args: argparse.Namespace) -> int:
 
 
 def _cmd_steps(args: argparse.Namespace) -> int:
-    dr, cfg = build_driver(args.pipeline)
+    dr, cfg = build_driver(args.pipeline, cache=False)
     print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
     for name, node in step_nodes(dr).items():
         module = node.originating_functions[0].__module__ if node.originating_functions else "?"

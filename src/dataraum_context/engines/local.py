@@ -17,7 +17,7 @@ from hamilton import driver as h_driver
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import StepFailed
+from dataraum_context.errors import DataraumError, StepFailed
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes, upstream_steps
 
@@ -57,6 +57,8 @@ class LocalEngine:
                     if criticality == "optional":
                         warnings.append(f"optional step {name} failed: {error}")
                     elif criticality == "critical" or cfg.fail_fast:
+                        if isinstance(exc, DataraumError):
+                            raise  # the user's mistake; its message says what and where
                         raise StepFailed(name, exc) from exc
                 else:
                     runs.append(StepRun(name=name, criticality=criticality, status=_status(dr, name),

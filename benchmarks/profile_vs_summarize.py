@@ -1,0 +1,197 @@
+"""How much slower (and bigger) is `quick_profile` than DuckDB's own `SUMMARIZE`?
+
+    python benchmarks/profile_vs_summarize.py                  # 1,000,000 rows
+    python benchmarks/profile_vs_summarize.py --rows 200000 --repeat 3
+
+Generates a CSV of `--rows` rows and 13 mixed columns with DuckDB SQL (ids, integers, decimals,
+a thousands-separated and a decimal-comma column, dates, timestamps, booleans, low-cardinality
+and free text, a few nulls), then measures, each in its own subprocess so that the peak
+resident memory (`ru_maxrss`) is that measurement's alone:
+
+  (a) DuckDB `SUMMARIZE SELECT * FROM read_csv('<file>')`
+  (b) `dataraum_context.run("quick_profile", sources=[file], workspace=<fresh dir>)`
+      (a new workspace for every repetition: no cache)
+
+and prints the times, their ratio, the peak memory of each, the time per pipeline step, and a
+Markdown table to paste into benchmarks/README.md. Timings exclude interpreter start-up and
+imports; peak memory includes them (the "after imports" column says how much that is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COLUMNS = """
+    i AS id,
+    1 + floor(random() * 50000)::BIGINT AS customer_id,
+    CASE WHEN random() < 0.02 THEN NULL ELSE 1 + floor(random() * 20)::INTEGER END AS quantity,
+    round(random() * 500, 2)::DECIMAL(10, 2) AS unit_price,
+    format('{:,.2f}', random() * 2000000) AS revenue_thousands,
+    replace(printf('%.2f', random() * 1000), '.', ',') AS discount_eu,
+    DATE '2019-01-01' + floor(random() * 2000)::INTEGER AS order_date,
+    TIMESTAMP '2019-01-01 00:00:00' + to_seconds(floor(random() * 170000000)::BIGINT) AS created_at,
+    random() < 0.7 AS is_active,
+    ['pending', 'shipped', 'delivered', 'cancelled', 'returned'][1 + floor(random() * 5)::INTEGER] AS status,
+    CASE WHEN random() < 0.03 THEN NULL
+         ELSE ['DE', 'FR', 'US', 'ES', 'IT', 'NL', 'PL', 'SE'][1 + floor(random() * 8)::INTEGER] END AS country,
+    CASE WHEN random() < 0.05 THEN NULL
+         ELSE ['fast', 'late', 'gift', 'broken', 'happy', 'return', 'box', 'blue', 'again', 'call']
+                  [1 + floor(random() * 10)::INTEGER] || ' '
+              || ['delivery', 'customer', 'wrap', 'item', 'please', 'soon', 'order', 'label']
+                  [1 + floor(random() * 8)::INTEGER] || ' #' || (i % 997)::VARCHAR END AS comment,
+    CASE WHEN random() < 0.01 THEN NULL ELSE round(random() * 100, 3) END AS score
+"""
+
+
+def generate_csv(path: Path, rows: int) -> Path:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute("SET threads = 1")  # with one thread, setseed makes the file reproducible
+    con.execute("SELECT setseed(0.42)")
+    target = str(path).replace("'", "''")
+    con.execute(f"COPY (SELECT {COLUMNS} FROM range({int(rows)}) t(i)) TO '{target}' (HEADER, DELIMITER ',')")
+    con.close()
+    return path
+
+
+# --- one measurement, in its own process -------------------------------------------------------
+
+
+def _maxrss_mib() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB elsewhere
+
+
+def _measure_summarize(file: str) -> dict:
+    import duckdb
+
+    after_imports = _maxrss_mib()
+    t0 = time.perf_counter()
+    con = duckdb.connect(":memory:")
+    rows = con.execute("SUMMARIZE SELECT * FROM read_csv(?)", [file]).fetchall()
+    seconds = time.perf_counter() - t0
+    con.close()
+    return {"seconds": seconds, "after_imports_mib": after_imports, "columns": len(rows)}
+
+
+def _measure_quick_profile(file: str, workspace: str) -> dict:
+    import dataraum_context as dc
+
+    after_imports = _maxrss_mib()
+    t0 = time.perf_counter()
+    run = dc.run("quick_profile", sources=[file], workspace=workspace)
+    seconds = time.perf_counter() - t0
+    if not run.succeeded:
+        failed = "; ".join(f"{s.name}: {s.error}" for s in run.failed_steps)
+        raise SystemExit(f"quick_profile failed: {failed}")
+    return {"seconds": seconds, "after_imports_mib": after_imports,
+            "steps": [{"name": s.name, "status": s.status, "duration_s": s.duration_s} for s in run.steps]}
+
+
+def _child(kind: str, file: str, workspace: str | None) -> None:
+    result = _measure_summarize(file) if kind == "summarize" else _measure_quick_profile(file, workspace)
+    result["peak_rss_mib"] = _maxrss_mib()
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def measure(kind: str, file: Path, workspace: Path | None = None) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, "--file", str(file)]
+    if workspace is not None:
+        cmd += ["--workspace", str(workspace)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"measurement {kind!r} failed (exit {proc.returncode})")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def _fmt_size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated CSV")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the CSV and workspaces go (default: a new temporary directory)")
+    parser.add_argument("--repeat", type=int, default=1, help="repetitions of each measurement")
+    parser.add_argument("--measure", choices=["summarize", "quick_profile"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--workspace", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.measure:
+        _child(args.measure, args.file, args.workspace)
+        return 0
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="dataraum-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    import duckdb
+
+    file = workdir / f"bench_{args.rows}.csv"
+    t0 = time.perf_counter()
+    generate_csv(file, args.rows)
+    print(f"generated {file} ({args.rows:,} rows, 13 columns, {_fmt_size(file.stat().st_size)}) "
+          f"in {time.perf_counter() - t0:.1f} s")
+    print(f"python {platform.python_version()}, duckdb {duckdb.__version__}, {os.cpu_count()} cores, "
+          f"{platform.machine()}")
+
+    summarize, profile = [], []
+    for rep in range(args.repeat):
+        s = measure("summarize", file)
+        summarize.append(s)
+        print(f"[{rep + 1}/{args.repeat}] SUMMARIZE      {s['seconds']:8.2f} s  peak {s['peak_rss_mib']:7.0f} MiB")
+        ws = workdir / f"workspace_{rep}_{time.time_ns()}"  # fresh every time: no cache
+        p = measure("quick_profile", file, ws)
+        profile.append(p)
+        print(f"[{rep + 1}/{args.repeat}] quick_profile  {p['seconds']:8.2f} s  peak {p['peak_rss_mib']:7.0f} MiB")
+
+    s_time = statistics.median(m["seconds"] for m in summarize)
+    p_time = statistics.median(m["seconds"] for m in profile)
+    s_rss = max(m["peak_rss_mib"] for m in summarize)
+    p_rss = max(m["peak_rss_mib"] for m in profile)
+    s_base = max(m["after_imports_mib"] for m in summarize)
+    p_base = max(m["after_imports_mib"] for m in profile)
+    print()
+    print(f"SUMMARIZE:      {s_time:.2f} s, peak RSS {s_rss:.0f} MiB")
+    print(f"quick_profile:  {p_time:.2f} s, peak RSS {p_rss:.0f} MiB")
+    print(f"ratio (quick_profile / SUMMARIZE): time {p_time / s_time:.2f}x, peak memory {p_rss / s_rss:.2f}x")
+
+    step_names = [st["name"] for st in profile[0]["steps"]]
+    step_times = {name: statistics.median(st["duration_s"] for m in profile for st in m["steps"]
+                                          if st["name"] == name) for name in step_names}
+    agg = "median of " + str(args.repeat) if args.repeat > 1 else "1 run"
+    print()
+    print(f"| {args.rows:,} rows, 13 columns ({_fmt_size(file.stat().st_size)} CSV) | time (s, {agg}) "
+          "| peak RSS (MiB) | RSS after imports (MiB) |")
+    print("|---|---:|---:|---:|")
+    print(f"| DuckDB `SUMMARIZE` | {s_time:.2f} | {s_rss:.0f} | {s_base:.0f} |")
+    print(f"| `dataraum_context.run(\"quick_profile\")` | {p_time:.2f} | {p_rss:.0f} | {p_base:.0f} |")
+    print(f"| ratio | {p_time / s_time:.2f}x | {p_rss / s_rss:.2f}x | |")
+    print()
+    print("| quick_profile step | time (s) | share |")
+    print("|---|---:|---:|")
+    for name in sorted(step_times, key=step_times.get, reverse=True):
+        print(f"| `{name}` | {step_times[name]:.2f} | {100 * step_times[name] / p_time:.0f}% |")
+    overhead = p_time - sum(step_times.values())
+    print(f"| (driver build, outside steps) | {overhead:.2f} | {100 * overhead / p_time:.0f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

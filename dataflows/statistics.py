@@ -1,0 +1,291 @@
+"""Statistics: a profile of every column of the typed tables, computed by DuckDB in two queries.
+
+The first query computes every column's scalar statistics in one aggregate over the table. The
+second needs the first's results (distinct counts, min/max, mean) and computes top-k values,
+histograms and the central moments behind skewness and kurtosis. Both read the table's Parquet
+column by column; nothing is materialized in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+
+from dataraum_context import settings
+from dataraum_context.models import (
+    ColumnStatistics,
+    HistogramBin,
+    ResolvedTable,
+    StatisticsResult,
+    TableStatistics,
+    TypeResolutionResult,
+    ValueFrequency,
+)
+from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.step import step
+from dataraum_context.workspace import Workspace
+
+QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
+
+_INTEGER = {"tinyint", "smallint", "integer", "bigint", "hugeint",
+            "utinyint", "usmallint", "uinteger", "ubigint", "uhugeint"}
+_FLOAT = {"float", "double"}
+_NUMERIC = _INTEGER | _FLOAT | {"decimal"}
+_TEMPORAL = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns",
+             "timestamp with time zone"}
+_STRING = {"varchar"}
+_ORDERED = _NUMERIC | _TEMPORAL | _STRING  # the kinds whose min and max are reported
+
+_VIEW = "_profiled"  # the table being profiled, as a view on the step's connection
+
+
+@step(scope="column", phase="profiling", criticality="required")
+def statistics_profiling(type_resolution: TypeResolutionResult, workspace: str,
+                         exact_up_to_rows: int = settings.EXACT_UP_TO_ROWS,
+                         top_k: int = settings.TOP_K,
+                         histogram_bins: int = settings.HISTOGRAM_BINS) -> StatisticsResult:
+    """Counts, distinct values, ranges, moments, quantiles, top-k values and histograms per
+    column; exact up to `exact_up_to_rows` rows, approximate (and labelled so) above."""
+    ws = Workspace(workspace)
+    con = connect()
+    try:
+        return StatisticsResult(tables={
+            name: _table_statistics(con, ws, table, exact_up_to_rows, top_k, histogram_bins)
+            for name, table in type_resolution.tables.items()
+        })
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class _Column:
+    index: int  # position in the queries' output, which stays free of user-given names
+    name: str
+    data_type: str  # DuckDB type as read from the Parquet, e.g. DECIMAL(12,2)
+    type_id: str  # its base type, e.g. decimal
+
+    @property
+    def sql(self) -> str:
+        return quote_ident(self.name)
+
+    @property
+    def numeric(self) -> bool:
+        return self.type_id in _NUMERIC
+
+
+def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: ResolvedTable,
+                      exact_up_to_rows: int, top_k: int, histogram_bins: int) -> TableStatistics:
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {_VIEW} AS "
+                f"SELECT * FROM read_parquet({quote_literal(str(ws.path(table.path)))})")
+    rel = con.sql(f"FROM {_VIEW}")
+    types = dict(zip(rel.columns, rel.types))
+    columns = [_Column(i, name, str(types[name]), types[name].id)
+               for i, name in enumerate(table.columns)]
+    exact = table.row_count <= exact_up_to_rows
+
+    row_count, scalars = _scalars(con, columns, exact)
+    bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in columns if c.numeric}
+    second = _second_pass(con, columns, scalars, bins, top_k)
+    return TableStatistics(name=table.name, row_count=row_count, columns={
+        c.name: _column_statistics(c, row_count, exact, scalars[c.index],
+                                   second.get(c.index, {}), bins.get(c.index))
+        for c in columns
+    })
+
+
+# --- first query: scalar statistics of every column ----------------------------------------
+
+
+def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
+    """The first query's aggregates for one column, by statistic."""
+    x = c.sql
+    aggs = {
+        "non_null": f"count({x})",
+        "distinct": f"count(DISTINCT {x})" if exact else f"approx_count_distinct({x})",
+    }
+    if c.type_id in _ORDERED:
+        aggs |= {"min": f"min({x})", "max": f"max({x})"}
+    if c.numeric:
+        # DECIMAL quantiles would be rounded to the column's scale
+        v = f"CAST({x} AS DOUBLE)" if c.type_id == "decimal" else x
+        quantile = "quantile_cont" if exact else "approx_quantile"
+        aggs |= {
+            "mean": f"avg({x})",
+            "std": f"stddev_samp({x})",
+            "quantiles": f"{quantile}({v}, {list(QUANTILES.values())})",
+            "zeros": f"count(*) FILTER (WHERE {x} = 0)",
+            "negatives": f"count(*) FILTER (WHERE {x} < 0)",
+        }
+    if c.type_id in _FLOAT:  # histograms span the finite values: NaN and inf have no bin
+        aggs |= {"finite_min": f"min({x}) FILTER (WHERE isfinite({x}))",
+                 "finite_max": f"max({x}) FILTER (WHERE isfinite({x}))"}
+    if c.type_id in _STRING:
+        aggs |= {"min_length": f"min(length({x}))", "max_length": f"max(length({x}))",
+                 "mean_length": f"avg(length({x}))"}
+    return aggs
+
+
+def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
+             exact: bool) -> tuple[int, dict[int, dict[str, Any]]]:
+    """Row count and every column's scalar statistics, from one aggregate over the table."""
+    keys: list[tuple[int, str]] = []
+    exprs = ["count(*)"]
+    for c in columns:
+        for key, expr in _aggregates(c, exact).items():
+            keys.append((c.index, key))
+            exprs.append(expr)
+    row = con.execute(f"SELECT {', '.join(exprs)} FROM {_VIEW}").fetchone()
+    scalars: dict[int, dict[str, Any]] = {c.index: {} for c in columns}
+    for (index, key), value in zip(keys, row[1:]):
+        scalars[index][key] = value
+    return row[0], scalars
+
+
+# --- second query: top-k values, histograms and central moments ----------------------------
+
+
+@dataclass(frozen=True)
+class _Bins:
+    """Equal-width histogram bins between the lowest and highest finite value."""
+
+    lower: float
+    upper: float
+    count: int
+
+    @property
+    def width(self) -> float:
+        return self.upper / self.count - self.lower / self.count  # no overflow near ±1e308
+
+    def histogram(self, counts: dict[int, int]) -> tuple[HistogramBin, ...]:
+        shares = [i / self.count for i in range(self.count + 1)]  # interpolated: no overflow
+        edges = [self.lower * (1 - f) + self.upper * f for f in shares]
+        return tuple(HistogramBin(lower=edges[i], upper=edges[i + 1], count=counts.get(i, 0))
+                     for i in range(self.count))
+
+
+def _bins(s: dict[str, Any], count: int) -> _Bins | None:
+    """A column's bins, from its first-query statistics; one bin when all values are equal."""
+    lower = _number(s.get("finite_min", s.get("min")))
+    upper = _number(s.get("finite_max", s.get("max")))
+    if lower is None or upper is None or count < 1:
+        return None
+    return _Bins(lower, upper, 1 if lower == upper else count)
+
+
+def _top_k_query(c: _Column, k: int) -> tuple[str, list]:
+    """The k most frequent values, most frequent first, ties by value."""
+    x = c.sql
+    return (f"SELECT {c.index} AS col, list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, "
+            f"list(n ORDER BY n DESC, v) AS top_counts FROM ("
+            f"SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL "
+            f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})"), []
+
+
+def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> tuple[str, list]:
+    """Bin counts, and the sums of the 2nd to 4th powers of the deviations from the mean.
+
+    Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
+    power sums: they lose all precision for large values with a small spread, and raise on
+    overflow."""
+    x = f"CAST({c.sql} AS DOUBLE)"
+    lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
+    last = bins.count - 1 if bins else 0
+    return (f"SELECT {c.index} AS col, histogram(bin) AS bin_counts, sum(d * d) AS m2, "
+            f"sum(d * d * d) AS m3, sum(d * d * d * d) AS m4 FROM ("
+            f"SELECT CASE WHEN {x} BETWEEN ? AND ? "
+            f"THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS bin, {x} - ? AS d "
+            f"FROM {_VIEW} WHERE {c.sql} IS NOT NULL)"), [lower, upper, lower, width, mean]
+
+
+def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
+                 scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
+                 top_k: int) -> dict[int, dict[str, Any]]:
+    """Top-k values of the columns that repeat a value, histograms and central moments of
+    the numeric ones, as one UNION of per-column queries (each reads one Parquet column)."""
+    parts = []
+    for c in columns:
+        s = scalars[c.index]
+        if top_k > 0 and s["distinct"] < s["non_null"]:
+            parts.append(_top_k_query(c, top_k))
+        if c.numeric and s["non_null"]:
+            parts.append(_numeric_query(c, bins[c.index], _number(s["mean"])))
+    if not parts:
+        return {}
+    sql = " UNION ALL BY NAME ".join(f"({q})" for q, _ in parts)
+    result = con.execute(sql, [p for _, params in parts for p in params])
+    names = [d[0] for d in result.description]
+    found: dict[int, dict[str, Any]] = {}
+    for row in result.fetchall():
+        values = dict(zip(names, row))
+        found.setdefault(values.pop("col"), {}).update(
+            {k: v for k, v in values.items() if v is not None})
+    return found
+
+
+# --- assembling the result -----------------------------------------------------------------
+
+
+def _number(value: Any) -> Any:
+    """A DuckDB value as plain JSON-friendly Python: Decimal as float, NaN as None."""
+    if isinstance(value, Decimal):
+        value = float(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _shape(n: int, m2: float | None, m3: float | None,
+           m4: float | None) -> tuple[float | None, float | None]:
+    """Sample skewness and excess kurtosis, bias-corrected as DuckDB's skewness()/kurtosis()
+    and polars' skew(bias=False)/kurtosis(bias=False) are."""
+    if m2 is None or n < 3:
+        return None, None
+    m2, m3, m4 = m2 / n, m3 / n, m4 / n
+    if not m2 * m2 > 0:  # no spread (or one too small to divide by)
+        return None, None
+    skewness = m3 / (m2 * math.sqrt(m2)) * math.sqrt(n * (n - 1)) / (n - 2)
+    kurtosis = None if n < 4 else \
+        (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * (m4 / (m2 * m2) - 3) + 6)
+    return _number(skewness), _number(kurtosis)
+
+
+def _column_statistics(c: _Column, row_count: int, exact: bool, s: dict[str, Any],
+                       second: dict[str, Any], bins: _Bins | None) -> ColumnStatistics:
+    non_null = s["non_null"]
+    distinct = min(s["distinct"], non_null)  # an estimate can overshoot
+    lo, hi = _number(s.get("min")), _number(s.get("max"))
+    skewness, kurtosis = _shape(non_null, second.get("m2"), second.get("m3"), second.get("m4"))
+    quantiles = [_number(q) for q in s.get("quantiles") or ()]
+    return ColumnStatistics(
+        name=c.name,
+        data_type=c.data_type,
+        count=row_count,
+        null_count=row_count - non_null,
+        null_ratio=(row_count - non_null) / row_count if row_count else 0.0,
+        distinct_count=distinct,
+        distinct_approximate=not exact,
+        uniqueness=distinct / non_null if non_null else 0.0,
+        min=lo,
+        max=hi,
+        mean=_number(s.get("mean")),
+        std=_number(s.get("std")),
+        quantiles=dict(zip(QUANTILES, quantiles)) if quantiles and None not in quantiles else None,
+        quantiles_approximate=c.numeric and not exact,
+        skewness=skewness,
+        kurtosis=kurtosis,
+        zero_count=s.get("zeros"),
+        negative_count=s.get("negatives"),
+        top_values=tuple(ValueFrequency(value=v, count=n) for v, n in
+                         zip(second.get("top_values", ()), second.get("top_counts", ()))),
+        histogram=bins.histogram(second.get("bin_counts") or {}) if bins else (),
+        min_length=s.get("min_length"),
+        max_length=s.get("max_length"),
+        mean_length=s.get("mean_length"),
+        date_range_days=(hi - lo) / timedelta(days=1)
+        if c.type_id in _TEMPORAL and lo is not None else None,
+    )

@@ -1,0 +1,247 @@
+"""Type resolution: one type per column, the typed table, and the quarantine of what did not cast.
+
+Casting runs in DuckDB: one COPY writes `tables/<table>.parquet`; one pass over the staged rows
+beside the typed ones (a POSITIONAL JOIN) writes `quarantine/<table>.parquet` with the values
+that failed and the malformed source rows from staging. Nothing is lost (DESIGN §5): every
+non-null value that is not a null token casts to its column's type or is in quarantine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dataraum_context import inference, settings
+from dataraum_context.errors import ConfigError
+from dataraum_context.models import (
+    ColumnSchema,
+    ResolvedColumn,
+    ResolvedTable,
+    SchemaProfilingResult,
+    StagedColumn,
+    StagedTable,
+    StagingResult,
+    TableSchema,
+    TypeCandidate,
+    TypeResolutionResult,
+)
+from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.step import step
+from dataraum_context.workspace import QUARANTINE, TABLES, Workspace
+
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\(\s*[0-9]+\s*(,\s*[0-9]+\s*)?\))?")
+_EXAMPLES = 5
+
+
+@step(scope="table", phase="profiling", criticality="required")
+def type_resolution(
+    schema_profiling: SchemaProfilingResult,
+    staging: StagingResult,
+    workspace: str,
+    type_overrides: dict[str, str] | None = None,
+    min_type_confidence: float = settings.MIN_TYPE_CONFIDENCE,
+    null_tokens: Sequence[str] = settings.NULL_TOKENS,
+) -> TypeResolutionResult:
+    """Each staged table typed: the best candidate when it is confident enough, else VARCHAR;
+    `type_overrides` ({"table.column": "DUCKDB TYPE"}) win. Failed values go to quarantine."""
+    ws = Workspace(workspace)
+    with connect() as con:
+        con.execute("SET TimeZone = 'UTC'")  # zone-less values read as TIMESTAMPTZ are UTC
+        # DuckDB rewrites an IN list (and list_contains over constants) into a join, after which
+        # COPY no longer keeps the staged row order that row numbers and the quarantine rely on
+        con.execute("SET disabled_optimizers = 'in_clause'")
+        overrides = _overrides(con, type_overrides or {}, staging)
+        tokens = list(inference.as_tokens(null_tokens))
+        return TypeResolutionResult(tables={
+            name: _resolve_table(con, ws, table, schema_profiling.tables.get(name),
+                                 overrides.get(name, {}), min_type_confidence, tokens)
+            for name, table in staging.tables.items()
+        })
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one column is typed, and how a value that failed is recognised."""
+
+    name: str
+    resolved_by: str
+    candidate: TypeCandidate | None
+    read: str  # SQL of the column as read from the staged file (the trimmed text when cast)
+    typed: str  # SQL of the typed value, over what was read
+    raw: str | None = None  # SQL of the staged value as VARCHAR, when a value can fail its cast
+    tokens: bool = False  # whether a staged value that did not cast may be a null token
+    reason: str = ""
+
+
+def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable,
+                   schema: TableSchema | None, overrides: dict[str, str], min_confidence: float,
+                   null_tokens: list[str]) -> ResolvedTable:
+    plans = [_plan(con, c, table, schema.columns.get(c.name) if schema else None,
+                   overrides.get(c.name), min_confidence, null_tokens) for c in table.columns]
+    typed_path = ws.relative(TABLES, table.name)
+    _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
+                    f"FROM (SELECT {', '.join(p.read for p in plans)} FROM {_scan(ws, table.path)})",
+           typed_path, null_tokens)
+    typed = _scan(ws, typed_path)
+    types = {name: dtype for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {typed}").fetchall()}
+    rows = con.execute(f"SELECT count(*) FROM {typed}").fetchone()[0]
+
+    staged_nulls = _null_counts(con, ws.path(table.path))
+    unchanged = {name for name, n in _null_counts(con, ws.path(typed_path)).items()
+                 if staged_nulls.get(name) == n}
+    failures, quarantine_path = _quarantine(
+        con, ws, table, [p for p in plans if p.raw and p.name not in unchanged], null_tokens)
+    columns = {}
+    for p, c in zip(plans, table.columns, strict=True):
+        failed, examples = failures.get(p.name, (0, ()))
+        columns[p.name] = ResolvedColumn(
+            name=p.name, data_type=types[p.name], source_type=c.data_type, resolved_by=p.resolved_by,
+            candidate=p.candidate, cast_failures=failed, failure_examples=examples)
+    return ResolvedTable(
+        name=table.name, path=typed_path, quarantine_path=quarantine_path, row_count=rows,
+        source_rows=rows + table.rejected_rows,
+        quarantined_values=sum(n for n, _ in failures.values()),
+        rejected_rows=table.rejected_rows, columns=columns,
+    )
+
+
+def _plan(con: duckdb.DuckDBPyConnection, column: StagedColumn, table: StagedTable,
+          schema: ColumnSchema | None, override: str | None, min_confidence: float,
+          null_tokens: list[str]) -> _Plan:
+    ident = quote_ident(column.name)
+    candidates = schema.candidates if schema else ()
+    if override:
+        by, target = "override", override
+        family = inference.type_family(target)
+        candidate = next((c for c in candidates if inference.type_family(c.data_type) == family),
+                         None) or inference.default_candidate(target)
+    elif inference.infers(table.type_system, column.data_type):
+        by = "inference"
+        text = candidates[-1] if candidates else inference.default_candidate("VARCHAR")
+        candidate = candidates[0] if candidates and candidates[0].confidence >= min_confidence else text
+        target = candidate.data_type
+    else:
+        return _Plan(column.name, "source", candidates[0] if candidates else None, ident, ident)
+
+    reason = inference.failure_reason(candidate, target)
+    if column.data_type != "VARCHAR":  # an override of a typed column: DuckDB's cast, no rounding
+        typed = f"TRY_CAST({ident} AS {target})"
+        if inference.type_family(column.data_type) == "number" and inference.is_whole_number_type(target):
+            typed = f"CASE WHEN {ident} = trunc({ident}) THEN {typed} END"
+        return _Plan(column.name, by, candidate, ident, typed,
+                     raw=f"s.{ident}::VARCHAR", reason=f"{reason} (cast from {column.data_type})")
+    if inference.type_family(target) == "text":
+        return _Plan(column.name, by, candidate, ident,
+                     f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {ident} END")
+    typed = inference.cast_sql(ident, candidate, target)
+    if _reads_a_token(con, candidate, target, null_tokens):
+        typed = f"CASE WHEN list_contains($1::VARCHAR[], {ident}) THEN NULL ELSE {typed} END"
+    return _Plan(column.name, by, candidate, f"trim({ident}) AS {ident}", typed,
+                 raw=f"s.{ident}", tokens=True, reason=reason)
+
+
+def _null_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
+    """NULLs per column from the Parquet statistics: a column with no more NULLs typed than
+    staged has no value that failed (nor a null token), so the quarantine pass can skip it."""
+    return {name: n for name, n in con.execute(
+        "SELECT path_in_schema, sum(stats_null_count) FROM parquet_metadata(?) GROUP BY ALL", [str(path)]
+    ).fetchall() if n is not None}
+
+
+def _reads_a_token(con: duckdb.DuckDBPyConnection, candidate: TypeCandidate, target: str,
+                   null_tokens: list[str]) -> bool:
+    """Whether a null token would cast: only then must the typed value test for tokens (any
+    other token fails its cast and so is NULL already)."""
+    cast = inference.cast_sql("trim(token)", candidate, target)
+    return con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) "
+                       f"WHERE ({cast}) IS NOT NULL", [null_tokens]).fetchone()[0] > 0
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable, plans: list[_Plan],
+                null_tokens: list[str]) -> tuple[dict[str, tuple[int, tuple[str, ...]]], str | None]:
+    """Write the values that failed their cast (a staged value whose typed value is NULL, and not
+    a null token) and the rejected source rows; return per column (failures, examples) and the
+    quarantine path, None (and no stale file) when nothing failed."""
+    relative = ws.relative(QUARANTINE, table.name)
+    parts = []
+    if plans:
+        def failed(p: _Plan) -> str:
+            ident = quote_ident(p.name)
+            return f"s.{ident} IS NOT NULL AND t.{ident} IS NULL"
+
+        entries = ", ".join(
+            f"CASE WHEN {failed(p)}"
+            + (f" AND NOT list_contains($1::VARCHAR[], trim({p.raw}))" if p.tokens else "")
+            + f" THEN {{'column': {quote_literal(p.name)}, 'raw_value': {p.raw}, "
+              f"'reason': {quote_literal(p.reason)}}} END" for p in plans)
+        parts.append(
+            "SELECT row_number, f['column'] AS \"column\", f['raw_value'] AS raw_value, "
+            "f['reason'] AS reason FROM (SELECT r.row_number, "
+            f"unnest(list_filter([{entries}], lambda e: e IS NOT NULL)) AS f "
+            f"FROM {_scan(ws, table.path)} AS s "
+            f"POSITIONAL JOIN {_scan(ws, ws.relative(TABLES, table.name))} AS t "
+            f"POSITIONAL JOIN range(1, {table.row_count + 1}) AS r(row_number) "
+            f"WHERE {' OR '.join(f'({failed(p)})' for p in plans)})")
+    if table.rejects_path:
+        parts.append(
+            "SELECT line::BIGINT AS row_number, NULL::VARCHAR AS \"column\", raw_line::VARCHAR AS raw_value, "
+            f"reason::VARCHAR AS reason FROM {_scan(ws, table.rejects_path)}")
+    if parts:
+        _write(con, ws, " UNION ALL ".join(parts), relative, null_tokens)
+        failures = _failures(con, _scan(ws, relative))
+        if failures or table.rejected_rows:
+            return failures, relative
+    ws.remove(relative)
+    return {}, None
+
+
+def _failures(con: duckdb.DuckDBPyConnection, quarantine: str) -> dict[str, tuple[int, tuple[str, ...]]]:
+    """Per column: the values that failed, and the first few distinct ones as examples."""
+    rows = con.execute(
+        f'SELECT "column", sum(n)::BIGINT, list_slice(list(raw_value ORDER BY first), 1, {_EXAMPLES}) '
+        f'FROM (SELECT "column", raw_value, count(*) AS n, min(row_number) AS first FROM {quarantine} '
+        'WHERE "column" IS NOT NULL GROUP BY ALL) GROUP BY "column"').fetchall()
+    return {name: (n, tuple(examples)) for name, n, examples in rows}
+
+
+def _scan(ws: Workspace, relative: str) -> str:
+    return f"read_parquet({quote_literal(str(ws.path(relative)))})"
+
+
+def _write(con: duckdb.DuckDBPyConnection, ws: Workspace, query: str, relative: str,
+           null_tokens: list[str]) -> None:
+    """Write a query's rows; the null tokens are its parameter $1 when it has one."""
+    ws.write_parquet(con, query, relative, [null_tokens] if "$1" in query else None)
+
+
+def _overrides(con: duckdb.DuckDBPyConnection, overrides: Mapping[str, str],
+               staging: StagingResult) -> dict[str, dict[str, str]]:
+    """{"table.column": type} checked against the staged tables, as {table: {column: type}}."""
+    out: dict[str, dict[str, str]] = {}
+    for key, type_name in overrides.items():
+        table = max((t for t in staging.tables if key.startswith(t + ".")), key=len, default=None)
+        if table is None:
+            raise ConfigError(f"type_overrides: {key!r} names no staged table (expected "
+                              f"'table.column'; tables: {', '.join(sorted(staging.tables)) or 'none'})")
+        column = key[len(table) + 1:]
+        names = [c.name for c in staging.tables[table].columns]
+        if column not in names:
+            raise ConfigError(f"type_overrides: {key!r}: table {table!r} has no column {column!r} "
+                              f"(columns: {', '.join(names)})")
+        out.setdefault(table, {})[column] = _duckdb_type(con, key, type_name)
+    return out
+
+
+def _duckdb_type(con: duckdb.DuckDBPyConnection, key: str, name: object) -> str:
+    """DuckDB's spelling of a type name (int -> INTEGER); a ConfigError for anything else."""
+    if isinstance(name, str) and _TYPE_NAME.fullmatch(name.strip()):
+        try:
+            return con.execute(f"SELECT typeof(CAST(NULL AS {name}))").fetchone()[0]
+        except duckdb.Error:
+            pass
+    raise ConfigError(f"type_overrides: {key!r}: {name!r} is not a DuckDB type "
+                      "(e.g. BIGINT, DOUBLE, DECIMAL(18,2), DATE, TIMESTAMP, TIMESTAMPTZ, BOOLEAN, VARCHAR)")

@@ -1,0 +1,24 @@
+"""The benchmark script runs end to end on a small file (its timings are not asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_vs_summarize.py"
+
+
+def test_benchmark_script_prints_a_ratio(tmp_path: Path):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--rows", "2000", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert re.search(r"ratio \(quick_profile / SUMMARIZE\): time \d+\.\d+x, peak memory \d+\.\d+x", out), out
+    assert re.search(r"^\| ratio \| \d+\.\d+x \| \d+\.\d+x \|", out, re.M), out
+    assert "| `statistics_profiling` |" in out
+    assert (tmp_path / "bench_2000.csv").is_file()
+    assert list(tmp_path.glob("workspace_0_*/tables/*.parquet")), "quick_profile wrote no typed table"

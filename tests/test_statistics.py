@@ -1,0 +1,246 @@
+"""statistics_profiling against a polars reference, on typed Parquet written by the tests."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from hamilton import driver
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataraum_context.dataflows import statistics
+from dataraum_context.dataflows.statistics import QUANTILES, statistics_profiling
+from dataraum_context.models import (
+    ColumnStatistics,
+    ResolvedColumn,
+    ResolvedTable,
+    TypeResolutionResult,
+)
+from dataraum_context.sql import quote_literal
+
+
+def typed_tables(root: Path, **frames: pl.DataFrame) -> TypeResolutionResult:
+    """Each frame as `tables/<name>.parquet`, resolved with the types DuckDB reads back."""
+    tables = {}
+    for name, frame in frames.items():
+        path = root / "tables" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path)
+        tables[name] = resolved(root, name, frame.height)
+    return TypeResolutionResult(tables=tables)
+
+
+def resolved(root: Path, name: str, rows: int) -> ResolvedTable:
+    rel = duckdb.connect().sql(
+        f"FROM read_parquet({quote_literal(str(root / 'tables' / f'{name}.parquet'))})")
+    return ResolvedTable(
+        name=name, path=f"tables/{name}.parquet", quarantine_path=None, row_count=rows,
+        source_rows=rows, quarantined_values=0, rejected_rows=0,
+        columns={c: ResolvedColumn(name=c, data_type=str(t), source_type=str(t),
+                                   resolved_by="source")
+                 for c, t in zip(rel.columns, rel.types)})
+
+
+def profile(frame: pl.DataFrame, **kwargs) -> dict[str, ColumnStatistics]:
+    with tempfile.TemporaryDirectory() as root:
+        result = statistics_profiling(typed_tables(Path(root), t=frame), root, **kwargs)
+    json.loads(result.model_dump_json())  # serialisable, whatever the data
+    return result.tables["t"].columns
+
+
+def close(actual: float | None, expected: float | None, rel: float = 1e-9) -> bool:
+    if expected is None or (isinstance(expected, float) and math.isnan(expected)):
+        return actual is None
+    return actual is not None and math.isclose(actual, expected, rel_tol=rel, abs_tol=1e-9)
+
+
+# --- property: equal to polars -------------------------------------------------------------
+
+
+def column(values: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(st.none(), values, values)  # nulls among the values
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(0, 40))
+    ints = st.one_of(st.integers(-3, 3), st.integers(-10**12, 10**12))
+    floats = st.one_of(st.sampled_from([0.0, 1.5, -2.25]),
+                       st.floats(-1e6, 1e6, allow_nan=False))
+    texts = st.text(alphabet="ab é日", max_size=4)
+    dates = st.dates(date(1970, 1, 1), date(2100, 12, 31))
+    cols = {"i": (ints, pl.Int64), "f": (floats, pl.Float64), "s": (texts, pl.String),
+            "b": (st.booleans(), pl.Boolean), "d": (dates, pl.Date)}
+    return pl.DataFrame({name: pl.Series(name, draw(st.lists(column(v), min_size=n, max_size=n)),
+                                         dtype=dtype)
+                         for name, (v, dtype) in cols.items()})
+
+
+def as_text(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def reference_top_k(s: pl.Series, k: int) -> list[tuple[object, int]]:
+    counts = s.drop_nulls().value_counts(name="n").sort(["n", s.name], descending=[True, False])
+    return list(counts.head(k).iter_rows())
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
+    stats = profile(frame, top_k=3)
+    for name, s in frame.to_dict().items():
+        c = stats[name]
+        values = s.drop_nulls()
+        assert (c.count, c.null_count) == (frame.height, s.null_count())
+        assert c.distinct_count == values.n_unique() and not c.distinct_approximate
+        assert c.uniqueness == (values.n_unique() / len(values) if len(values) else 0.0)
+
+        if s.dtype != pl.Boolean:
+            assert (c.min, c.max) == (values.min(), values.max())
+        if s.dtype.is_numeric():
+            assert close(c.mean, s.mean()) and close(c.std, s.std(), rel=1e-6)
+            reference = {key: s.quantile(q, interpolation="linear") for key, q in QUANTILES.items()}
+            assert c.quantiles == (pytest.approx(reference, rel=1e-9) if len(values) else None)
+            assert (c.zero_count, c.negative_count) == ((s == 0).sum(), (s < 0).sum())
+            if values.std() and values.std() > 1e-6 * max(1.0, abs(values.mean())):
+                assert close(c.skewness, s.skew(bias=False), rel=1e-6)
+                assert close(c.kurtosis, s.kurtosis(bias=False), rel=1e-6)
+            assert sum(b.count for b in c.histogram) == len(values)
+        if s.dtype == pl.String:
+            lengths = values.str.len_chars()
+            assert (c.min_length, c.max_length) == (lengths.min(), lengths.max())
+            assert close(c.mean_length, lengths.mean())
+        if s.dtype == pl.Date and len(values):
+            assert c.date_range_days == (values.max() - values.min()).days
+
+        expected = reference_top_k(s, 3) if values.n_unique() < len(values) else []
+        assert [t.count for t in c.top_values] == [n for _, n in expected]
+        if s.dtype == pl.Float64:
+            assert [float(t.value) for t in c.top_values] == [v for v, _ in expected]
+        else:
+            assert [t.value for t in c.top_values] == [as_text(v) for v, _ in expected]
+
+
+# --- examples ------------------------------------------------------------------------------
+
+
+def test_above_the_threshold_distinct_counts_and_quantiles_are_approximate():
+    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)]})
+    approx = profile(frame, exact_up_to_rows=4999)
+    exact = profile(frame, exact_up_to_rows=5000)
+    assert approx["x"].distinct_approximate and approx["x"].quantiles_approximate
+    assert not exact["x"].distinct_approximate and not exact["x"].quantiles_approximate
+    assert exact["x"].distinct_count == 500 and exact["s"].distinct_count == 5000
+    assert abs(approx["x"].distinct_count - 500) <= 25
+    assert abs(approx["s"].distinct_count - 5000) <= 250
+    assert abs(approx["x"].quantiles["p50"] - exact["x"].quantiles["p50"]) <= 10
+    assert approx["x"].top_values == exact["x"].top_values  # top-k counts stay exact
+
+
+def test_an_empty_table_has_counts_and_nothing_else():
+    frame = pl.DataFrame(schema={"i": pl.Int64, "f": pl.Float64, "s": pl.String,
+                                 "b": pl.Boolean, "d": pl.Date})
+    for c in profile(frame).values():
+        assert (c.count, c.null_count, c.null_ratio, c.distinct_count, c.uniqueness) == \
+            (0, 0, 0.0, 0, 0.0)
+        assert c.min is c.max is c.mean is c.std is c.quantiles is c.skewness is None
+        assert c.top_values == () and c.histogram == () and c.date_range_days is None
+
+
+def test_an_all_null_column_is_all_null():
+    frame = pl.DataFrame({"id": [1, 2, 3], "x": pl.Series([None] * 3, dtype=pl.Float64),
+                          "s": pl.Series([None] * 3, dtype=pl.String)})
+    stats = profile(frame)
+    for c in (stats["x"], stats["s"]):
+        assert (c.count, c.null_count, c.null_ratio, c.distinct_count) == (3, 3, 1.0, 0)
+        assert c.min is c.max is c.mean is c.quantiles is c.min_length is None
+        assert c.top_values == () and c.histogram == ()
+    assert stats["x"].zero_count == 0 and stats["id"].top_values == ()  # all unique: no top-k
+
+
+def test_histogram_bins_span_min_to_max_and_count_every_value():
+    frame = pl.DataFrame({"x": [0.5, 1, 1, 2, 3.5, 7, 9.25, 10, None],
+                          "k": [4] * 9})
+    stats = profile(frame, histogram_bins=4)
+    bins = stats["x"].histogram
+    assert len(bins) == 4 and (bins[0].lower, bins[-1].upper) == (0.5, 10.0)
+    assert all(a.upper == b.lower for a, b in zip(bins, bins[1:]))
+    assert [b.count for b in bins] == [4, 1, 1, 2]
+    assert [(b.lower, b.upper, b.count) for b in stats["k"].histogram] == [(4.0, 4.0, 9)]
+
+
+def test_top_values_are_exact_most_frequent_first_ties_by_value():
+    frame = pl.DataFrame({"s": ["c", "a", "b", "a", "c", "a", "d", "b", None, None, None]})
+    top = profile(frame, top_k=3)["s"].top_values
+    assert [(t.value, t.count) for t in top] == [("a", 3), ("b", 2), ("c", 2)]
+
+
+def test_nan_and_infinity_do_not_break_the_profile():
+    nan, inf = float("nan"), float("inf")
+    frame = pl.DataFrame({"x": [1.0, 2.0, nan, inf, -inf, None],
+                          "y": [nan, inf, nan, nan, 1e308, -1e308]})
+    stats = profile(frame)
+    c = stats["x"]
+    assert (c.count, c.null_count, c.min, c.negative_count) == (6, 1, -inf, 1)
+    assert c.mean is c.quantiles is c.skewness is c.kurtosis is None  # undefined with NaN
+    assert sum(b.count for b in c.histogram) == 2  # only the finite values have a bin
+    assert (c.histogram[0].lower, c.histogram[-1].upper) == (1.0, 2.0)
+    y = stats["y"]
+    assert y.null_count == 0 and sum(b.count for b in y.histogram) == 2
+    assert all(math.isfinite(b.lower) and math.isfinite(b.upper) for b in y.histogram)
+
+
+def test_shape_stays_precise_for_large_values_with_a_small_spread():
+    """DuckDB's own skewness() loses every digit here (it works from raw power sums)."""
+    s = pl.Series("t", [1_700_000_000_000 + v for v in (0, 1, 1, 2, 3, 5, 8, 13, 21, 34)])
+    c = profile(s.to_frame())["t"]
+    assert close(c.skewness, s.skew(bias=False), rel=1e-6)
+    assert close(c.kurtosis, s.kurtosis(bias=False), rel=1e-6)
+
+
+def test_other_duckdb_types_profile_to_plain_values():
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "tables").mkdir()
+        duckdb.connect().execute(f"""COPY (SELECT
+            (i % 3)::DECIMAL(10, 2) + 0.25 AS price, TIMESTAMP '2024-01-01' + to_hours(i) AS ts,
+            TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_days(i) AS tz,
+            ('00000000-0000-0000-0000-00000000000' || (i % 2))::UUID AS id,
+            TIME '08:00' + to_minutes(i) AS clock, [i, i] AS pair, 'x'::BLOB AS raw,
+            i::HUGEINT AS big
+            FROM range(4) t(i)) TO {quote_literal(str(root / 'tables' / 'o.parquet'))}
+            (FORMAT parquet)""")
+        result = statistics_profiling(TypeResolutionResult(tables={"o": resolved(root, "o", 4)}),
+                                      tmp)
+    json.loads(result.model_dump_json())
+    stats = result.tables["o"].columns
+    assert (stats["price"].min, stats["price"].max, stats["price"].mean) == (0.25, 2.25, 1.0)
+    assert stats["price"].quantiles["p50"] == 0.75
+    assert stats["ts"].date_range_days == 0.125 and stats["tz"].date_range_days == 3.0
+    assert stats["id"].distinct_count == 2 and stats["id"].top_values[0].count == 2
+    assert stats["raw"].top_values[0].value == "x" and stats["pair"].distinct_count == 4
+    assert stats["clock"].min is None and stats["big"].max == 3
+
+
+def test_runs_as_a_hamilton_node_with_its_defaults():
+    frame = pl.DataFrame({"x": [1, 2, 2]})
+    with tempfile.TemporaryDirectory() as root:
+        dr = driver.Builder().with_modules(statistics).build()
+        out = dr.execute(["statistics_profiling"], inputs={
+            "type_resolution": typed_tables(Path(root), t=frame), "workspace": root})
+    assert out["statistics_profiling"].tables["t"].columns["x"].top_values[0].value == "2"
+
+
+@pytest.mark.parametrize("bins", [1, 3])
+def test_histogram_bin_count_follows_the_setting(bins: int):
+    assert len(profile(pl.DataFrame({"x": range(10)}), histogram_bins=bins)["x"].histogram) == bins
