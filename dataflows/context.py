@@ -8,6 +8,8 @@ from hamilton.function_modifiers import cache
 
 from dataraum_context.models import (
     ColumnContext,
+    ColumnSchema,
+    ColumnStatistics,
     ContextDocument,
     SchemaProfilingResult,
     StagingResult,
@@ -43,6 +45,11 @@ def context_document(
             if candidate is not None and candidate.ambiguous:
                 warnings.append(f"{name}.{col.name}: {candidate.format} is ambiguous "
                                 f"({'; '.join(candidate.evidence)})")
+            if schema is not None:
+                warnings.extend(_null_token_warnings(name, schema.columns[col.name]))
+            if cs is not None and _duplicated_key(name, col.name, cs):
+                warnings.append(f"{name}.{col.name}: looks like the table's key but {cs.distinct_count:,} "
+                                f"distinct values in {cs.count - cs.null_count:,} rows")
             if rc is not None and rc.cast_failures:
                 examples = ", ".join(repr(v) for v in rc.failure_examples[:3])
                 warnings.append(f"{name}.{col.name}: {rc.cast_failures} value(s) not {rc.data_type} "
@@ -74,3 +81,20 @@ def context_document(
         tables=tuple(tables),
         warnings=tuple(warnings),
     )
+
+
+def _null_token_warnings(table: str, column: ColumnSchema) -> list[str]:
+    """Missing values written as text ('N/A', '-') beside empty ones: a sign of mixed sources."""
+    written = {token: n for token, n in column.null_tokens.items() if token}
+    if not written:
+        return []
+    listed = ", ".join(f"{token!r} ({n:,})" for token, n in written.items())
+    return [f"{table}.{column.name}: missing values written as {listed}; read as null"]
+
+
+def _duplicated_key(table: str, column: str, stats: ColumnStatistics) -> bool:
+    """A column named as the table's own key (`id`, `customer_id` in customers) that repeats."""
+    singular = table[:-1] if table.endswith("s") else table
+    named_as_key = column.lower() in ("id", f"{singular.lower()}_id", f"{table.lower()}_id")
+    non_null = stats.count - stats.null_count
+    return named_as_key and not stats.distinct_approximate and 0 < stats.distinct_count < non_null

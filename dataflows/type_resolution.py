@@ -70,8 +70,7 @@ class _Plan:
     name: str
     resolved_by: str
     candidate: TypeCandidate | None
-    read: str  # SQL of the column as read from the staged file (the trimmed text when cast)
-    typed: str  # SQL of the typed value, over what was read
+    typed: str  # SQL of the typed value, over the staged column
     raw: str | None = None  # SQL of the staged value as VARCHAR, when a value can fail its cast
     tokens: bool = False  # whether a staged value that did not cast may be a null token
     reason: str = ""
@@ -84,8 +83,7 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
                    overrides.get(c.name), min_confidence, null_tokens) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
     _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
-                    f"FROM (SELECT {', '.join(p.read for p in plans)} FROM {_scan(ws, table.path)})",
-           typed_path, null_tokens)
+                    f"FROM {_scan(ws, table.path)}", typed_path, null_tokens)
     typed = _scan(ws, typed_path)
     types = {name: dtype for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {typed}").fetchall()}
     rows = con.execute(f"SELECT count(*) FROM {typed}").fetchone()[0]
@@ -125,23 +123,25 @@ def _plan(con: duckdb.DuckDBPyConnection, column: StagedColumn, table: StagedTab
         candidate = candidates[0] if candidates and candidates[0].confidence >= min_confidence else text
         target = candidate.data_type
     else:
-        return _Plan(column.name, "source", candidates[0] if candidates else None, ident, ident)
+        return _Plan(column.name, "source", candidates[0] if candidates else None, ident)
 
     reason = inference.failure_reason(candidate, target)
     if column.data_type != "VARCHAR":  # an override of a typed column: DuckDB's cast, no rounding
         typed = f"TRY_CAST({ident} AS {target})"
         if inference.type_family(column.data_type) == "number" and inference.is_whole_number_type(target):
             typed = f"CASE WHEN {ident} = trunc({ident}) THEN {typed} END"
-        return _Plan(column.name, by, candidate, ident, typed,
+        return _Plan(column.name, by, candidate, typed,
                      raw=f"s.{ident}::VARCHAR", reason=f"{reason} (cast from {column.data_type})")
     if inference.type_family(target) == "text":
-        return _Plan(column.name, by, candidate, ident,
+        return _Plan(column.name, by, candidate,
                      f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {ident} END")
-    typed = inference.cast_sql(ident, candidate, target)
+    # read as written first; trim only what did not read (trimming every value costs half the
+    # step, and most values have no padding)
+    typed = (f"COALESCE({inference.cast_sql(ident, candidate, target)}, "
+             f"{inference.cast_sql(f'trim({ident})', candidate, target)})")
     if _reads_a_token(con, candidate, target, null_tokens):
-        typed = f"CASE WHEN list_contains($1::VARCHAR[], {ident}) THEN NULL ELSE {typed} END"
-    return _Plan(column.name, by, candidate, f"trim({ident}) AS {ident}", typed,
-                 raw=f"s.{ident}", tokens=True, reason=reason)
+        typed = f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {typed} END"
+    return _Plan(column.name, by, candidate, typed, raw=f"s.{ident}", tokens=True, reason=reason)
 
 
 def _null_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:

@@ -46,7 +46,11 @@ def test_demo_prints_a_context():
     assert result.code == 0, result.err
     for table in ("customers", "products", "orders", "order_items"):
         assert f"## {table} (" in result.out
-    assert "## Warnings" in result.out
+    # the sample's planted defects are reported
+    assert "customers.customer_id: looks like the table's key but 60 distinct values in 61 rows" in result.out
+    assert "customers.country: missing values written as 'N/A' (3)" in result.out
+    assert "orders.order_date: 1 value(s) not DATE (e.g. '2023-02-30') moved to quarantine" in result.out
+    assert "## orders (200 rows; 1 value quarantined)" in result.out
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path: Path, shop: Path):

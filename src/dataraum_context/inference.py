@@ -428,7 +428,7 @@ def default_candidate(data_type: str) -> TypeCandidate:
 
 
 def cast_sql(value: str, candidate: TypeCandidate, target: str) -> str:
-    """SQL reading `value` (a trimmed VARCHAR expression) as `target` the way `candidate` says:
+    """SQL reading `value` (a VARCHAR expression) as `target` the way `candidate` says:
     NULL when the value does not read that way (a failure, unless the value was NULL)."""
     fmt = candidate.format
     if type_family(target) == "text":

@@ -202,6 +202,9 @@ def build_driver(
         except ValidationError as exc:
             raise ConfigError(_describe(exc, PipelineConfig)) from None
     step_config = {k: v for k, v in overrides.items() if k not in PipelineConfig.model_fields}
+    if cfg.parallel:
+        raise ConfigError(f"pipeline {cfg.name!r}: parallel: true needs a scale-out engine, and only "
+                          "the local engine is available so far")
 
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}

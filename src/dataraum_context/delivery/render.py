@@ -50,9 +50,9 @@ def to_markdown(doc: ContextDocument) -> str:
 def _table(table: TableContext) -> list[str]:
     facts = [f"{table.row_count:,} rows"]
     if table.quarantined_values:
-        facts.append(f"{table.quarantined_values:,} values quarantined")
+        facts.append(f"{table.quarantined_values:,} value{'s' if table.quarantined_values > 1 else ''} quarantined")
     if table.rejected_rows:
-        facts.append(f"{table.rejected_rows:,} malformed rows quarantined")
+        facts.append(f"{table.rejected_rows:,} malformed row{'s' if table.rejected_rows > 1 else ''} quarantined")
     lines = [f"## {table.name} ({'; '.join(facts)})", "",
              "| column | type | nulls | distinct | role | values |",
              "|---|---|---|---|---|---|"]

@@ -86,8 +86,7 @@ class LoaderBase(ABC):
             columns = self._columns(con)
             select = ", ".join(quote_ident(c.name) for c in columns)
             try:
-                workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative,
-                                        dictionary=False)
+                workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative)
                 rows = con.execute(
                     "SELECT count(*) FROM read_parquet(?)", [str(workspace.path(relative))]
                 ).fetchone()[0]
