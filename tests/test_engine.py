@@ -77,3 +77,10 @@ def test_step_durations_are_recorded(shop, workspace):
                                           "statistics_profiling", "context_document"]
     assert all(s.duration_s > 0 for s in run.steps)
     assert run.duration_s >= sum(s.duration_s for s in run.steps)
+
+
+def test_progress_bar_goes_to_stderr(shop, workspace, capsys):
+    run = dc.run("quick_profile", sources=[str(shop)], workspace=str(workspace), progress=True)
+    captured = capsys.readouterr()
+    assert run.succeeded and captured.out == ""
+    assert "steps" in captured.err

@@ -164,3 +164,11 @@ def test_bad_inputs_through_the_cli_are_one_line(data_dir, tmp_path, name, conte
 def test_missing_directory_through_the_cli(tmp_path):
     result = cli("run", str(tmp_path / "nowhere"))
     assert result.code == 2 and "no such file or directory" in result.err
+
+
+def test_get_schema_reads_columns_without_loading(data_dir, workspace):
+    [loader] = resolve_sources([str(write(data_dir / "s.csv", "id,,name\n1,2,x\n"))])
+    columns = loader.get_schema()
+    assert [(c.name, c.data_type, c.source_name) for c in columns] == [
+        ("id", "VARCHAR", None), ("column1", "VARCHAR", ""), ("name", "VARCHAR", None)]
+    assert not workspace.exists()

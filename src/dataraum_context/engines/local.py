@@ -33,7 +33,7 @@ class LocalEngine:
         warnings: list[str] = []
         broken: set[str] = set()  # failed or skipped steps
         started = time.perf_counter()
-        with _progress(progress, len(nodes)) as bar:
+        with _progress(progress) as bar:
             task = bar.add_task("", total=len(nodes))
             for name in nodes:
                 bar.update(task, description=name)
@@ -85,8 +85,10 @@ def _status(dr: h_driver.Driver, name: str) -> str:
     return "cached" if hit else "succeeded"
 
 
-def _progress(enabled: bool, total: int) -> Progress:
+def _progress(enabled: bool) -> Progress:
+    """A progress bar on stderr; it vanishes when done on a terminal, and is written once,
+    finished, where stderr is a log."""
     console = Console(file=sys.stderr, quiet=not enabled)
     return Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
                     TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
-                    console=console, transient=True, disable=not enabled)
+                    console=console, transient=console.is_terminal, disable=not enabled)
