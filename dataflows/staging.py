@@ -44,4 +44,6 @@ def staging(source_manifest: SourceManifest, workspace: str) -> StagingResult:
     """Each source file staged as `staged/<table>.parquet`, one table per file."""
     ws = Workspace(workspace)
     loaders = resolve_sources([path for path, _size, _mtime in source_manifest.files])
-    return StagingResult(tables={loader.table: loader.load(ws) for loader in loaders})
+    tables = {loader.table: loader.load(ws) for loader in loaders}
+    written = [f for t in tables.values() for f in (t.path, t.rejects_path)]
+    return StagingResult(tables=tables, files=ws.versions(written))

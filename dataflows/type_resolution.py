@@ -56,11 +56,13 @@ def type_resolution(
         con.execute("SET disabled_optimizers = 'in_clause'")
         overrides = _overrides(con, type_overrides or {}, staging)
         tokens = list(inference.as_tokens(null_tokens))
-        return TypeResolutionResult(tables={
+        tables = {
             name: _resolve_table(con, ws, table, schema_profiling.tables.get(name),
                                  overrides.get(name, {}), min_type_confidence, tokens)
             for name, table in staging.tables.items()
-        })
+        }
+    written = [f for t in tables.values() for f in (t.path, t.quarantine_path)]
+    return TypeResolutionResult(tables=tables, files=ws.versions(written))
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,17 @@ def test_progress_bar_goes_to_stderr(shop, workspace, capsys):
     captured = capsys.readouterr()
     assert run.succeeded and captured.out == ""
     assert "steps" in captured.err
+
+
+def test_cached_step_whose_files_were_rewritten_runs_again(shop, workspace):
+    """Run 1 types order_date as DATE, run 2 (an override) rewrites orders as VARCHAR, run 3 has
+    run 1's inputs: its cached result no longer matches the files, so it is computed again."""
+    dc.run("default", sources=[str(shop)], workspace=str(workspace))
+    dc.run("default", sources=[str(shop)], workspace=str(workspace),
+           type_overrides={"orders.order_date": "VARCHAR"})
+    third = dc.run("default", sources=[str(shop)], workspace=str(workspace))
+    assert _status(third)["staging"] == "cached"
+    assert _status(third)["type_resolution"] == "succeeded"
+    types = {row[0]: row[1] for row in dc.Workspace(workspace).sql("DESCRIBE orders").fetchall()}
+    assert types["order_date"] == "DATE"
+    assert third.context.table("orders").columns[2].data_type == "DATE"

@@ -56,6 +56,7 @@ class StagedTable(Frozen):
 
 class StagingResult(Frozen):
     tables: dict[str, StagedTable]
+    files: dict[str, str] = {}  # workspace files written, with their versions (Workspace.versions)
 
 
 # --- schema profiling ----------------------------------------------------------------------
@@ -133,6 +134,7 @@ class ResolvedTable(Frozen):
 
 class TypeResolutionResult(Frozen):
     tables: dict[str, ResolvedTable]
+    files: dict[str, str] = {}  # workspace files written, with their versions (Workspace.versions)
 
 
 # --- statistics ----------------------------------------------------------------------------

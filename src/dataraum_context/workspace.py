@@ -59,6 +59,28 @@ class Workspace:
             tmp.unlink(missing_ok=True)
         return target
 
+    def versions(self, relatives: list[str | None]) -> dict[str, str]:
+        """The version (size and modification time) of each file: what a step's result records
+        of the files it wrote, so a cached result can be checked against the workspace."""
+        out = {}
+        for relative in relatives:
+            if relative is not None:
+                st = self.path(relative).stat()
+                out[relative] = f"{st.st_size}-{st.st_mtime_ns}"
+        return out
+
+    def changed(self, versions: dict[str, str]) -> list[str]:
+        """The files that are gone or no longer the version a result recorded."""
+        changed = []
+        for relative, version in versions.items():
+            try:
+                current = self.versions([relative])[relative]
+            except FileNotFoundError:
+                current = None
+            if current != version:
+                changed.append(relative)
+        return changed
+
     def remove(self, relative: str) -> None:
         self.path(relative).unlink(missing_ok=True)
 

@@ -20,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from dataraum_context.errors import DataraumError, StepFailed
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes, upstream_steps
+from dataraum_context.workspace import Workspace
 
 
 class LocalEngine:
@@ -27,6 +28,7 @@ class LocalEngine:
 
     def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False) -> PipelineRun:
         nodes = step_nodes(dr)
+        workspace = Workspace(dr.graph.config["workspace"])
         upstream = {name: upstream_steps(dr, name) for name in nodes}
         results: dict[str, Any] = {}
         runs: list[StepRun] = []
@@ -48,7 +50,7 @@ class LocalEngine:
                 overrides = {d: results.get(d) for d in upstream[name]}
                 t0 = time.perf_counter()
                 try:
-                    results[name] = dr.execute([name], overrides=overrides)[name]
+                    results[name] = self._execute(dr, name, overrides, workspace)
                 except Exception as exc:
                     broken.add(name)
                     error = f"{type(exc).__name__}: {exc}"
@@ -73,6 +75,19 @@ class LocalEngine:
             duration_s=time.perf_counter() - started,
             results=results,
         )
+
+
+    @staticmethod
+    def _execute(dr: h_driver.Driver, name: str, overrides: dict[str, Any], workspace: Workspace) -> Any:
+        """The step's result; a cached one is checked against the files it wrote, and computed
+        again when another run has since rewritten them (same inputs, different files)."""
+        result = dr.execute([name], overrides=overrides)[name]
+        files = getattr(result, "files", None)
+        if files and _status(dr, name) == "cached" and workspace.changed(files):
+            version = dr.cache.get_data_version(run_id=dr.cache.last_run_id, node_name=name)
+            dr.cache.result_store.delete(version)
+            result = dr.execute([name], overrides=overrides)[name]
+        return result
 
 
 def _status(dr: h_driver.Driver, name: str) -> str:
