@@ -11,12 +11,17 @@ from dataraum_context.models import (
     ColumnSchema,
     ColumnStatistics,
     ContextDocument,
+    MulticollinearityReport,
+    Relationship,
     SchemaProfilingResult,
     StagingResult,
     StatisticsResult,
     TableContext,
+    TemporalResult,
+    TopologyResult,
     TypeResolutionResult,
 )
+from dataraum_context.ontology import Ontology
 from dataraum_context.step import step
 
 
@@ -28,10 +33,16 @@ def context_document(
     schema_profiling: SchemaProfilingResult | None = None,
     type_resolution: TypeResolutionResult | None = None,
     statistics_profiling: StatisticsResult | None = None,
+    topology_enrichment: TopologyResult | None = None,
+    temporal_enrichment: TemporalResult | None = None,
+    cross_table_multicollinearity: MulticollinearityReport | None = None,
+    ontology: Ontology | None = None,
 ) -> ContextDocument:
     """Tables with their typed columns and statistics, plus every warning the steps raised."""
     tables = []
-    warnings: list[str] = []
+    # an incomplete run says so first: the context covers only the sources that were staged
+    warnings: list[str] = [f"incomplete: source {f.source} was not staged: {f.reason}"
+                           for f in staging.failures]
     for name, staged in staging.tables.items():
         warnings.extend(staged.warnings)
         resolved = type_resolution.tables.get(name) if type_resolution else None
@@ -67,6 +78,8 @@ def context_document(
             ))
         if staged.rejected_rows:
             warnings.append(f"{name}: {staged.rejected_rows} malformed source row(s) moved to quarantine")
+        role = topology_enrichment.tables.get(name) if topology_enrichment else None
+        timed = temporal_enrichment.tables.get(name) if temporal_enrichment else None
         tables.append(TableContext(
             name=name,
             source=staged.source,
@@ -74,13 +87,33 @@ def context_document(
             quarantined_values=resolved.quarantined_values if resolved else 0,
             rejected_rows=staged.rejected_rows,
             columns=tuple(columns),
+            role=role.role if role else None,
+            key_columns=role.key_columns if role else (),
+            temporal=tuple(timed.columns.values()) if timed else (),
         ))
+    relationships = (topology_enrichment.relationships if topology_enrichment
+                     else staging.declared_relationships)
+    warnings += [w for r in relationships for w in _relationship_warnings(r)]
     return ContextDocument(
         pipeline=pipeline_name,
         generated_at=datetime.now(timezone.utc),
+        ontology=ontology.label if ontology else None,
         tables=tuple(tables),
+        relationships=relationships,
+        join_paths=topology_enrichment.join_paths if topology_enrichment else (),
+        dependency_groups=(cross_table_multicollinearity.dependency_groups
+                           if cross_table_multicollinearity else ()),
         warnings=tuple(warnings),
     )
+
+
+def _relationship_warnings(r: Relationship) -> list[str]:
+    """Orphaned references: rows whose key is missing from the table they point at."""
+    if not r.orphan_values:
+        return []
+    examples = f" (e.g. {', '.join(r.orphan_examples)})" if r.orphan_examples else ""
+    return [f"{r.from_table}.{', '.join(r.from_columns)}: {r.orphan_values:,} value(s){examples} in "
+            f"{r.orphan_rows:,} row(s) not found in {r.to_table}.{', '.join(r.to_columns)}"]
 
 
 def _null_token_warnings(table: str, column: ColumnSchema) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dataraum_context.cli import main
+from servers import http_app, postgres  # noqa: F401  (fixtures: a PostgreSQL server, HTTP apps)
 
 
 @pytest.fixture

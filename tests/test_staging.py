@@ -109,7 +109,9 @@ def test_json_array_and_ndjson(data_dir, workspace):
     write(data_dir / "lines.ndjson", '{"id": 1, "ok": true}\n{"id": 2, "ok": false}\n')
     arr, lines = (_stage(data_dir / n, workspace) for n in ("arr.json", "lines.ndjson"))
     assert all(c.data_type == "VARCHAR" for c in arr.columns + lines.columns)
-    assert _rows(workspace, arr.path)[0] == ("1", '["a"]', '{"x":1.5}')
+    # nested objects are flattened to dotted names (issue 6); arrays are kept as their JSON
+    assert [c.name for c in arr.columns] == ["id", "tags", "geo.x"]
+    assert _rows(workspace, arr.path) == [("1", '["a"]', "1.5"), ("2", "[]", None)]
     assert _rows(workspace, lines.path) == [("1", "true"), ("2", "false")]
 
 

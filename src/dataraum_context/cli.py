@@ -1,7 +1,9 @@
 """The `dataraum` command.
 
-Exit codes: 0 success; 1 a step failed (its error on stderr); 2 a user error (a missing file,
-a bad option, an unknown step), told in one line without a traceback.
+Exit codes: 0 success; 1 a step failed (its error on stderr), or the run is incomplete because
+some sources could not be staged (each named with its reason on stderr; the context of the others
+is still written); 2 a user error (a missing file, a bad option, an unknown step, or no source
+that could be read), told in one line without a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run a pipeline on sources and write the context")
-    run.add_argument("sources", nargs="+", help="files, globs or directories")
+    run.add_argument("sources", nargs="+",
+                     help="files, globs, directories, URIs (sqlite:///x.db, postgresql://..., "
+                          "https://...) or a sources.yaml")
     _pipeline_option(run)
     run.add_argument("--workspace", default=DEFAULT_WORKSPACE,
                      help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
@@ -35,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="leave a step out (repeatable)")
     run.add_argument("--table", action="append", default=[], metavar="TABLE",
                      help="only this table (repeatable)")
+    run.add_argument("--ontology", metavar="NAME",
+                     help="domain ontology for the semantic steps: a name from `dataraum ontology "
+                          "list` or a .yaml path (default: the pipeline's)")
 
     demo = commands.add_parser("demo", help="the default pipeline on the bundled sample shop")
     demo.add_argument("--workspace", help="workspace directory (default: a temporary one)")
@@ -48,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     _pipeline_option(steps)
 
     commands.add_parser("pipelines", help="list the built-in pipeline configs")
+    commands.add_parser("loaders", help="list the source loaders with their type-system strength")
+
+    ontology = commands.add_parser("ontology", help="list, show or validate domain ontologies")
+    ontology_commands = ontology.add_subparsers(dest="ontology_command", required=True,
+                                                parser_class=_Parser)
+    ontology_commands.add_parser("list", help="the ontologies that can be used, and where each is from")
+    show = ontology_commands.add_parser("show", help="an ontology resolved through extends:, as YAML "
+                                                     "with each entry's file")
+    show.add_argument("name", help="an ontology name or a .yaml path")
+    validate = ontology_commands.add_parser("validate", help="check an ontology file and its parents "
+                                                             "(exit 0 when valid, 2 when not)")
+    validate.add_argument("path", help="a .yaml file; its parents are looked up beside it first")
     return parser
 
 
@@ -85,6 +104,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["skip_steps"] = args.skip_step
     if args.table:
         overrides["tables"] = args.table
+    if args.ontology:
+        from dataraum_context.ontology import load_ontology
+        from dataraum_context.pipeline import load_pipeline
+
+        # a bad name is the user's mistake (exit 2), not a step that failed
+        load_ontology(args.ontology, load_pipeline(args.pipeline).config.get("ontology_paths"))
+        overrides["ontology"] = args.ontology
     return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
 
 
@@ -113,6 +139,9 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
     for failed in result.failed_steps:
         print(f"dataraum: error: step {failed.name} ({failed.criticality}) failed: {failed.error}",
               file=sys.stderr)
+    if result.status == "incomplete":
+        print("dataraum: error: incomplete: some sources were not staged (see the warnings); "
+              "the context covers the others", file=sys.stderr)
     if result.context is not None:
         text = render(result.context, fmt)
         if args.out:
@@ -167,8 +196,29 @@ def _cmd_pipelines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_loaders(args: argparse.Namespace) -> int:
+    from dataraum_context.loaders.registry import loader_descriptions
+
+    for name, strength, reads in loader_descriptions():
+        print(f"  {name:<10} {strength:<8} {reads}")
+    return 0
+
+
+def _cmd_ontology(args: argparse.Namespace) -> int:
+    from dataraum_context.ontology import load_ontology, load_ontology_file
+    from dataraum_context.ontology.describe import ontology_listing, ontology_yaml, validation_summary
+
+    if args.ontology_command == "list":
+        print("\n".join(ontology_listing()))
+    elif args.ontology_command == "show":
+        sys.stdout.write(ontology_yaml(load_ontology(args.name)))
+    else:
+        print(validation_summary(args.path, load_ontology_file(args.path)))
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "dag": _cmd_dag, "steps": _cmd_steps,
-             "pipelines": _cmd_pipelines}
+             "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology}
 
 
 if __name__ == "__main__":

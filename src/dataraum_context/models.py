@@ -48,15 +48,48 @@ class StagedTable(Frozen):
     columns: tuple[StagedColumn, ...]
     options: dict[str, str] = {}  # what the loader detected: delimiter, encoding, ...
     warnings: tuple[str, ...] = ()
+    primary_key: tuple[str, ...] = ()  # declared by the source's catalog (databases)
 
     @property
     def source_rows(self) -> int:
         return self.row_count + self.rejected_rows
 
 
+class Relationship(Frozen):
+    """A join path between two tables: declared by a source (a database's foreign key, a JSON
+    document's nesting) or discovered from the values."""
+
+    from_table: str
+    from_columns: tuple[str, ...]
+    to_table: str
+    to_columns: tuple[str, ...]
+    source: str  # "declared" | "discovered"
+    cardinality: str | None = None
+    confidence: float | None = None
+    evidence: tuple[str, ...] = ()
+    # measured on the values by topology_enrichment; None when not measured
+    inclusion: float | None = None  # share of the referencing distinct values found in the key
+    inclusion_error: float | None = None  # 95% bound on `inclusion`: 0 when exact, > 0 when sampled
+    coverage: float | None = None  # share of the key's values that are referenced
+    null_ratio: float | None = None  # share of referencing rows that are null
+    orphan_values: int | None = None  # distinct referencing values missing from the key
+    orphan_rows: int | None = None  # referencing rows holding them
+    orphan_examples: tuple[str, ...] = ()
+    referenced_duplicates: int | None = None  # key values that repeat: a join multiplies those rows
+
+
+class SourceFailure(Frozen):
+    """A source that could not be staged, by the name the user gave it, with the reason."""
+
+    source: str
+    reason: str
+
+
 class StagingResult(Frozen):
     tables: dict[str, StagedTable]
     files: dict[str, str] = {}  # workspace files written, with their versions (Workspace.versions)
+    declared_relationships: tuple[Relationship, ...] = ()  # foreign keys the sources declare
+    failures: tuple[SourceFailure, ...] = ()  # sources that could not be staged: the run is incomplete
 
 
 # --- schema profiling ----------------------------------------------------------------------
@@ -188,6 +221,146 @@ class StatisticsResult(Frozen):
     tables: dict[str, TableStatistics]
 
 
+# --- topology ------------------------------------------------------------------------------
+
+
+class TableRole(Frozen):
+    name: str
+    role: str  # fact | dimension | bridge | isolated, from the relationships' in- and out-degree
+    in_degree: int  # relationships pointing at this table (self-references not counted)
+    out_degree: int  # relationships from this table to others
+    key_columns: tuple[str, ...] = ()  # the table's own key, when one was found
+
+
+class JoinStep(Frozen):
+    """One join of a path: `left_table.left_columns = right_table.right_columns`."""
+
+    left_table: str
+    left_columns: tuple[str, ...]
+    right_table: str
+    right_columns: tuple[str, ...]
+    cardinality: str | None = None  # seen from the left: many_to_one, one_to_many, one_to_one
+
+
+class JoinPath(Frozen):
+    from_table: str
+    to_table: str
+    steps: tuple[JoinStep, ...]
+    sql: str  # FROM ... JOIN ... ON ..., ready to paste
+
+
+class TopologyResult(Frozen):
+    relationships: tuple[Relationship, ...]
+    tables: dict[str, TableRole]
+    join_paths: tuple[JoinPath, ...] = ()  # from each fact and bridge table to what it reaches
+    pairs_compatible: int = 0  # referencing column x key pairs of compatible types
+    pairs_measured: int = 0  # of those, the pairs whose inclusion DuckDB measured
+    key_duplicate_policy: str = ""  # how repeated values on the referenced side were treated
+
+
+# --- temporal ------------------------------------------------------------------------------
+
+
+class SeasonalityHint(Frozen):
+    cycle: str  # weekday | month
+    strength: float  # share of the series' variance explained by the cycle (0..1)
+    peak: str  # e.g. "Mon", "Dec"
+    trough: str
+
+
+class MeasureTrend(Frozen):
+    """A measure summed per period along the table's primary time column."""
+
+    measure: str  # a column, or "rows" (the row count)
+    period: str  # day | week | month | ...: the aggregation unit
+    points: int  # periods in the series
+    direction: str  # increasing | decreasing | flat
+    relative_change: float | None = None  # fitted change over the span, relative to the mean
+    r2: float | None = None  # fit of the linear trend
+    seasonality: tuple[SeasonalityHint, ...] = ()
+
+
+class TemporalProfile(Frozen):
+    column: str
+    data_type: str
+    min: Any = None
+    max: Any = None
+    span_days: float | None = None
+    distinct_values: int = 0
+    granularity: str | None = None  # finest unit recorded: microsecond .. second, minute, hour, day, month, year
+    cadence: str | None = None  # typical spacing of consecutive distinct values: "day", "7 days", "month", ...
+    cadence_seconds: float | None = None  # its median length
+    regular: bool = False  # most consecutive values are one cadence apart
+    period: str | None = None  # the unit completeness and gaps are counted in
+    expected_periods: int = 0  # periods between min and max
+    observed_periods: int = 0  # of those, periods holding a value
+    completeness: float | None = None  # observed / expected
+    gap_count: int = 0  # runs of missing periods
+    largest_gap_periods: int = 0
+    largest_gap_after: Any = None  # the last value before the largest gap
+    reference_date: Any = None
+    freshness_days: float | None = None  # reference_date - max
+    primary: bool = False  # the table's primary time column
+    trends: tuple[MeasureTrend, ...] = ()  # measures along the primary time column
+
+
+class TableTemporal(Frozen):
+    name: str
+    primary_column: str | None = None
+    columns: dict[str, TemporalProfile] = {}
+
+
+class TemporalResult(Frozen):
+    reference_date: Any = None  # what freshness is measured against
+    reference_source: str = "data"  # "config" (reference_date given) | "data" (latest primary time value)
+    tables: dict[str, TableTemporal]
+
+
+# --- cross-table multicollinearity ---------------------------------------------------------
+
+
+class ColumnVIF(Frozen):
+    column: str  # table.column
+    vif: float | None  # None: an exact linear function of the other columns (infinite)
+
+
+class DependencyGroup(Frozen):
+    """Columns tied by a near-linear dependency (one small singular value of the data)."""
+
+    columns: tuple[str, ...]  # table.column
+    tables: tuple[str, ...]
+    condition_index: float | None  # None: exact dependency (infinite)
+    variance_proportions: dict[str, float]  # each column's share of variance in that dimension
+    equation: str  # the dependency fitted by least squares, e.g. "t.total = 1·t.subtotal + 1·u.tax"
+    r2: float
+
+
+class JoinedAnalysis(Frozen):
+    base_table: str
+    tables: tuple[str, ...]
+    join_sql: str
+    rows: int  # complete rows analysed
+    sampled: bool
+    columns: tuple[ColumnVIF, ...] = ()
+    condition_indices: tuple[float | None, ...] = ()  # one per dimension, ascending
+    variance_proportions: tuple[tuple[float, ...], ...] = ()  # [dimension][column]
+    dependency_groups: tuple[DependencyGroup, ...] = ()
+    note: str | None = None  # why nothing was computed
+
+
+class MulticollinearityReport(Frozen):
+    analyses: tuple[JoinedAnalysis, ...]
+
+    @property
+    def dependency_groups(self) -> tuple[DependencyGroup, ...]:
+        """Every group once (the same columns can be found from several base tables)."""
+        seen: dict[tuple[str, ...], DependencyGroup] = {}
+        for analysis in self.analyses:
+            for group in analysis.dependency_groups:
+                seen.setdefault(tuple(sorted(group.columns)), group)
+        return tuple(seen.values())
+
+
 # --- the context ---------------------------------------------------------------------------
 
 
@@ -211,13 +384,19 @@ class TableContext(Frozen):
     quarantined_values: int = 0
     rejected_rows: int = 0
     columns: tuple[ColumnContext, ...]
+    role: str | None = None  # fact | dimension | bridge | isolated (topology_enrichment)
+    key_columns: tuple[str, ...] = ()
+    temporal: tuple[TemporalProfile, ...] = ()  # one per date/timestamp column, primary first
 
 
 class ContextDocument(Frozen):
     pipeline: str
     generated_at: datetime
+    ontology: str | None = None  # the domain ontology the semantic steps used: "name version"
     tables: tuple[TableContext, ...]
-    relationships: tuple[dict[str, Any], ...] = ()
+    relationships: tuple[Relationship, ...] = ()
+    join_paths: tuple[JoinPath, ...] = ()  # from each fact and bridge table to what it reaches
+    dependency_groups: tuple[DependencyGroup, ...] = ()  # near-linear dependencies across joins
     warnings: tuple[str, ...] = ()
 
     def table(self, name: str) -> TableContext:
@@ -225,6 +404,12 @@ class ContextDocument(Frozen):
             if t.name == name:
                 return t
         raise KeyError(name)
+
+    def join_path(self, from_table: str, to_table: str) -> JoinPath | None:
+        """The shortest join path between any two tables along the relationships."""
+        from dataraum_context.joins import join_path
+
+        return join_path(self.relationships, from_table, to_table)
 
     def to_json(self, indent: int | None = 2) -> str:
         from dataraum_context.delivery import render
@@ -273,7 +458,7 @@ class PipelineRun(Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     pipeline: str
-    status: str  # succeeded | failed
+    status: str  # succeeded | incomplete (some sources could not be staged) | failed
     steps: tuple[StepRun, ...]
     warnings: tuple[str, ...] = ()
     duration_s: float = 0.0

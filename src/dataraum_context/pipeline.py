@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from hamilton import driver as h_driver
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
-from dataraum_context.step import SKIPPED_STEPS
+from dataraum_context.step import SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 
 DEFAULT_WORKSPACE = ".dataraum"
@@ -138,9 +138,18 @@ def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
 
 
 def step_nodes(dr: h_driver.Driver) -> dict[str, Any]:
-    """The step nodes of a driver's DAG (nodes tagged with a phase) by name, upstream first."""
+    """The step nodes of a driver's DAG (nodes tagged with a phase) by name, upstream first;
+    of the steps whose inputs are all listed, the earliest phase comes next, then by name (so a
+    step with no inputs, such as `ontology`, does not jump ahead of staging)."""
     nodes = {n.name: n for n in dr.list_available_variables() if "phase" in n.tags}
-    return {name: nodes[name] for name in sorted(nodes, key=lambda n: (len(upstream_steps(dr, n)), n))}
+    upstream = {name: upstream_steps(dr, name) for name in nodes}
+    phases = {phase: i for i, phase in enumerate(get_args(Phase))}
+    order: dict[str, Any] = {}
+    while len(order) < len(nodes):
+        ready = [n for n in nodes if n not in order and upstream[n] <= order.keys()]
+        name = min(ready, key=lambda n: (phases.get(nodes[n].tags["phase"], len(phases)), n))
+        order[name] = nodes[name]
+    return order
 
 
 def upstream_steps(dr: h_driver.Driver, name: str) -> set[str]:
@@ -167,12 +176,18 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str
         needed = {n.name for n in full.what_is_upstream_of(*cfg.steps)} | wanted
         delivery = {name for name, n in steps.items() if n.tags.get("phase") == "delivery"}
         skipped |= {name for name in steps if name not in needed and name not in delivery}
-    for name in steps:
+    requested = set() if cfg.steps == "all" else set(cfg.steps)
+    for name in steps:  # upstream first, so a cascade reaches the steps further down
         if name in skipped:
             continue
         for dep in hard_dependencies(full, name):
-            if dep in skipped:
-                raise ConfigError(f"{origin}: step {name!r} needs {dep!r}, which this pipeline skips")
+            if dep not in skipped:
+                continue
+            # an optional enrichment nobody asked for by name goes with its input
+            if steps[name].tags.get("criticality") == "optional" and name not in requested:
+                skipped.add(name)
+                break
+            raise ConfigError(f"{origin}: step {name!r} needs {dep!r}, which this pipeline skips")
     return skipped
 
 

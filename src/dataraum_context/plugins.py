@@ -6,12 +6,15 @@ A plugin that fails to import is reported by name and skipped; it never breaks t
 from __future__ import annotations
 
 import warnings
+from importlib import resources
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 LOADERS = "dataraum.loaders"
 PIPELINE_STEPS = "dataraum.pipeline_steps"
+ONTOLOGIES = "dataraum.ontologies"
 
 
 class PluginWarning(UserWarning):
@@ -37,3 +40,20 @@ def loaders() -> dict[str, type]:
 def pipeline_modules() -> dict[str, ModuleType]:
     """Hamilton modules that pipeline configs can select, by name."""
     return _discover(PIPELINE_STEPS)
+
+
+def ontology_dirs() -> dict[str, Path]:
+    """Directories of ontology YAML from plugins, by entry-point name, in name order. An entry
+    point names a package (its directory holds the YAML) or an attribute holding a path."""
+    found: dict[str, Path] = {}
+    for name, target in sorted(_discover(ONTOLOGIES).items()):
+        try:
+            folder = Path(resources.files(target) if isinstance(target, ModuleType) else target)
+        except TypeError:  # not a package, not a path
+            folder = None
+        if folder is not None and folder.is_dir():
+            found[name] = folder
+        else:
+            warnings.warn(f"{ONTOLOGIES} plugin {name!r} does not point at a directory on disk "
+                          f"({target!r})", PluginWarning, stacklevel=2)
+    return found

@@ -10,3 +10,21 @@ MIN_TYPE_CONFIDENCE = 0.9  # below this the column stays VARCHAR
 EXACT_UP_TO_ROWS = 250_000  # statistics: exact distinct counts and quantiles up to this many rows
 TOP_K = 10
 HISTOGRAM_BINS = 10
+
+# topology_enrichment
+MIN_RELATIONSHIP_CONFIDENCE = 0.5  # relationships scoring below this are not reported
+MIN_INCLUSION = 0.9  # share of a referencing column's distinct values that must be in the key
+KEY_DUPLICATE_TOLERANCE = 0.02  # share of a referenced column's values that may repeat
+INCLUSION_EXACT_UP_TO = 100_000  # distinct referencing values checked exactly; a hash sample above
+INCLUSION_SAMPLE_VALUES = 20_000  # sample size above that: inclusion within about ±1% (95%)
+
+# temporal_enrichment
+REGULAR_SHARE = 0.9  # a series is regular when this share of its spacings equal the cadence
+TREND_MIN_R2 = 0.3  # a trend is reported as increasing/decreasing only with this fit (and a 10% change)
+SEASONALITY_MIN_STRENGTH = 0.2  # share of variance the weekday means must explain for a hint
+
+# cross_table_multicollinearity
+MULTICOLLINEARITY_MAX_ROWS = 100_000  # base rows joined and analysed; a reservoir sample above
+MULTICOLLINEARITY_JOIN_DEPTH = 2  # many-to-one hops followed from each base table
+CONDITION_INDEX_THRESHOLD = 30.0  # Belsley's rule of thumb for a harmful dependency
+VARIANCE_PROPORTION_THRESHOLD = 0.5  # a column belongs to a dependency above this share

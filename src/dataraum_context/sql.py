@@ -17,5 +17,11 @@ def quote_literal(value: str) -> str:
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """A short-lived in-memory connection: steps open one, use it and close it."""
-    return duckdb.connect(":memory:")
+    """A short-lived in-memory connection: steps open one, use it and close it. DuckDB's text
+    progress bar is off: it draws on stdout (after 2 s), where the CLI writes the context."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET enable_progress_bar_print = false")
+    except duckdb.InvalidInputException:
+        pass  # inside Jupyter DuckDB draws no text bar, and refuses the setting without ipywidgets
+    return con

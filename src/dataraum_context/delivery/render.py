@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from dataraum_context.models import ColumnContext, ContextDocument, TableContext
+    from dataraum_context.models import (
+        ColumnContext,
+        ContextDocument,
+        JoinPath,
+        Relationship,
+        TableContext,
+        TemporalProfile,
+    )
 
 FORMATS = ("json", "markdown", "yaml")
 _EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".yaml": "yaml", ".yml": "yaml"}
@@ -32,13 +39,20 @@ def to_yaml(doc: ContextDocument) -> str:
 
 
 def to_markdown(doc: ContextDocument) -> str:
-    lines = [f"# Data context ({len(doc.tables)} tables; pipeline {doc.pipeline}, "
+    ontology = f"; ontology {doc.ontology}" if doc.ontology else ""
+    lines = [f"# Data context ({len(doc.tables)} tables; pipeline {doc.pipeline}{ontology}, "
              f"{doc.generated_at:%Y-%m-%d %H:%M} UTC)", ""]
+    lines += _join_paths(doc.join_paths)
+    lines += _time_coverage(doc.tables)
     for table in doc.tables:
         lines += _table(table)
     if doc.relationships:
         lines += ["## Relationships", ""]
         lines += [f"- {_relationship(r)}" for r in doc.relationships]
+        lines.append("")
+    if doc.dependency_groups:
+        lines += ["## Linear dependencies", ""]
+        lines += [f"- {g.equation} (R² {g.r2:.3f}; tables {', '.join(g.tables)})" for g in doc.dependency_groups]
         lines.append("")
     if doc.warnings:
         lines += ["## Warnings", ""]
@@ -53,8 +67,11 @@ def _table(table: TableContext) -> list[str]:
         facts.append(f"{table.quarantined_values:,} value{'s' if table.quarantined_values > 1 else ''} quarantined")
     if table.rejected_rows:
         facts.append(f"{table.rejected_rows:,} malformed row{'s' if table.rejected_rows > 1 else ''} quarantined")
-    lines = [f"## {table.name} ({'; '.join(facts)})", "",
-             "| column | type | nulls | distinct | role | values |",
+    lines = [f"## {table.name} ({'; '.join(facts)})", ""]
+    if table.role:
+        key = f", key {', '.join(table.key_columns)}" if table.key_columns else ""
+        lines += [f"A {table.role} table{key}.", ""]
+    lines += ["| column | type | nulls | distinct | role | values |",
              "|---|---|---|---|---|---|"]
     for col in table.columns:
         lines.append("| " + " | ".join([
@@ -115,7 +132,79 @@ def _values(col: ColumnContext) -> str:
     return "; ".join(parts)
 
 
-def _relationship(r: dict[str, Any]) -> str:
-    frm = f"{r.get('from_table')}.{', '.join(r.get('from_columns', []))}"
-    to = f"{r.get('to_table')}.{', '.join(r.get('to_columns', []))}"
-    return f"{frm} -> {to} ({r.get('cardinality', '')}, confidence {r.get('confidence', '')})"
+def _relationship(r: Relationship) -> str:
+    facts = [r.source]
+    if r.cardinality:
+        facts.append(r.cardinality)
+    if r.confidence is not None:
+        facts.append(f"confidence {r.confidence:.2f}")
+    return (f"{r.from_table}.{', '.join(r.from_columns)} -> {r.to_table}.{', '.join(r.to_columns)} "
+            f"({', '.join(facts)})")
+
+
+def _join_paths(paths: tuple[JoinPath, ...]) -> list[str]:
+    if not paths:
+        return []
+    lines = ["## Join paths", ""]
+    for path in paths:
+        chain = " -> ".join([path.from_table, *(s.right_table for s in path.steps)])
+        lines.append(f"- {chain}: `{path.sql}`")
+    return lines + [""]
+
+
+def _time_coverage(tables: tuple[TableContext, ...]) -> list[str]:
+    rows = [(t.name, p) for t in tables for p in t.temporal]
+    if not rows:
+        return []
+    lines = ["## Time coverage", "",
+             "| column | granularity | range | cadence | completeness | gaps | freshness | trends |",
+             "|---|---|---|---|---|---|---|---|"]
+    for table, p in rows:
+        lines.append("| " + " | ".join([
+            f"{table}.{p.column}" + (" (primary)" if p.primary else ""),
+            p.granularity or "",
+            f"{p.min} .. {p.max}",
+            _cadence(p),
+            f"{p.completeness:.0%} of {_count(p.expected_periods, p.period)}"
+            if p.completeness is not None and p.period else "",
+            (f"{p.gap_count:,}, largest {_count(p.largest_gap_periods, p.period)}" if p.gap_count else "none"),
+            _freshness(p),
+            _trends(p),
+        ]).replace("\n", " ") + " |")
+    return lines + [""]
+
+
+def _count(n: int, period: str | None) -> str:
+    """`3 weeks`, `1 week`, `4 x 7 days`."""
+    if period is None:
+        return f"{n:,}"
+    if " " in period:
+        return f"{n:,} x {period}"
+    return f"{n:,} {period}{'' if n == 1 else 's'}"
+
+
+def _freshness(p: TemporalProfile) -> str:
+    if p.freshness_days is None:
+        return ""
+    lag = p.freshness_days
+    return f"{lag:,.4g} days behind {p.reference_date}" if lag >= 0 else f"{-lag:,.4g} days past {p.reference_date}"
+
+
+def _cadence(p: TemporalProfile) -> str:
+    if p.cadence is None:
+        return ""
+    if p.regular:
+        return f"every {p.cadence}"
+    return f"irregular (median {p.cadence_seconds / 86400:.3g} days)" if p.cadence_seconds else "irregular"
+
+
+def _trends(p: TemporalProfile) -> str:
+    parts = []
+    for t in p.trends:
+        text = f"{t.measure} {t.direction}"
+        if t.direction != "flat" and t.relative_change is not None:
+            text += f" ({t.relative_change:+.0%} over {_count(t.points, t.period)})"
+        for h in t.seasonality:
+            text += f", {h.cycle} peak {h.peak}"
+        parts.append(text)
+    return "; ".join(parts)

@@ -67,9 +67,12 @@ class LocalEngine:
                                         duration_s=time.perf_counter() - t0))
                 bar.advance(task)
         failed = any(r.status == "failed" and r.criticality != "optional" for r in runs)
+        # a step that could not read part of its input (a source) lists it in `failures`
+        unread = [f for result in results.values() for f in getattr(result, "failures", ())]
+        warnings.extend(f"source {f.source} was not staged: {f.reason}" for f in unread)
         return PipelineRun(
             pipeline=cfg.name,
-            status="failed" if failed else "succeeded",
+            status="failed" if failed else "incomplete" if unread else "succeeded",
             steps=tuple(runs),
             warnings=tuple(warnings),
             duration_s=time.perf_counter() - started,

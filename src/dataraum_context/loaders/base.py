@@ -1,4 +1,5 @@
-"""`LoaderBase` and the resolution of user-given sources (files, globs, directories) to loaders."""
+"""`LoaderBase` and the resolution of user-given sources (files, globs, directories, URIs,
+`sources.yaml`) to one loader per table."""
 
 from __future__ import annotations
 
@@ -11,39 +12,89 @@ from typing import ClassVar
 import duckdb
 
 from dataraum_context import plugins
-from dataraum_context.errors import SourceError
-from dataraum_context.models import StagedColumn, StagedTable, TypeSystemStrength
+from dataraum_context.errors import ConfigError, SourceError
+from dataraum_context.loaders.sources import SourceSpec, is_uri, source_specs, uri_scheme
+from dataraum_context.models import (
+    Relationship,
+    SourceFailure,
+    StagedColumn,
+    StagedTable,
+    TypeSystemStrength,
+)
 from dataraum_context.sql import connect, quote_ident
 from dataraum_context.workspace import STAGED, Workspace
 
 
 class LoaderBase(ABC):
-    """Stages one source (one table) into the workspace.
+    """Stages one table of a source into the workspace.
 
-    Subclasses set `name`, `type_system` and `extensions`, and say how DuckDB reads the source
-    (`_relation_sql`). `get_schema()` reads only what is needed to list the columns;
-    `load()` streams the rows into `staged/<table>.parquet`.
+    Subclasses set `name`, `type_system` and the `extensions` or URI `schemes` they read, and
+    say how DuckDB reads the table (`_relation_sql`). A source that holds several tables (a
+    database, a workbook) lists them in `expand`, from its catalog, without reading rows.
+    `get_schema()` reads only what is needed to list the columns; `load()` streams the rows into
+    `staged/<table>.parquet`.
     """
 
     name: ClassVar[str]
     type_system: ClassVar[TypeSystemStrength]
     extensions: ClassVar[tuple[str, ...]] = ()
+    schemes: ClassVar[tuple[str, ...]] = ()
+    option_names: ClassVar[tuple[str, ...]] = ()  # the options a sources.yaml may set
+    always_restaged: ClassVar[bool] = False  # no cheap, reliable sign of change (a server, an API)
+    driver: ClassVar[str | None] = None  # the module a loader needs beyond the core install,
+    extra: ClassVar[str | None] = None  # and the extra of this package that installs it
 
-    def __init__(self, source: str, table: str | None = None, options: dict | None = None):
+    def __init__(self, source: str, table: str | None = None, options: dict | None = None,
+                 credentials: dict | None = None):
         self.source = source
         self.table = table or table_name(source)
         self.options = dict(options or {})
+        self.credentials = dict(credentials or {})  # ${ENV_VAR} references, read when connecting
+        self.source_name = source  # the source as the user named it (set by resolution)
+        unknown = sorted(set(self.options) - set(self.option_names))
+        if unknown:
+            valid = ", ".join(self.option_names) or "none"
+            raise ConfigError(f"{source}: unknown {self.name} option {unknown[0]!r} (valid: {valid})")
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.source!r})"
+        return f"{type(self).__name__}({self.source!r}, table={self.table!r})"
 
     @classmethod
-    def handles(cls, path: str) -> bool:
-        return path.lower().endswith(cls.extensions)
+    def handles(cls, source: str) -> bool:
+        if is_uri(source):
+            return uri_scheme(source) in cls.schemes
+        return source.lower().endswith(cls.extensions)
+
+    @classmethod
+    def expand(cls, spec: SourceSpec, source: str) -> list[LoaderBase]:
+        """The loaders of a source's tables, found without reading rows. One table by default,
+        named by the spec when it comes from a sources.yaml."""
+        table = spec.name if spec.source == source and spec.name != source else None
+        return [cls(source, table=table, options=spec.options, credentials=spec.credentials)]
+
+    @property
+    def version(self) -> str:
+        """What changes when the source's rows do: Hamilton's cache restages the table then."""
+        versions = []
+        for path in self._files():
+            st = os.stat(path)
+            versions.append(f"{st.st_size}-{st.st_mtime_ns}")
+        return "/".join(versions)
+
+    def _files(self) -> list[str]:
+        """The files behind the table: their sizes and times are its version."""
+        return [self.source]
+
+    def relationships(self) -> list[Relationship]:
+        """The foreign keys the source declares from this table to others."""
+        return []
+
+    def primary_key(self) -> tuple[str, ...]:
+        return ()
 
     @abstractmethod
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        """A SELECT over the source, one row per source row, columns as staged."""
+        """A SELECT-able expression over the table, one row per source row, columns as staged."""
 
     def _detected_options(self) -> dict[str, str]:
         return {}
@@ -92,7 +143,7 @@ class LoaderBase(ABC):
                 ).fetchone()[0]
                 rejected, rejects_path = self._rejects(con, workspace)
             except duckdb.Error as exc:
-                raise SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}") from exc
+                raise self._read_error(exc) from None
         return StagedTable(
             name=self.table,
             source=self.source,
@@ -105,7 +156,11 @@ class LoaderBase(ABC):
             columns=tuple(columns),
             options=self._detected_options(),
             warnings=tuple(self._warnings(columns)),
+            primary_key=self.primary_key(),
         )
+
+    def _read_error(self, exc: duckdb.Error) -> SourceError:
+        return SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -114,7 +169,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 _DATA_SUFFIXES = (".gz", ".zst", ".csv", ".tsv", ".tab", ".txt", ".json", ".ndjson", ".jsonl",
-                  ".parquet", ".pq")
+                  ".parquet", ".pq", ".xlsx", ".xls", ".xlsm")
 
 
 def table_name(source: str) -> str:
@@ -129,25 +184,33 @@ def table_name(source: str) -> str:
 
 
 def resolve_sources(sources: list[str] | tuple[str, ...] | str) -> list[LoaderBase]:
-    """Expand files, globs and directories into one loader per table.
+    """Expand sources into one loader per table; the first source that cannot be read raises.
 
     Errors name the source: a missing path, a directory without data files, a file no loader
-    reads, two files that would make the same table.
+    reads, two sources that would make the same table.
     """
+    return staged_loaders(sources, tolerate=False)[0]
+
+
+def staged_loaders(sources: list[str] | tuple[str, ...] | str,
+                   tolerate: bool = True) -> tuple[list[LoaderBase], list[SourceFailure]]:
+    """One loader per table of the sources, and the sources that could not be read (by name,
+    with the reason) when `tolerate`: one unreachable database must not sink the others.
+    Mistakes in the sources' configuration (an unknown option or kind) always raise."""
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     if not sources:
         raise SourceError("no sources given")
     registry = plugins.loaders()
     chosen: list[LoaderBase] = []
-    for source in sources:
-        source = os.fspath(source)
-        for path in _expand(source, registry):
-            loader_cls = next((cls for cls in registry.values() if cls.handles(path)), None)
-            if loader_cls is None:
-                known = sorted({e for cls in registry.values() for e in cls.extensions})
-                raise SourceError(f"{path}: no loader for this kind of file (known: {', '.join(known)})")
-            chosen.append(loader_cls(path))
+    failures: list[SourceFailure] = []
+    for spec in source_specs([os.fspath(s) for s in sources]):
+        try:
+            chosen.extend(_loaders_of(spec, registry))
+        except SourceError as exc:
+            if not tolerate:
+                raise
+            failures.append(SourceFailure(source=spec.name, reason=str(exc)))
     seen: dict[str, str] = {}
     for loader in chosen:
         if loader.table in seen:
@@ -155,10 +218,47 @@ def resolve_sources(sources: list[str] | tuple[str, ...] | str) -> list[LoaderBa
                 f"{loader.source} and {seen[loader.table]} would both become table {loader.table!r}"
             )
         seen[loader.table] = loader.source
-    return chosen
+    return chosen, failures
+
+
+def _loaders_of(spec: SourceSpec, registry: dict[str, type[LoaderBase]]) -> list[LoaderBase]:
+    loaders = []
+    for source in _expand(spec.source, registry):
+        if spec.kind is not None:
+            loader_cls = registry[spec.kind]
+        else:
+            loader_cls = next((cls for cls in registry.values() if cls.handles(source)), None)
+        if loader_cls is None:
+            if is_uri(source):
+                schemes = sorted({f"{s}://" for cls in registry.values() for s in cls.schemes})
+                raise SourceError(f"{source}: no loader for this kind of URI (known: {', '.join(schemes)})")
+            known = sorted({e for cls in registry.values() for e in cls.extensions})
+            raise SourceError(f"{source}: no loader for this kind of file (known: {', '.join(known)})")
+        loaders.extend(loader_cls.expand(spec, source))
+    for loader in loaders:
+        loader.source_name = spec.name
+    return loaders
+
+
+def table_loaders(cls: type[LoaderBase], spec: SourceSpec, source: str, found: list[str]) -> list[LoaderBase]:
+    """Loaders for the tables a database holds, or for those its `tables` option names."""
+    wanted = spec.options.get("tables")
+    if wanted is not None:
+        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+        missing = [t for t in wanted if t not in found]
+        if missing:
+            raise SourceError(f"{source}: no table {missing[0]!r} (tables: {', '.join(found) or 'none'})")
+        found = wanted
+    if not found:
+        raise SourceError(f"{source}: the database has no tables")
+    return [cls(source, table=t, options=spec.options, credentials=spec.credentials) for t in found]
 
 
 def _expand(source: str, registry: dict[str, type[LoaderBase]]) -> list[str]:
+    """A path, glob or directory as the files it names; a URI as itself."""
+    if is_uri(source):
+        return [source]
+
     def readable(path: str) -> bool:
         return any(cls.handles(path) for cls in registry.values())
 
@@ -168,9 +268,11 @@ def _expand(source: str, registry: dict[str, type[LoaderBase]]) -> list[str]:
             raise SourceError(f"{source}: no files match this pattern")
         return [os.path.abspath(p) for p in matches]
     if os.path.isdir(source):
+        if any(cls.handles(source) for cls in registry.values()):  # a directory of Parquet parts
+            return [os.path.abspath(source)]
         files = sorted(
-            os.path.join(source, f) for f in os.listdir(source)
-            if os.path.isfile(os.path.join(source, f)) and not f.startswith(".") and readable(f)
+            path for f in os.listdir(source) if not f.startswith(".")
+            and os.path.isfile(path := os.path.join(source, f)) and readable(path)
         )
         if not files:
             raise SourceError(f"{source}: directory has no data files")
@@ -178,3 +280,4 @@ def _expand(source: str, registry: dict[str, type[LoaderBase]]) -> list[str]:
     if os.path.isfile(source):
         return [os.path.abspath(source)]
     raise SourceError(f"{source}: no such file or directory")
+

@@ -1,4 +1,10 @@
-"""CSV and TSV files (also gzip-compressed), staged VARCHAR-first.
+"""CSV and TSV files (also gzip- and zstd-compressed), staged VARCHAR-first.
+
+DuckDB's sniffer finds the delimiter, quote and header (each can be set as an option). The
+encoding is found here: UTF-8 (with or without BOM), UTF-16 by its BOM, and otherwise Latin-1 or
+Windows-1252. DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are
+characters like € and –; a file with those is converted to a temporary UTF-8 copy first, so
+nothing is lost.
 
 Malformed rows (too many or too few fields) are not dropped: DuckDB's rejects table records
 them and they go to the table's quarantine with their line number and raw text.
@@ -9,39 +15,64 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import os
+import re
+import tempfile
 from functools import cached_property
+from typing import IO
 
 import duckdb
 
 from dataraum_context.errors import SourceError
-from dataraum_context.loaders.base import LoaderBase
+from dataraum_context.loaders.base import LoaderBase, _first_line
 from dataraum_context.models import StagedTable, TypeSystemStrength
-from dataraum_context.sql import quote_literal
+from dataraum_context.sql import connect, quote_literal
 from dataraum_context.workspace import STAGED, Workspace
 
 _REJECTS = "dataraum_rejects"
 _SCANS = "dataraum_reject_scans"
+_HEAD = 65536
+_C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+_DATA_VALUE = re.compile(r"^[-+]?[0-9][0-9.,:/ T-]*$")  # a number, a date or a time
 
 
 class CSVLoader(LoaderBase):
     name = "csv"
     type_system = TypeSystemStrength.UNTYPED
-    extensions = (".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+    extensions = tuple(f"{ext}{comp}" for ext in (".csv", ".tsv", ".tab", ".txt")
+                       for comp in ("", ".gz", ".zst"))
+    option_names = ("delimiter", "quote", "header", "encoding")
 
     _invalid_encoding: bool | None = False
+
+    def _open(self) -> IO[bytes]:
+        """The file's bytes, decompressed."""
+        lower = self.source.lower()
+        if lower.endswith(".gz"):
+            return gzip.open(self.source, "rb")
+        if lower.endswith(".zst"):
+            try:
+                import zstandard
+            except ImportError:
+                raise SourceError(f"{self.source}: reading .zst needs the zstandard package: "
+                                  "pip install 'dataraum-context[zstd]'") from None
+            return zstandard.open(self.source, "rb")
+        return open(self.source, "rb")
 
     @cached_property
     def _head(self) -> bytes:
         """The first bytes of the (decompressed) file."""
-        opener = gzip.open if self.source.lower().endswith(".gz") else open
         try:
-            with opener(self.source, "rb") as f:
-                return f.read(65536)
+            with self._open() as f:
+                return f.read(_HEAD)
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.source}: cannot be read: {exc}") from None
 
     @cached_property
     def encoding(self) -> str:
+        if "encoding" in self.options:
+            return str(self.options["encoding"]).lower()
         head = self._head
         if not head.strip():
             raise SourceError(f"{self.source}: file is empty")
@@ -53,45 +84,118 @@ class CSVLoader(LoaderBase):
             head.decode("utf-8")
         except UnicodeDecodeError as exc:
             # a multi-byte character cut at the end of the sample is still UTF-8
-            if exc.start < len(head) - 3:
-                return "latin-1"
+            if len(head) < _HEAD or exc.start < len(head) - 3:
+                return self._single_byte_encoding()
         return "utf-8"
 
-    def load(self, workspace: Workspace) -> StagedTable:
-        staged = super().load(workspace)
-        if self.encoding == "utf-8" and self._invalid_encoding:
-            # UTF-8 in the first 64 KiB, but a Latin-1 byte further on: read it again as Latin-1
-            self.encoding = "latin-1"
-            staged = super().load(workspace)
-        return staged
+    def _single_byte_encoding(self) -> str:
+        """cp1252 when the file uses its characters in 0x80-0x9F, else Latin-1 (one pass over
+        the file, made only for files that are not UTF-8)."""
+        seen: set[int] = set()
+        with self._open() as f:
+            while chunk := f.read(1 << 20):
+                seen.update(m[0] for m in _C1.findall(chunk))
+        return "cp1252" if seen and not seen & _CP1252_UNDEFINED else "latin-1"
 
-    def _read_csv(self, encoding: str) -> str:
-        args = [quote_literal(self.source), "all_varchar=true", "header=true",
-                f"encoding={quote_literal(encoding)}",
+    @property
+    def _converted(self) -> bool:
+        """Whether DuckDB cannot read the encoding itself and reads a UTF-8 copy."""
+        return self.encoding not in ("utf-8", "utf-16", "latin-1")
+
+    @cached_property
+    def _readable(self) -> str:
+        """The file DuckDB reads: the source, or its UTF-8 copy (removed after the load)."""
+        if not self._converted:
+            return self.source
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise SourceError(f"{self.source}: unknown encoding {self.encoding!r}") from None
+        fd, path = tempfile.mkstemp(prefix="dataraum-", suffix=".csv")
+        with os.fdopen(fd, "wb") as out, self._open() as raw:
+            reader = codecs.getreader(self.encoding)(raw, errors="strict")
+            try:
+                while text := reader.read(1 << 20):
+                    out.write(text.encode("utf-8"))
+            except UnicodeDecodeError as exc:
+                os.unlink(path)
+                raise SourceError(f"{self.source}: not {self.encoding} text: {exc.reason}") from None
+        return path
+
+    def _discard_copy(self) -> None:
+        if self._converted and "_readable" in self.__dict__:
+            os.unlink(self.__dict__.pop("_readable"))
+
+    def get_schema(self):
+        try:
+            return super().get_schema()
+        finally:
+            self._discard_copy()
+
+    def load(self, workspace: Workspace) -> StagedTable:
+        try:
+            staged = super().load(workspace)
+            if self.encoding == "utf-8" and self._invalid_encoding:
+                # UTF-8 in the first 64 KiB, but not further on: read it again as what it is
+                self.encoding = self._single_byte_encoding()
+                for cached in ("_readable", "_sniffed"):
+                    self.__dict__.pop(cached, None)
+                staged = super().load(workspace)
+            return staged
+        finally:
+            self._discard_copy()
+
+    def _reading_options(self) -> list[str]:
+        encoding = "utf-8" if self._converted else self.encoding
+        args = [f"encoding={quote_literal(encoding)}"]
+        for key in ("delimiter", "quote"):
+            if key in self.options:
+                args.append(f"{'delim' if key == 'delimiter' else key}={quote_literal(str(self.options[key]))}")
+        return args
+
+    def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
+        header = f"header={'true' if self._sniffed[0] else 'false'}"
+        args = [quote_literal(self._readable), "all_varchar=true", *self._reading_options(), header,
                 "store_rejects=true", f"rejects_table={quote_literal(_REJECTS)}",
                 f"rejects_scan={quote_literal(_SCANS)}"]
         return f"read_csv({', '.join(args)})"
 
-    def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        return self._read_csv(self.encoding)
-
     @cached_property
-    def _header_line(self) -> list[str]:
-        """The header as written, split by the delimiter Python's sniffer sees in the sample."""
-        text = self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
+    def _sniffed(self) -> tuple[bool, str, str]:
+        """(has a header, delimiter, quote). DuckDB's sniffer finds the dialect; its verdict of
+        "no header" is taken only when the first line holds a number or a date, which a header
+        does not: with every value text (or a ragged row) the sniffer can miss a real header."""
+        args = ", ".join([quote_literal(self._readable), *self._reading_options()])
         try:
-            dialect = csv.Sniffer().sniff(text[:16384], delimiters=",;\t|")
-        except csv.Error:
-            dialect = csv.excel
-        self._delimiter = dialect.delimiter
-        return next(csv.reader(text.splitlines()[:1], dialect), [])
+            with connect() as con:
+                header, delimiter, quote = con.execute(
+                    f"SELECT HasHeader, Delimiter, Quote FROM sniff_csv({args})").fetchone()
+        except duckdb.Error as exc:
+            raise SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}") from None
+        quote = "" if quote == "(empty)" else quote
+        if "header" in self.options:
+            header = _truthy(self.options["header"])
+        elif not header:
+            header = not any(_DATA_VALUE.match(v.strip()) for v in self._first_line(delimiter, quote))
+        return header, delimiter, quote
+
+    def _first_line(self, delimiter: str, quote: str) -> list[str]:
+        text = self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
+        dialect = dict(delimiter=delimiter or ",", quotechar=quote or '"',
+                       quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE)
+        return next(csv.reader(text.splitlines()[:1], **dialect), [])
 
     def _detected_options(self) -> dict[str, str]:
-        self._header_line
-        return {"encoding": self.encoding, "delimiter": self._delimiter, "header": "true"}
+        header, delimiter, quote = self._sniffed
+        return {"encoding": self.encoding, "delimiter": delimiter, "quote": quote,
+                "header": "true" if header else "false"}
 
     def _source_names(self, con: duckdb.DuckDBPyConnection) -> list[str] | None:
-        return [name.strip() for name in self._header_line] or None
+        """The header as written (DuckDB renames empty and repeated names)."""
+        header, delimiter, quote = self._sniffed
+        if not header:
+            return None
+        return [name.strip() for name in self._first_line(delimiter, quote)] or None
 
     def _rejects(self, con: duckdb.DuckDBPyConnection, workspace: Workspace) -> tuple[int, str | None]:
         try:
@@ -112,3 +216,8 @@ class CSVLoader(LoaderBase):
             relative,
         )
         return count, relative
+
+
+def _truthy(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "yes", "1")
+

@@ -1,39 +1,130 @@
 """JSON files: an array of objects or newline-delimited objects, staged VARCHAR-first.
 
-Scalars are staged as their text; nested objects and arrays as JSON text.
+Nested objects are flattened to dotted column names (`geo.city`); scalars are staged as their
+text. Arrays are kept as lists (their JSON text), or, for the fields named in the `explode`
+option, moved to a child table `<table>_<field>` with one row per element and a key back to the
+parent: the parent's `key` column (default `id`), declared as a relationship.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import duckdb
 
-from dataraum_context.errors import SourceError
+from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.loaders.base import LoaderBase, _first_line
-from dataraum_context.models import TypeSystemStrength
+from dataraum_context.loaders.sources import SourceSpec
+from dataraum_context.models import Relationship, TypeSystemStrength
 from dataraum_context.sql import quote_ident, quote_literal
 
-_NESTED = ("STRUCT", "MAP", "UNION", "JSON")
+_ELEMENT = "value"  # the child table's column for an array of scalars
 
 
 class JSONLoader(LoaderBase):
     name = "json"
     type_system = TypeSystemStrength.UNTYPED
     extensions = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
+    option_names = ("explode", "key", "element")
 
-    def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        raw = f"read_json({quote_literal(self.source)}, format='auto')"
+    @classmethod
+    def expand(cls, spec: SourceSpec, source: str) -> list[LoaderBase]:
+        """The document's table, and one child table per exploded array."""
+        parent = super().expand(spec, source)[0]
+        children = [cls(source, table=f"{parent.table}_{field.replace('.', '_')}",
+                        options={**spec.options, "element": field}, credentials=spec.credentials)
+                    for field in parent._exploded if "element" not in spec.options]
+        return [parent, *children]
+
+    @cached_property
+    def _exploded(self) -> list[str]:
+        fields = self.options.get("explode") or []
+        return [fields] if isinstance(fields, str) else list(fields)
+
+    @property
+    def _key(self) -> str:
+        return str(self.options.get("key", "id"))
+
+    def _raw(self) -> str:
+        return f"read_json({quote_literal(self._readable)}, format='auto')"
+
+    @property
+    def _readable(self) -> str:
+        """The JSON file DuckDB reads."""
+        return self.source
+
+    def _fields(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, duckdb.DuckDBPyType]]:
+        """(dotted name, SQL, type) of every leaf of the records: nested objects flattened."""
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()
+            rel = con.sql(f"SELECT * FROM {self._raw()}")
+            names, types = rel.columns, rel.types
         except duckdb.Error as exc:
             raise SourceError(f"{self.source}: not valid JSON: {_first_line(exc)}") from None
-        if [d[0] for d in described] == ["json"] and described[0][1] == "JSON":
+        if names == ["json"] and types[0].id == "json" or not names:
             raise SourceError(f"{self.source}: expected an array of objects or one object per line")
-        select = ", ".join(_as_text(name, dtype) for name, dtype, *_ in described)
-        return f"(SELECT {select} FROM {raw})"
+        return [leaf for name, dtype in zip(names, types, strict=True)
+                for leaf in _leaves(name, quote_ident(name), dtype)]
+
+    def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
+        fields = self._fields(con)
+        element = self.options.get("element")
+        if element is None:
+            kept = [f for f in fields if f[0] not in self._exploded]
+            missing = sorted(set(self._exploded) - {f[0] for f in fields})
+            if missing:
+                raise SourceError(f"{self.source}: explode: no array field {missing[0]!r} "
+                                  f"(fields: {', '.join(f[0] for f in fields)})")
+            select = ", ".join(f"{_as_text(sql, dtype)} AS {quote_ident(name)}" for name, sql, dtype in kept)
+            return f"(SELECT {select} FROM {self._raw()})"
+        return self._child_sql(fields, str(element))
+
+    def _child_sql(self, fields: list[tuple[str, str, duckdb.DuckDBPyType]], element: str) -> str:
+        by_name = {name: (sql, dtype) for name, sql, dtype in fields}
+        if element not in by_name or by_name[element][1].id != "list":
+            raise SourceError(f"{self.source}: explode: {element!r} is not an array field")
+        if self._key not in by_name:
+            raise ConfigError(f"{self.source}: explode needs a key column in each record: "
+                              f"no field {self._key!r} (set the `key` option)")
+        sql, dtype = by_name[element]
+        item = dtype.children[0][1]
+        leaves = ([leaf for field, child in item.children
+                   for leaf in _leaves(field, f"struct_extract(item, {quote_literal(field)})", child)]
+                  if item.id == "struct" else [(_ELEMENT, "item", item)])
+        key_sql, key_type = by_name[self._key]
+        key = quote_ident(self._parent_key)
+        select = ", ".join([key, *(f"{_as_text(s, t)} AS {quote_ident(n)}" for n, s, t in leaves)])
+        return (f"(SELECT {select} FROM (SELECT {_as_text(key_sql, key_type)} AS {key}, "
+                f"unnest({sql}) AS item FROM {self._raw()}))")
+
+    @property
+    def _parent_key(self) -> str:
+        return f"parent_{self._key.replace('.', '_')}"
+
+    @property
+    def _parent_table(self) -> str:
+        element = str(self.options["element"]).replace(".", "_")
+        return self.table[: -len(element) - 1]
+
+    def relationships(self) -> list[Relationship]:
+        if "element" not in self.options:
+            return []
+        return [Relationship(from_table=self.table, from_columns=(self._parent_key,),
+                             to_table=self._parent_table, to_columns=(self._key,), source="declared",
+                             cardinality="many_to_one",
+                             evidence=(f"array {self.options['element']!r} nested in the records of "
+                                       f"{self.source}",))]
 
 
-def _as_text(name: str, dtype: str) -> str:
-    col = quote_ident(name)
-    nested = dtype.endswith("]") or dtype.startswith(_NESTED)
-    expr = f"to_json({col})::VARCHAR" if nested else f"{col}::VARCHAR"
-    return f"{expr} AS {col}"
+def _leaves(name: str, sql: str, dtype: duckdb.DuckDBPyType) -> list[tuple[str, str, duckdb.DuckDBPyType]]:
+    if dtype.id != "struct" or not dtype.children:
+        return [(name, sql, dtype)]
+    return [leaf for field, child in dtype.children
+            for leaf in _leaves(f"{name}.{field}", f"struct_extract({sql}, {quote_literal(field)})", child)]
+
+
+def _as_text(sql: str, dtype: duckdb.DuckDBPyType) -> str:
+    """A value as staged: its text, and for an array (or a map) its JSON."""
+    if dtype.id in ("list", "array", "map", "struct", "union", "json"):
+        return f"to_json({sql})::VARCHAR"
+    return f"{sql}::VARCHAR"
+

@@ -1,0 +1,239 @@
+"""Cross-table multicollinearity: linear dependencies among numeric columns across joins.
+
+For every table with many-to-one relationships, DuckDB joins it to the tables it references
+(to `multicollinearity_join_depth` hops; referenced keys deduplicated so the join never
+multiplies rows; a reservoir sample of `multicollinearity_max_rows` base rows when larger) and
+hands back the numeric columns that are neither keys nor references. numpy then computes, on
+the complete rows, standardized (centred, unit-variance):
+
+- the variance inflation factor of each column, 1 / (1 - R²) of its regression on the others;
+- the condition indices (largest singular value over each singular value) and the variance
+  decomposition proportions of Belsley, Kuh and Welsch;
+- dependency groups: for each dimension with a condition index of at least
+  `condition_index_threshold`, the columns with at least `variance_proportion_threshold` of
+  their variance in it, with the dependency fitted by least squares (`total = 1·subtotal +
+  1·tax`) and the tables it spans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dataraum_context import settings
+from dataraum_context.models import (
+    ColumnVIF,
+    DependencyGroup,
+    JoinedAnalysis,
+    MulticollinearityReport,
+    Relationship,
+    StatisticsResult,
+    TopologyResult,
+    TypeResolutionResult,
+)
+from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.step import step
+from dataraum_context.workspace import Workspace
+
+_NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+_EXACT = 1e-10  # 1 - R² (or a singular value relative to the largest) below this is exact
+_NEGLIGIBLE = 0.01  # standardized coefficients below this are left out of a dependency
+
+
+@step(scope="source", phase="enrichment", criticality="optional")
+def cross_table_multicollinearity(
+    topology_enrichment: TopologyResult,
+    type_resolution: TypeResolutionResult,
+    statistics_profiling: StatisticsResult,
+    workspace: str,
+    multicollinearity_max_rows: int = settings.MULTICOLLINEARITY_MAX_ROWS,
+    multicollinearity_join_depth: int = settings.MULTICOLLINEARITY_JOIN_DEPTH,
+    condition_index_threshold: float = settings.CONDITION_INDEX_THRESHOLD,
+    variance_proportion_threshold: float = settings.VARIANCE_PROPORTION_THRESHOLD,
+) -> MulticollinearityReport:
+    """VIFs, condition indices, variance-decomposition proportions and dependency groups of the
+    numeric columns of each table joined to what it references."""
+    ws = Workspace(workspace)
+    con = connect()
+    try:
+        for name, table in type_resolution.tables.items():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM "
+                        f"read_parquet({quote_literal(str(ws.path(table.path)))})")
+        skip = _keys_and_references(topology_enrichment)
+        analyses = []
+        for base in sorted({r.from_table for r in _forward(topology_enrichment.relationships)}):
+            if base not in type_resolution.tables:
+                continue
+            join = _join(base, topology_enrichment.relationships, multicollinearity_join_depth,
+                         statistics_profiling, skip)
+            if join is None:
+                continue
+            sampled = type_resolution.tables[base].row_count > multicollinearity_max_rows
+            frame = con.sql(join.sql(multicollinearity_max_rows if sampled else None)).pl()
+            data = frame.drop_nulls().to_numpy().astype(float)
+            analyses.append(_analyse(join, data, sampled, condition_index_threshold,
+                                     variance_proportion_threshold))
+    finally:
+        con.close()
+    return MulticollinearityReport(analyses=tuple(analyses))
+
+
+def _forward(relationships: tuple[Relationship, ...]) -> list[Relationship]:
+    return [r for r in relationships if r.from_table != r.to_table
+            and r.cardinality in (None, "many_to_one", "one_to_one")]
+
+
+def _keys_and_references(topology: TopologyResult) -> set[tuple[str, str]]:
+    """Columns that identify rows rather than measure them."""
+    out = {(t, c) for t, role in topology.tables.items() for c in role.key_columns}
+    for r in topology.relationships:
+        out |= {(r.from_table, c) for c in r.from_columns} | {(r.to_table, c) for c in r.to_columns}
+    return out
+
+
+@dataclass
+class _Join:
+    base: str
+    tables: list[str]  # in join order, base first
+    joins: list[str]  # LEFT JOIN clauses
+    columns: list[tuple[str, str, str]]  # (alias, column, label)
+
+    def sql(self, sample_rows: int | None) -> str:
+        base = quote_ident(self.base)
+        source = (f"(SELECT * FROM {base} USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE (42))"
+                  if sample_rows else base)
+        select = ", ".join(f"CAST({a}.{quote_ident(c)} AS DOUBLE) AS {quote_ident(label)}"
+                           for a, c, label in self.columns)
+        return f"SELECT {select} FROM {source} AS t0 " + " ".join(self.joins)
+
+    @property
+    def display_sql(self) -> str:
+        return f"FROM {quote_ident(self.base)} AS t0 " + " ".join(self.joins)
+
+
+def _numeric(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) -> list[str]:
+    t = stats.tables.get(table)
+    if t is None:
+        return []
+    return [c for c, s in t.columns.items()
+            if s.data_type.upper().startswith(_NUMERIC_PREFIXES) and (table, c) not in skip
+            and s.distinct_count > 1 and s.null_ratio <= 0.5
+            and not (s.distinct_count == s.count and not s.data_type.upper().startswith(("FLOAT", "DOUBLE")))]
+
+
+def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats: StatisticsResult,
+          skip: set[tuple[str, str]]) -> _Join | None:
+    """The base table LEFT JOINed along many-to-one relationships (breadth-first, each
+    relationship once), the referenced side deduplicated on its key."""
+    forward = _forward(relationships)
+    join = _Join(base, [base], [], [("t0", c, f"{base}.{c}") for c in _numeric(stats, base, skip)])
+    frontier = [("t0", base, 0)]
+    used: set[tuple[str, tuple[str, ...], str]] = set()
+    while frontier:
+        alias, table, level = frontier.pop(0)
+        if level >= depth:
+            continue
+        for r in forward:
+            edge = (r.from_table, r.from_columns, alias)
+            if r.from_table != table or edge in used:
+                continue
+            used.add(edge)
+            new = f"t{len(join.tables)}"
+            keys = ", ".join(quote_ident(c) for c in r.to_columns)
+            on = " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
+                              for f, t in zip(r.from_columns, r.to_columns))
+            join.joins.append(f"LEFT JOIN (SELECT DISTINCT ON ({keys}) * FROM {quote_ident(r.to_table)}) "
+                              f"AS {new} ON {on}")
+            seen_before = r.to_table in join.tables
+            join.tables.append(r.to_table)
+            prefix = f"{r.to_table}({', '.join(r.from_columns)})" if seen_before else r.to_table
+            join.columns += [(new, c, f"{prefix}.{c}") for c in _numeric(stats, r.to_table, skip)]
+            frontier.append((new, r.to_table, level + 1))
+    if len(join.tables) < 2 or len(join.columns) < 2:
+        return None
+    return join
+
+
+def _analyse(join: _Join, data: np.ndarray, sampled: bool, ci_threshold: float,
+             vp_threshold: float) -> JoinedAnalysis:
+    labels = [label for _, _, label in join.columns]
+    common = dict(base_table=join.base, tables=tuple(dict.fromkeys(join.tables)),
+                  join_sql=join.display_sql, rows=len(data), sampled=sampled)
+    if len(data):
+        keep = np.std(data, axis=0) > 0
+        data, labels = data[:, keep], [lb for lb, k in zip(labels, keep) if k]
+    if len(labels) < 2 or len(data) < len(labels) + 2:
+        return JoinedAnalysis(**common, note=f"{len(data)} complete rows for {len(labels)} varying "
+                                             "numeric columns: too few to analyse")
+    z = (data - data.mean(axis=0)) / data.std(axis=0)
+    vifs = [ColumnVIF(column=label, vif=_vif(z, j)) for j, label in enumerate(labels)]
+    _, s, vt = np.linalg.svd(z / np.sqrt(len(z)), full_matrices=False)
+    floor = s[0] * _EXACT
+    indices = [None if sk <= floor else float(s[0] / sk) for sk in s]
+    phi = (vt.T ** 2) / np.maximum(s, floor) ** 2  # [column, dimension]
+    proportions = (phi / phi.sum(axis=1, keepdims=True)).T  # [dimension, column]
+    groups = []
+    seen: set[frozenset[str]] = set()
+    for k in np.argsort(s):  # weakest dimension first
+        index = indices[k]
+        if index is not None and index < ci_threshold:
+            continue
+        members = [j for j in range(len(labels)) if proportions[k, j] >= vp_threshold]
+        group = _group(data, labels, members, index, proportions[k])
+        if group is not None and frozenset(group.columns) not in seen:
+            seen.add(frozenset(group.columns))
+            groups.append(group)
+    order = np.argsort(s)[::-1]  # ascending condition index
+    return JoinedAnalysis(
+        **common, columns=tuple(vifs),
+        condition_indices=tuple(indices[k] for k in order),
+        variance_proportions=tuple(tuple(round(float(p), 6) for p in proportions[k]) for k in order),
+        dependency_groups=tuple(groups))
+
+
+def _vif(z: np.ndarray, j: int) -> float | None:
+    others = np.delete(z, j, axis=1)
+    coef, *_ = np.linalg.lstsq(others, z[:, j], rcond=None)
+    residual = float(np.mean((z[:, j] - others @ coef) ** 2))  # z has unit variance: 1 - R²
+    return None if residual < _EXACT else 1.0 / residual
+
+
+def _fit(data: np.ndarray, y: int, xs: list[int]) -> tuple[np.ndarray, float, float]:
+    """Least squares of column y on columns xs with an intercept: coefficients, intercept, R²."""
+    a = np.column_stack([data[:, xs], np.ones(len(data))])
+    coef, *_ = np.linalg.lstsq(a, data[:, y], rcond=None)
+    residual = data[:, y] - a @ coef
+    total = float(np.sum((data[:, y] - data[:, y].mean()) ** 2))
+    return coef[:-1], float(coef[-1]), 1 - float(np.sum(residual ** 2)) / total
+
+
+def _group(data: np.ndarray, labels: list[str], members: list[int], index: float | None,
+           proportions: np.ndarray) -> DependencyGroup | None:
+    """The dependency among `members`, written as the widest-spread column in terms of the
+    others; members whose standardized coefficient is negligible are dropped."""
+    if len(members) < 2:
+        return None
+    std = data.std(axis=0)
+    y = max(members, key=lambda j: std[j])
+    xs = [j for j in members if j != y]
+    coef, intercept, r2 = _fit(data, y, xs)
+    kept = [j for j, c in zip(xs, coef) if abs(c) * std[j] / std[y] >= _NEGLIGIBLE]
+    if not kept:
+        return None
+    if len(kept) < len(xs):
+        xs = kept
+        coef, intercept, r2 = _fit(data, y, xs)
+    terms = " + ".join(f"{c:.4g}·{labels[j]}" for j, c in zip(xs, coef)).replace("+ -", "- ")
+    scale = float(np.abs(data[:, y]).mean()) or 1.0
+    if abs(intercept) > 1e-6 * scale:
+        terms += f" {'+' if intercept >= 0 else '-'} {abs(intercept):.4g}"
+    columns = tuple(labels[j] for j in [y, *xs])
+    return DependencyGroup(
+        columns=columns,
+        tables=tuple(dict.fromkeys(c.rsplit(".", 1)[0].split("(")[0] for c in columns)),
+        condition_index=None if index is None else round(index, 4),
+        variance_proportions={labels[j]: round(float(proportions[j]), 6) for j in [y, *xs]},
+        equation=f"{labels[y]} = {terms}",
+        r2=round(r2, 6))

@@ -1,0 +1,174 @@
+"""What the user names as sources: paths, globs, directories, URIs, or a `sources.yaml`.
+
+A `sources.yaml` lists sources by name:
+
+    sources:
+      - name: shop                      # reported by this name; the table name of one-table sources
+        kind: postgres                  # a loader name (`dataraum loaders`); default: from the source
+        source: postgresql://app@db.internal:5432/shop?schema=public
+        options: {tables: [orders, customers]}
+        credentials:
+          password: ${SHOP_DB_PASSWORD}   # block style, or quoted: "${...}" (YAML reads { } as a mapping)
+
+Credentials are only ever `${ENV_VAR}` references. They stay references in every spec, manifest
+and result (and so in Hamilton's cache); a loader reads the variables when it connects, and
+scrubs their values from any message it raises.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import ValidationError
+
+from dataraum_context import plugins
+from dataraum_context.errors import ConfigError, SourceError
+from dataraum_context.models import Frozen
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SOURCES_FILE_KEYS = ("name", "kind", "source", "options", "credentials")
+
+
+class SourceSpec(Frozen):
+    """One source as the user named it. `credentials` hold `${ENV_VAR}` references, never values."""
+
+    name: str
+    source: str
+    kind: str | None = None
+    options: dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
+
+
+def is_uri(source: str) -> bool:
+    """`scheme://...` (a Windows drive letter is not a scheme)."""
+    scheme = urlsplit(source).scheme
+    return len(scheme) > 1 and "://" in source
+
+
+def uri_scheme(source: str) -> str:
+    return urlsplit(source).scheme.lower() if is_uri(source) else ""
+
+
+def check_no_password(uri: str) -> None:
+    """A password written into a URI would reach shell history, logs and the context."""
+    parts = urlsplit(uri)
+    query_keys = {k.split("=", 1)[0].lower() for k in parts.query.split("&") if k}
+    if parts.password is not None or query_keys & {"password", "passwd"}:
+        shown = urlunsplit((parts.scheme, _netloc(parts.username, parts.hostname, parts.port),
+                            parts.path, "", ""))
+        raise ConfigError(f"{shown}: a password in the URI is not accepted (it would end up in shell "
+                          "history and logs); set it in the environment (PGPASSWORD) or in a "
+                          "sources.yaml's credentials as password: ${ENV_VAR}")
+
+
+def _netloc(user: str | None, host: str | None, port: int | None) -> str:
+    netloc = host or ""
+    if port:
+        netloc = f"{netloc}:{port}"
+    return f"{user}@{netloc}" if user else netloc
+
+
+def source_specs(sources: list[str]) -> list[SourceSpec]:
+    """Each source as a spec: a `sources.yaml` contributes its entries, anything else is one
+    spec named as given."""
+    specs: list[SourceSpec] = []
+    for source in sources:
+        if source.lower().endswith((".yaml", ".yml")) and not is_uri(source):
+            specs.extend(_read_sources_file(Path(source)))
+        else:
+            if is_uri(source):
+                check_no_password(source)
+            specs.append(SourceSpec(name=source, source=source))
+    names = [s.name for s in specs]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"source {duplicated[0]!r} is named twice")
+    return specs
+
+
+def _read_sources_file(path: Path) -> list[SourceSpec]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such sources file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    entries = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: expected `sources:` with a list of sources "
+                          f"(keys: {', '.join(SOURCES_FILE_KEYS)})")
+    specs = []
+    for i, entry in enumerate(entries, 1):
+        where = f"{path}: source {i}" + (f" ({entry['name']!r})" if isinstance(entry, dict)
+                                         and "name" in entry else "")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping (keys: {', '.join(SOURCES_FILE_KEYS)})")
+        unknown = sorted(set(entry) - set(SOURCES_FILE_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (valid keys: {', '.join(SOURCES_FILE_KEYS)})")
+        for key in ("name", "source"):
+            if not isinstance(entry.get(key), str) or not entry[key]:
+                raise ConfigError(f"{where}: `{key}` is required")
+        _check_references(entry.get("credentials") or {}, where)
+        kinds = plugins.loaders()
+        if entry.get("kind") is not None and entry["kind"] not in kinds:
+            raise ConfigError(f"{where}: unknown kind {entry['kind']!r} (loaders: {', '.join(sorted(kinds))})")
+        source = entry["source"]
+        if is_uri(source):
+            check_no_password(source)
+        else:
+            source = os.path.abspath(path.parent / source)  # relative to the sources file
+        try:
+            specs.append(SourceSpec.model_validate({**entry, "source": source,
+                                                    "options": entry.get("options") or {},
+                                                    "credentials": entry.get("credentials") or {}}))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ConfigError(f"{where}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    return specs
+
+
+def _check_references(value: Any, where: str, key: str = "credentials") -> None:
+    """Every credential is a `${ENV_VAR}` reference (inside a string such as `Bearer ${TOKEN}`)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_references(v, where, f"{key}.{k}")
+    elif not (isinstance(value, str) and _ENV_REF.search(value)):
+        raise ConfigError(f"{where}: {key} must reference an environment variable as ${{NAME}} "
+                          "(a secret written into the file would be copied wherever the file goes)")
+
+
+class Secrets:
+    """Credential values read from the environment for one connection; `scrub` removes them
+    from any text that might leave the loader (error messages)."""
+
+    def __init__(self, references: dict[str, Any], source: str):
+        self._values: list[str] = []
+        self.resolved = self._resolve(references, source, "credentials")
+
+    def _resolve(self, value: Any, source: str, key: str) -> Any:
+        if isinstance(value, dict):
+            return {k: self._resolve(v, source, f"{key}.{k}") for k, v in value.items()}
+
+        def read(match: re.Match[str]) -> str:
+            found = os.environ.get(match.group(1))
+            if found is None:
+                raise SourceError(f"{source}: {key} needs environment variable {match.group(1)}, "
+                                  "which is not set")
+            if found:
+                self._values.append(found)
+            return found
+
+        return _ENV_REF.sub(read, value)
+
+    def scrub(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            text = text.replace(value, "***")
+        return text

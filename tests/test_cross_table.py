@@ -1,0 +1,96 @@
+"""cross_table_multicollinearity: a known linear dependency across two joined tables, VIFs,
+condition indices and variance-decomposition proportions, against numpy on the same data."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from dataraum_context.dataflows.cross_table import cross_table_multicollinearity
+from dataraum_context.dataflows.statistics import statistics_profiling
+from dataraum_context.dataflows.topology import topology_enrichment
+from dataraum_context.models import MulticollinearityReport
+from dataraum_context.sample import schemas
+
+
+def analyse(root: Path, frames: dict[str, pl.DataFrame], **kwargs) -> MulticollinearityReport:
+    types = schemas.Schema(seed=0, style="test", tables=frames).workspace(root)
+    stats = statistics_profiling(types, str(root))
+    topo = topology_enrichment(stats, types, str(root))
+    return cross_table_multicollinearity(topo, types, stats, str(root), **kwargs)
+
+
+def invoices_and_payments(n_invoices: int = 300, n_payments: int = 1000, noise: float = 0.0):
+    rng = random.Random(1)
+    subtotal = [round(rng.uniform(10, 500), 2) for _ in range(n_invoices)]
+    invoice_of = [rng.randrange(n_invoices) for _ in range(n_payments)]
+    tax = [round(rng.uniform(1, 40), 2) for _ in range(n_payments)]
+    total = [subtotal[i] + t + rng.gauss(0, noise) for i, t in zip(invoice_of, tax)]
+    return {
+        "invoices": pl.DataFrame({"invoice_id": range(1, n_invoices + 1), "subtotal": subtotal,
+                                  "weight_kg": [rng.uniform(0, 9) for _ in range(n_invoices)]}),
+        "payments": pl.DataFrame({"payment_id": range(1, n_payments + 1),
+                                  "invoice_id": [i + 1 for i in invoice_of], "tax": tax, "total": total,
+                                  "tip": [rng.uniform(0, 5) for _ in range(n_payments)]}),
+    }
+
+
+def test_exact_dependency_across_two_joined_tables(tmp_path):
+    report = analyse(tmp_path, invoices_and_payments())
+    (analysis,) = report.analyses
+    assert analysis.base_table == "payments" and analysis.tables == ("payments", "invoices")
+    assert analysis.rows == 1000 and not analysis.sampled
+    vif = {c.column: c.vif for c in analysis.columns}
+    assert set(vif) == {"payments.tax", "payments.total", "payments.tip", "invoices.subtotal", "invoices.weight_kg"}
+    assert vif["payments.total"] is None and vif["invoices.subtotal"] is None and vif["payments.tax"] is None
+    assert vif["payments.tip"] == pytest.approx(1, abs=0.05)
+    (group,) = report.dependency_groups
+    assert group.columns[0] == "payments.total"
+    assert set(group.columns) == {"payments.total", "payments.tax", "invoices.subtotal"}
+    assert set(group.tables) == {"payments", "invoices"}
+    assert group.condition_index is None and group.r2 == pytest.approx(1)
+    assert "1·payments.tax" in group.equation and "1·invoices.subtotal" in group.equation
+    assert all(p > 0.99 for p in group.variance_proportions.values())
+    assert analysis.condition_indices[0] == pytest.approx(1) and analysis.condition_indices[-1] is None
+    assert "JOIN" in analysis.join_sql
+
+
+def test_near_dependency_matches_numpy(tmp_path):
+    frames = invoices_and_payments(noise=0.5)
+    report = analyse(tmp_path, frames)
+    (analysis,) = report.analyses
+    # the same joined matrix, by hand
+    joined = frames["payments"].join(frames["invoices"], on="invoice_id", how="left")
+    labels = [c.column for c in analysis.columns]
+    x = joined.select([label.split(".")[1] for label in labels]).to_numpy()
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    expected_vif = np.diag(np.linalg.inv(np.corrcoef(x, rowvar=False)))
+    for column, expected in zip(analysis.columns, expected_vif):
+        assert column.vif == pytest.approx(expected, rel=1e-6)
+    s = np.linalg.svd(z, compute_uv=False)
+    assert analysis.condition_indices[-1] == pytest.approx(s[0] / s[-1], rel=1e-6)
+    assert analysis.condition_indices[-1] >= 30
+    proportions = np.array(analysis.variance_proportions)
+    assert proportions.sum(axis=0) == pytest.approx(np.ones(len(labels)), abs=1e-5)  # rounded to 6 places
+    (group,) = report.dependency_groups
+    assert set(group.columns) == {"payments.total", "payments.tax", "invoices.subtotal"}
+    assert 0.99 < group.r2 < 1 and group.condition_index >= 30
+
+
+def test_large_base_tables_are_sampled(tmp_path):
+    report = analyse(tmp_path, invoices_and_payments(), multicollinearity_max_rows=200)
+    (analysis,) = report.analyses
+    assert analysis.sampled and analysis.rows == 200
+    assert report.dependency_groups[0].condition_index is None
+
+
+def test_no_dependency_no_group(tmp_path):
+    frames = invoices_and_payments()
+    frames["payments"] = frames["payments"].drop("total")
+    (analysis,) = analyse(tmp_path, frames).analyses
+    assert analysis.dependency_groups == ()
+    assert all(c.vif is not None and c.vif < 1.2 for c in analysis.columns)
