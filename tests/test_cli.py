@@ -119,3 +119,14 @@ def test_steps_lists_module_and_tags():
 def test_pipelines_lists_builtins():
     result = cli("pipelines")
     assert "default" in result.out and "quick_profile" in result.out
+
+
+def test_a_required_step_failing_on_user_input_exits_2(shop: Path, tmp_path: Path):
+    pipeline = write(tmp_path / "p.yaml", "name: p\nmodules: [staging, schema_profiling, type_resolution, "
+                     "statistics, semantic, context]\nontology: no_such_ontology\nfail_fast: false\n")
+    out = tmp_path / "ctx.json"
+    result = cli("run", str(shop), "--pipeline", str(pipeline), "--workspace", str(tmp_path / "ws"),
+                 "--out", str(out))
+    assert result.code == 2
+    assert "step ontology (required) failed" in result.err and "no_such_ontology" in result.err
+    assert out.is_file()

@@ -2,8 +2,8 @@
 
 Exit codes: 0 success; 1 a step failed (its error on stderr), or the run is incomplete because
 some sources could not be staged (each named with its reason on stderr; the context of the others
-is still written); 2 a user error (a missing file, a bad option, an unknown step, or no source
-that could be read), told in one line without a traceback.
+is still written); 2 a user error (a missing file, a bad option, an unknown step, a step that
+failed on the user's input, or no source that could be read), told in one line without a traceback.
 """
 
 from __future__ import annotations
@@ -150,7 +150,11 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
                   f"{result.duration_s:.1f}s)", file=sys.stderr)
         else:
             sys.stdout.write(text)
-    return 0 if result.succeeded else 1
+    if result.succeeded:
+        return 0
+    # a required step that failed on the user's input (a bad ontology name in the YAML) is still
+    # the user's mistake
+    return 2 if any(step.user_error and step.criticality != "optional" for step in result.failed_steps) else 1
 
 
 def _cmd_dag(args: argparse.Namespace) -> int:

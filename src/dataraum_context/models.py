@@ -361,6 +361,46 @@ class MulticollinearityReport(Frozen):
         return tuple(seen.values())
 
 
+# --- semantics -----------------------------------------------------------------------------
+
+
+class SemanticAnnotation(Frozen):
+    """What one column means: filled by the `semantic_enrichment` step (a provider, or a human
+    annotation, which wins)."""
+
+    name: str
+    semantic_role: str  # key | foreign_key | measure | dimension | timestamp | attribute
+    business_term: str | None = None  # an ontology concept name when one fits
+    term_confidence: float | None = None  # 0..1, for business_term
+    evidence: tuple[str, ...] = ()  # why: indicators, value patterns, statistics, the provider's reason
+    description: str | None = None
+    unit: str | None = None  # currency code, "%", "kg", ...
+    pii: bool = False
+    source: str  # the provider that said it (heuristic, anthropic, ...) or "annotation"
+
+
+class TableEntity(Frozen):
+    """What one table is."""
+
+    name: str
+    entity_type: str  # fact | dimension | event | bridge | reference
+    is_fact_table: bool
+    grain: tuple[str, ...] = ()  # the key columns
+    primary_time_column: str | None = None
+    description: str | None = None
+    columns: dict[str, SemanticAnnotation]
+    source: str
+
+
+class SemanticEnrichmentResult(Frozen):
+    tables: dict[str, TableEntity]
+    # relationships a provider proposed, kept apart from the measured ones (source = provider name)
+    proposed_relationships: tuple[Relationship, ...] = ()
+    provider: str
+    model: str | None = None
+    usage: dict[str, int] = {}  # token counts: input_tokens, output_tokens, cache hits, requests
+
+
 # --- the context ---------------------------------------------------------------------------
 
 
@@ -450,6 +490,7 @@ class StepRun(Frozen):
     status: str  # succeeded | cached | failed | skipped
     duration_s: float = 0.0
     error: str | None = None  # "<ExceptionType>: message" when failed; the reason when skipped
+    user_error: bool = False  # failed on the user's input (a DataraumError), not on a defect
 
 
 class PipelineRun(Frozen):

@@ -55,7 +55,8 @@ class LocalEngine:
                     broken.add(name)
                     error = f"{type(exc).__name__}: {exc}"
                     runs.append(StepRun(name=name, criticality=criticality, status="failed",
-                                        duration_s=time.perf_counter() - t0, error=error))
+                                        duration_s=time.perf_counter() - t0, error=error,
+                                        user_error=isinstance(exc, DataraumError)))
                     if criticality == "optional":
                         warnings.append(f"optional step {name} failed: {error}")
                     elif criticality == "critical" or cfg.fail_fast:
