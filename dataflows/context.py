@@ -12,8 +12,10 @@ from dataraum_context.models import (
     ColumnStatistics,
     ContextDocument,
     MulticollinearityReport,
+    QualityAssessmentResult,
     Relationship,
     SchemaProfilingResult,
+    SemanticEnrichmentResult,
     StagingResult,
     StatisticsResult,
     TableContext,
@@ -37,6 +39,8 @@ def context_document(
     temporal_enrichment: TemporalResult | None = None,
     cross_table_multicollinearity: MulticollinearityReport | None = None,
     ontology: Ontology | None = None,
+    quality_assessment: QualityAssessmentResult | None = None,
+    semantic_enrichment: SemanticEnrichmentResult | None = None,
 ) -> ContextDocument:
     """Tables with their typed columns and statistics, plus every warning the steps raised."""
     tables = []
@@ -48,6 +52,7 @@ def context_document(
         resolved = type_resolution.tables.get(name) if type_resolution else None
         stats = statistics_profiling.tables.get(name) if statistics_profiling else None
         schema = schema_profiling.tables.get(name) if schema_profiling else None
+        entity = semantic_enrichment.tables.get(name) if semantic_enrichment else None
         columns = []
         for col in staged.columns:
             rc = resolved.columns.get(col.name) if resolved else None
@@ -65,14 +70,19 @@ def context_document(
                 examples = ", ".join(repr(v) for v in rc.failure_examples[:3])
                 warnings.append(f"{name}.{col.name}: {rc.cast_failures} value(s) not {rc.data_type} "
                                 f"(e.g. {examples}) moved to quarantine")
+            meaning = entity.columns.get(col.name) if entity else None
             columns.append(ColumnContext(
                 name=col.name,
                 data_type=rc.data_type if rc else col.data_type,
                 null_ratio=cs.null_ratio if cs else None,
                 distinct_count=cs.distinct_count if cs else None,
+                semantic_role=meaning.semantic_role if meaning else None,
+                business_term=meaning.business_term if meaning else None,
+                description=meaning.description if meaning else None,
+                pii=meaning.pii if meaning else False,
                 resolved_by=rc.resolved_by if rc else None,
                 type_format=candidate.format if candidate else None,
-                unit=candidate.unit if candidate else None,
+                unit=(candidate.unit if candidate else None) or (meaning.unit if meaning else None),
                 cast_failures=rc.cast_failures if rc else 0,
                 statistics=cs,
             ))
@@ -90,21 +100,37 @@ def context_document(
             role=role.role if role else None,
             key_columns=role.key_columns if role else (),
             temporal=tuple(timed.columns.values()) if timed else (),
+            entity_type=entity.entity_type if entity else None,
+            description=entity.description if entity else None,
+            grain=entity.grain if entity else (),
+            quality=quality_assessment.tables.get(name) if quality_assessment else None,
         ))
     relationships = (topology_enrichment.relationships if topology_enrichment
                      else staging.declared_relationships)
     warnings += [w for r in relationships for w in _relationship_warnings(r)]
+    if semantic_enrichment is not None:
+        warnings += semantic_enrichment.warnings
     return ContextDocument(
         pipeline=pipeline_name,
         generated_at=datetime.now(timezone.utc),
         ontology=ontology.label if ontology else None,
         tables=tuple(tables),
         relationships=relationships,
+        proposed_relationships=semantic_enrichment.proposed_relationships if semantic_enrichment else (),
+        semantic_provider=_provider(semantic_enrichment),
+        llm_usage=semantic_enrichment.usage if semantic_enrichment else {},
         join_paths=topology_enrichment.join_paths if topology_enrichment else (),
         dependency_groups=(cross_table_multicollinearity.dependency_groups
                            if cross_table_multicollinearity else ()),
+        quality=quality_assessment.summary() if quality_assessment else None,
         warnings=tuple(warnings),
     )
+
+
+def _provider(semantic: SemanticEnrichmentResult | None) -> str | None:
+    if semantic is None:
+        return None
+    return f"{semantic.provider} ({semantic.model})" if semantic.model else semantic.provider
 
 
 def _relationship_warnings(r: Relationship) -> list[str]:

@@ -21,7 +21,7 @@ def test_run_writes_json_with_the_documented_fields(shop: Path, tmp_path: Path):
     assert orders["row_count"] == 4
     amount = next(c for c in orders["columns"] if c["name"] == "amount")
     assert {"name", "data_type", "null_ratio", "distinct_count", "semantic_role", "statistics"} <= set(amount)
-    assert amount["data_type"] in ("DOUBLE", "DECIMAL(18,2)") and amount["semantic_role"] is None
+    assert amount["data_type"] in ("DOUBLE", "DECIMAL(18,2)") and amount["semantic_role"] == "measure"
     assert amount["statistics"]["max"] == 1234.5
     assert any("order_date" in w and "quarantine" in w for w in doc["warnings"])
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dataraum_context.errors import DataraumError, StepFailed
+from dataraum_context.llm.protocol import ROLES
 from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, builtin_pipelines, step_nodes
 
 
@@ -42,6 +43,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--ontology", metavar="NAME",
                      help="domain ontology for the semantic steps: a name from `dataraum ontology "
                           "list` or a .yaml path (default: the pipeline's)")
+    run.add_argument("--no-llm-cache", action="store_true",
+                     help="ask the semantic provider again instead of reusing its cached answers")
+
+    annotate = commands.add_parser("annotate", help="say what a column means; wins over every semantic "
+                                                    "provider (annotations.yaml in the workspace)")
+    annotate.add_argument("target", metavar="TABLE.COLUMN")
+    annotate.add_argument("--role", choices=ROLES, help="the column's role")
+    annotate.add_argument("--term", help="its business term: a concept of the ontology")
+    annotate.add_argument("--description", help="one sentence on what it holds")
+    annotate.add_argument("--workspace", default=DEFAULT_WORKSPACE,
+                          help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+    annotate.add_argument("--ontology", default="base", metavar="NAME",
+                          help="the ontology --term is checked against (default: base)")
 
     demo = commands.add_parser("demo", help="the default pipeline on the bundled sample shop")
     demo.add_argument("--workspace", help="workspace directory (default: a temporary one)")
@@ -111,6 +125,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # a bad name is the user's mistake (exit 2), not a step that failed
         load_ontology(args.ontology, load_pipeline(args.pipeline).config.get("ontology_paths"))
         overrides["ontology"] = args.ontology
+    if args.no_llm_cache:
+        overrides["llm_cache"] = False
     return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
 
 
@@ -136,6 +152,9 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
                  **overrides)
     for warning in result.warnings:
         print(f"dataraum: warning: {warning}", file=sys.stderr)
+    if result.context is not None and result.context.llm_usage:
+        usage = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in result.context.llm_usage.items())
+        print(f"dataraum: {result.context.semantic_provider}: {usage}", file=sys.stderr)
     for failed in result.failed_steps:
         print(f"dataraum: error: step {failed.name} ({failed.criticality}) failed: {failed.error}",
               file=sys.stderr)
@@ -221,8 +240,25 @@ def _cmd_ontology(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from dataraum_context.llm.annotations import Annotation, checked_target, term_warning, write_annotation
+
+    if not (args.role or args.term or args.description):
+        raise DataraumError("annotate: give --role, --term and/or --description")
+    target = checked_target(args.workspace, args.target)
+    if args.term:
+        warning = term_warning(args.term, args.ontology)
+        if warning:
+            print(f"dataraum: warning: {warning}", file=sys.stderr)
+    path = write_annotation(args.workspace, target,
+                            Annotation(role=args.role, term=args.term, description=args.description))
+    print(f"dataraum: annotated {target} in {path}; the next run uses it", file=sys.stderr)
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "dag": _cmd_dag, "steps": _cmd_steps,
-             "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology}
+             "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
+             "annotate": _cmd_annotate}
 
 
 if __name__ == "__main__":

@@ -399,6 +399,106 @@ class SemanticEnrichmentResult(Frozen):
     provider: str
     model: str | None = None
     usage: dict[str, int] = {}  # token counts: input_tokens, output_tokens, cache hits, requests
+    warnings: tuple[str, ...] = ()  # e.g. an annotation naming a column the data does not have
+
+
+# --- quality -------------------------------------------------------------------------------
+
+
+class QualityResult(Frozen):
+    """One check on one table: an ontology quality rule bound to columns, or a generic check.
+    `sql` with `parameters` returns exactly the failing rows (groups, periods: see `unit`):
+    `Workspace(ws).sql(result.sql, list(result.parameters))`."""
+
+    check: str  # the ontology rule's name, or the generic check (duplicate_key, null_ratio, ...)
+    rule_type: str  # the ontology's rule_type, or the generic check's name
+    table: str
+    columns: tuple[str, ...] = ()
+    severity: str  # info | warning | error
+    source: str  # "ontology" | "generic"
+    ontology_file: str | None = None  # the file that defined the rule
+    description: str = ""
+    passed: bool  # at least `threshold` of the rows (groups, periods) pass, and the check ran
+    failing_rows: int | None = None  # None when the check could not run
+    total_rows: int | None = None  # rows (groups, periods) checked
+    unit: str = "rows"  # rows | groups | periods | columns: what the counts and the SQL's rows are
+    threshold: float = 1.0  # the share that must pass
+    examples: tuple[dict[str, Any], ...] = ()  # the first failing rows (`_row`: 1-based row number)
+    sql: str
+    parameters: tuple[Any, ...] = ()
+    evidence: tuple[str, ...] = ()  # how the columns were bound, where a count came from
+    error: str | None = None  # why the check could not run (the SQL failed)
+
+    @property
+    def failing_share(self) -> float | None:
+        if self.failing_rows is None or not self.total_rows:
+            return None
+        return self.failing_rows / self.total_rows
+
+
+class TableQuality(Frozen):
+    name: str
+    score: float | None  # product over failed checks of (1 - severity weight x failing share); docs/QUALITY.md
+    checks: int
+    failed: int  # checks that did not pass
+    errors: int = 0  # checks that could not run
+    results: tuple[QualityResult, ...] = ()  # failures first, most severe first
+
+
+class InapplicableRule(Frozen):
+    """An ontology rule that found nothing to check: no column carries its concept, its
+    concepts are not in one table, or a bound column has the wrong type for it."""
+
+    rule: str
+    rule_type: str
+    ontology_file: str | None = None
+    table: str | None = None
+    reason: str
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+class QualityAssessmentResult(Frozen):
+    tables: dict[str, TableQuality]
+    score: float | None  # the tables' scores weighted by their rows
+    binding: str  # how rules found their columns: semantic_enrichment | concept_matcher
+    ontology: str | None = None  # "name version"
+    reference_time: Any = None  # what freshness rules were measured against
+    not_applicable: tuple[InapplicableRule, ...] = ()
+    settings: dict[str, Any] = {}  # the thresholds and weights the checks used
+
+    def issues(self) -> list[QualityResult]:
+        """The checks that did not pass, most severe and widest first."""
+        failed = [r for t in self.tables.values() for r in t.results if not r.passed and r.error is None]
+        return sorted(failed, key=lambda r: (_SEVERITY_ORDER.get(r.severity, 3), -(r.failing_share or 0),
+                                             r.table, r.check, r.columns))
+
+    def summary(self, top: int = 10) -> QualitySummary:
+        results = [r for t in self.tables.values() for r in t.results]
+        issues = self.issues()
+        failed: dict[str, int] = {}
+        for r in issues:
+            failed[r.severity] = failed.get(r.severity, 0) + 1
+        return QualitySummary(
+            score=self.score, table_scores={name: t.score for name, t in self.tables.items()},
+            checks=len(results), failed=failed, binding=self.binding, ontology=self.ontology,
+            top_issues=tuple(issues[:top]), could_not_run=tuple(r for r in results if r.error is not None),
+            not_applicable=self.not_applicable)
+
+
+class QualitySummary(Frozen):
+    """The context's top-level view of quality: scores, counts, the worst issues."""
+
+    score: float | None
+    table_scores: dict[str, float | None] = {}
+    checks: int = 0
+    failed: dict[str, int] = {}  # checks that did not pass, by severity
+    binding: str = ""
+    ontology: str | None = None
+    top_issues: tuple[QualityResult, ...] = ()
+    could_not_run: tuple[QualityResult, ...] = ()  # checks whose SQL failed, with the error
+    not_applicable: tuple[InapplicableRule, ...] = ()
 
 
 # --- the context ---------------------------------------------------------------------------
@@ -409,10 +509,13 @@ class ColumnContext(Frozen):
     data_type: str
     null_ratio: float | None = None
     distinct_count: int | None = None
-    semantic_role: str | None = None
+    semantic_role: str | None = None  # key | foreign_key | measure | dimension | timestamp | attribute
+    business_term: str | None = None  # the ontology concept it stands for (semantic_enrichment)
+    description: str | None = None
+    pii: bool = False  # personal data
     resolved_by: str | None = None
     type_format: str | None = None
-    unit: str | None = None
+    unit: str | None = None  # from the values' format (currency code, %), else from semantic_enrichment
     cast_failures: int = 0
     statistics: ColumnStatistics | None = None
 
@@ -427,6 +530,10 @@ class TableContext(Frozen):
     role: str | None = None  # fact | dimension | bridge | isolated (topology_enrichment)
     key_columns: tuple[str, ...] = ()
     temporal: tuple[TemporalProfile, ...] = ()  # one per date/timestamp column, primary first
+    entity_type: str | None = None  # fact | dimension | event | bridge | reference (semantic_enrichment)
+    description: str | None = None
+    grain: tuple[str, ...] = ()  # the columns that identify a row
+    quality: TableQuality | None = None  # the checks on this table and its score (quality_assessment)
 
 
 class ContextDocument(Frozen):
@@ -435,8 +542,13 @@ class ContextDocument(Frozen):
     ontology: str | None = None  # the domain ontology the semantic steps used: "name version"
     tables: tuple[TableContext, ...]
     relationships: tuple[Relationship, ...] = ()
+    # joins a semantic provider proposed, not measured (source: the provider's name)
+    proposed_relationships: tuple[Relationship, ...] = ()
+    semantic_provider: str | None = None  # "heuristic", "anthropic (claude-sonnet-5-5)"
+    llm_usage: dict[str, int] = {}  # requests, input_tokens, output_tokens, cache_hits
     join_paths: tuple[JoinPath, ...] = ()  # from each fact and bridge table to what it reaches
     dependency_groups: tuple[DependencyGroup, ...] = ()  # near-linear dependencies across joins
+    quality: QualitySummary | None = None  # scores, counts and the top issues (quality_assessment)
     warnings: tuple[str, ...] = ()
 
     def table(self, name: str) -> TableContext:

@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 import yaml
 from hamilton import driver as h_driver
 from hamilton.node import DependencyType
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
@@ -32,6 +32,15 @@ class LLMSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     provider: str = "heuristic"
     model: str | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, name: str) -> str:
+        """One of the `dataraum.llm_providers` entry points (heuristic, anthropic, plugins)."""
+        available = plugins.llm_providers()
+        if name not in available:
+            raise ValueError(f"unknown LLM provider {name!r} (valid: {', '.join(sorted(available))})")
+        return name
 
 
 class PipelineConfig(BaseModel):
@@ -183,8 +192,11 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str
         for dep in hard_dependencies(full, name):
             if dep not in skipped:
                 continue
-            # an optional enrichment nobody asked for by name goes with its input
-            if steps[name].tags.get("criticality") == "optional" and name not in requested:
+            # an optional step or an enrichment nobody asked for by name goes with its input
+            # (criticality says what a failure does at run time, not what skipping a profile does)
+            tags = steps[name].tags
+            if (tags.get("criticality") == "optional" or tags.get("phase") == "enrichment") \
+                    and name not in requested:
                 skipped.add(name)
                 break
             raise ConfigError(f"{origin}: step {name!r} needs {dep!r}, which this pipeline skips")

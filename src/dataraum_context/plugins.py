@@ -15,6 +15,7 @@ from typing import Any
 LOADERS = "dataraum.loaders"
 PIPELINE_STEPS = "dataraum.pipeline_steps"
 ONTOLOGIES = "dataraum.ontologies"
+LLM_PROVIDERS = "dataraum.llm_providers"
 
 
 class PluginWarning(UserWarning):
@@ -40,6 +41,11 @@ def loaders() -> dict[str, type]:
 def pipeline_modules() -> dict[str, ModuleType]:
     """Hamilton modules that pipeline configs can select, by name."""
     return _discover(PIPELINE_STEPS)
+
+
+def llm_providers() -> dict[str, type]:
+    """Semantic provider classes by name (heuristic, anthropic, and those of plugins)."""
+    return _discover(LLM_PROVIDERS)
 
 
 def ontology_dirs() -> dict[str, Path]:

@@ -28,3 +28,20 @@ MULTICOLLINEARITY_MAX_ROWS = 100_000  # base rows joined and analysed; a reservo
 MULTICOLLINEARITY_JOIN_DEPTH = 2  # many-to-one hops followed from each base table
 CONDITION_INDEX_THRESHOLD = 30.0  # Belsley's rule of thumb for a harmful dependency
 VARIANCE_PROPORTION_THRESHOLD = 0.5  # a column belongs to a dependency above this share
+
+# quality_assessment
+NULL_RATIO_THRESHOLD = 0.1  # a column with a larger share of nulls fails the generic null check
+IQR_FENCE_MULTIPLIER = 3.0  # outliers lie beyond Q1 - k·IQR and Q3 + k·IQR (3: Tukey's "far out")
+QUALITY_EXAMPLE_ROWS = 3  # failing rows kept as examples per check
+
+# semantic_enrichment and its LLM providers
+ANTHROPIC_MODEL = "claude-sonnet-5-5"  # a current Claude Sonnet; `llm: {model: ...}` picks another
+LLM_CACHE_TTL_S = 30 * 24 * 3600.0  # an LLM answer is reused for this long (the same prompt, model, schema)
+LLM_MAX_RETRIES = 4  # retries of a call answered 429, 5xx or timing out
+LLM_BACKOFF_S = 1.0  # first wait between retries; doubles each time (a retry-after header wins)
+LLM_MAX_BACKOFF_S = 60.0  # longest wait between retries
+LLM_TIMEOUT_S = 120.0  # one request
+LLM_MAX_CONCURRENCY = 4  # requests in flight at once (one per batch of tables)
+LLM_BATCH_COLUMNS = 60  # columns per request; wider tables are split
+LLM_MAX_TOKENS = 8192  # longest answer
+SAMPLE_VALUES = 5  # distinct sample values per column a provider sees (after redaction)

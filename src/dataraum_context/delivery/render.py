@@ -11,6 +11,8 @@ if TYPE_CHECKING:
         ColumnContext,
         ContextDocument,
         JoinPath,
+        QualityResult,
+        QualitySummary,
         Relationship,
         TableContext,
         TemporalProfile,
@@ -40,15 +42,22 @@ def to_yaml(doc: ContextDocument) -> str:
 
 def to_markdown(doc: ContextDocument) -> str:
     ontology = f"; ontology {doc.ontology}" if doc.ontology else ""
+    semantics = f"; semantics by {doc.semantic_provider}" if doc.semantic_provider else ""
     lines = [f"# Data context ({len(doc.tables)} tables; pipeline {doc.pipeline}{ontology}, "
-             f"{doc.generated_at:%Y-%m-%d %H:%M} UTC)", ""]
+             f"{doc.generated_at:%Y-%m-%d %H:%M} UTC{semantics})", ""]
     lines += _join_paths(doc.join_paths)
     lines += _time_coverage(doc.tables)
+    lines += _quality(doc.quality)
     for table in doc.tables:
         lines += _table(table)
     if doc.relationships:
         lines += ["## Relationships", ""]
         lines += [f"- {_relationship(r)}" for r in doc.relationships]
+        lines.append("")
+    if doc.proposed_relationships:
+        lines += ["## Proposed relationships (not measured)", ""]
+        lines += [f"- {_relationship(r)}{': ' + '; '.join(r.evidence) if r.evidence else ''}"
+                  for r in doc.proposed_relationships]
         lines.append("")
     if doc.dependency_groups:
         lines += ["## Linear dependencies", ""]
@@ -68,9 +77,15 @@ def _table(table: TableContext) -> list[str]:
     if table.rejected_rows:
         facts.append(f"{table.rejected_rows:,} malformed row{'s' if table.rejected_rows > 1 else ''} quarantined")
     lines = [f"## {table.name} ({'; '.join(facts)})", ""]
-    if table.role:
+    if table.description:
+        lines += [table.description, ""]
+    elif table.role:
         key = f", key {', '.join(table.key_columns)}" if table.key_columns else ""
         lines += [f"A {table.role} table{key}.", ""]
+    if table.quality is not None and table.quality.score is not None:
+        q = table.quality
+        lines += [f"Quality {q.score:.2f}: {q.failed} of {q.checks} checks not passed"
+                  f"{f', {q.errors} could not run' if q.errors else ''}.", ""]
     lines += ["| column | type | nulls | distinct | role | values |",
              "|---|---|---|---|---|---|"]
     for col in table.columns:
@@ -79,11 +94,18 @@ def _table(table: TableContext) -> list[str]:
             col.data_type + (f" ({col.unit})" if col.unit else ""),
             _percent(col.null_ratio),
             _distinct(col),
-            col.semantic_role or "",
+            _role(col),
             _values(col).replace("|", "\\|"),
         ]) + " |")
     lines.append("")
     return lines
+
+
+def _role(col: ColumnContext) -> str:
+    """`measure: amount`, `attribute: email, PII`."""
+    text = col.semantic_role or ""
+    extra = [x for x in (col.business_term, "PII" if col.pii else None) if x]
+    return f"{text}: {', '.join(extra)}" if extra and text else ", ".join(extra) or text
 
 
 def _percent(ratio: float | None) -> str:
@@ -208,3 +230,33 @@ def _trends(p: TemporalProfile) -> str:
             text += f", {h.cycle} peak {h.peak}"
         parts.append(text)
     return "; ".join(parts)
+
+
+def _quality(q: QualitySummary | None) -> list[str]:
+    """The score and the worst issues, each with its SQL: what an agent should know before
+    trusting a number."""
+    if q is None:
+        return []
+    failed = sum(q.failed.values())
+    by = ", ".join(f"{q.failed[s]} {s}{'s' if q.failed[s] > 1 and s != 'info' else ''}"
+                   for s in ("error", "warning", "info") if q.failed.get(s))
+    score = f"score {q.score:.2f}; " if q.score is not None else ""
+    lines = [f"## Quality ({score}{q.checks} checks, {failed} not passed{': ' + by if by else ''}; "
+             f"rules bound by {q.binding.replace('_', ' ')})", ""]
+    lines += [f"- {_issue(r)}" for r in q.top_issues]
+    lines += [f"- could not run: {r.table} {r.check}: {r.error}" for r in q.could_not_run]
+    if q.not_applicable:
+        names = ", ".join(dict.fromkeys(n.rule for n in q.not_applicable))
+        lines.append(f"- not applicable (nothing to check): {names}")
+    return lines + [""]
+
+
+def _issue(r: QualityResult) -> str:
+    where = f"{r.table}.{', '.join(r.columns)}" if r.columns else r.table
+    share = f" ({r.failing_share:.1%})" if r.failing_share is not None else ""
+    text = (f"**{r.severity}** {where}: {r.check}: {r.failing_rows:,} of {r.total_rows:,} {r.unit}{share}"
+            f"{' - ' + r.description if r.description else ''}")
+    if r.examples:
+        text += "; e.g. " + "; ".join(", ".join(f"{k}={_short(v)}" for k, v in e.items()) for e in r.examples)
+    params = f" with parameters {list(r.parameters)}" if r.parameters else ""
+    return text + f". `{r.sql}`{params}"

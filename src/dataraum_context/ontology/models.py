@@ -114,6 +114,7 @@ class Concept(Frozen):
     typical_values: tuple[str, ...] = ()  # compared case-insensitively with a column's values
     value_pattern: str | None = None  # a regular expression most values fully match
     unit: str | None = None
+    pii: bool = False  # personal data: its sample values are masked before they are sent to an LLM
 
     @field_validator("value_pattern")
     @classmethod

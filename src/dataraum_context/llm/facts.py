@@ -1,0 +1,129 @@
+"""What a semantic provider learns about each table: `TableFacts`, built from the steps'
+results, with the ontology's concept candidates and redacted sample values.
+
+Everything that needs the raw values (concept matching, recognising personal data) happens
+here, on this machine; the facts that leave it carry only redacted samples.
+"""
+
+from __future__ import annotations
+
+from dataraum_context.llm.protocol import ColumnFacts, ConceptCandidate, TableFacts
+from dataraum_context.llm.redaction import personal_kind, redact
+from dataraum_context.models import ColumnStatistics, StatisticsResult, TopologyResult, TypeResolutionResult
+from dataraum_context.naming import column_name, column_prefix
+from dataraum_context.ontology import ConceptMatch, Ontology, match_concepts
+from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.workspace import Workspace
+
+_SAMPLE_FROM_ROWS = 10_000  # distinct samples are drawn from the first rows of a table
+_CANDIDATES = 3
+_PERSON_NAME = "person_name"
+_MIN_CANDIDATE_SCORE = 0.4
+_KEY_TOLERANCE = 0.02  # repeats and nulls a key may have without topology (as topology_enrichment)
+_NUMERIC_OR_TIME = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                    "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIME", "TIMESTAMP")
+
+
+def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, workspace: str,
+                ontology: Ontology, topology: TopologyResult | None, samples: int) -> list[TableFacts]:
+    """Facts for every profiled table, in the statistics' order."""
+    values = _sample_values(Workspace(workspace), types, samples)
+    references: dict[tuple[str, str], str] = {}
+    referenced_by: dict[str, set[str]] = {}
+    if topology is not None:
+        for r in topology.relationships:
+            if len(r.from_columns) == 1:
+                references[(r.from_table, r.from_columns[0])] = f"{r.to_table}.{r.to_columns[0]}"
+            if r.from_table != r.to_table:
+                referenced_by.setdefault(r.to_table, set()).add(r.from_table)
+    out = []
+    for name, table in statistics.tables.items():
+        columns = []
+        for col, stats in table.columns.items():
+            raw = values.get(name, {}).get(col, [])
+            matches = match_concepts(col, name, stats.data_type, stats, raw or None, ontology)
+            personal = personal_kind(name, col, matches, raw, ontology)
+            if personal and personal[0] == "name" and _PERSON_NAME in {c.name for c in ontology.concepts}:
+                # a person's name read from the shape of the values in a table of people
+                matches = [ConceptMatch(concept=_PERSON_NAME, score=0.9, evidence=(personal[1],)),
+                           *(m for m in matches if m.concept != _PERSON_NAME)]
+            columns.append(ColumnFacts(
+                name=col, data_type=stats.data_type, null_ratio=round(stats.null_ratio, 4),
+                distinct_count=stats.distinct_count, uniqueness=round(stats.uniqueness, 4),
+                min=_extreme(stats, stats.min), max=_extreme(stats, stats.max),
+                mean=round(stats.mean, 4) if stats.mean is not None and stats.mean == stats.mean else None,
+                mean_length=round(stats.mean_length, 1) if stats.mean_length is not None else None,
+                samples=tuple(redact(v, personal[0] if personal else None) for v in raw),
+                candidates=tuple(_candidate(m.concept, m.score, ontology)
+                                 for m in matches[:_CANDIDATES] if m.score >= _MIN_CANDIDATE_SCORE),
+                references=references.get((name, col)),
+                pii=personal[1] if personal else None,
+            ))
+        role = topology.tables.get(name) if topology is not None else None
+        out.append(TableFacts(
+            name=name, row_count=table.row_count, columns=tuple(columns),
+            key_columns=role.key_columns if role is not None else _own_key(name, table.columns),
+            topology_role=role.role if role is not None else None,
+            referenced_by=tuple(sorted(referenced_by.get(name, ()))),
+        ))
+    return out
+
+
+def _candidate(concept: str, score: float, ontology: Ontology) -> ConceptCandidate:
+    c = ontology.concept(concept)
+    return ConceptCandidate(concept=concept, score=score, role=c.typical_role.value if c.typical_role else None,
+                            unit=c.unit, description=c.description)
+
+
+def _extreme(stats: ColumnStatistics, value: object) -> str | None:
+    """Extremes of numbers and dates only: text extremes are values, perhaps personal ones."""
+    if value is None or not stats.data_type.upper().startswith(_NUMERIC_OR_TIME):
+        return None
+    return str(value)
+
+
+def _own_key(table: str, columns: dict[str, ColumnStatistics]) -> tuple[str, ...]:
+    """Without the topology step: the column named for its table (`id`, `customer_id` in
+    customers), else the first column with a key-like name, when unique and never null up to a
+    few repeats."""
+    prefix = column_prefix(list(columns))
+    found = []
+    for position, (col, s) in enumerate(columns.items()):
+        non_null = s.count - s.null_count
+        unique = (non_null >= 2 and s.null_ratio <= _KEY_TOLERANCE
+                  and non_null - s.distinct_count <= max(0, int(_KEY_TOLERANCE * non_null)))
+        name = column_name(table, col, prefix)
+        if unique and (name.names_own_table or (position == 0 and name.key_suffix)):
+            found.append((not name.names_own_table, position, col))
+    return (min(found)[2],) if found else ()
+
+
+def _sample_values(ws: Workspace, types: TypeResolutionResult, n: int) -> dict[str, dict[str, list[str]]]:
+    """Up to `n` distinct values per column, spread over their sorted order (smallest, ...,
+    largest), from the first rows of each typed table: one DuckDB query per table."""
+    if n <= 0:
+        return {}
+    out: dict[str, dict[str, list[str]]] = {}
+    con = connect()
+    try:
+        for name, table in types.tables.items():
+            cols = list(table.columns)
+            if not cols:
+                continue
+            lists = ", ".join(f"list_sort(list_distinct(list({quote_ident(c)}))) AS v{i}" for i, c in enumerate(cols))
+            picks = ", ".join(_pick(f"v{i}", n) for i in range(len(cols)))
+            source = f"read_parquet({quote_literal(str(ws.path(table.path)))})"
+            row = con.execute(f"SELECT {picks} FROM (SELECT {lists} FROM (SELECT * FROM {source} "
+                              f"LIMIT {_SAMPLE_FROM_ROWS}))").fetchone()
+            out[name] = {c: [v for v in (picked or []) if v is not None and v.strip()]
+                         for c, picked in zip(cols, row or ())}
+    finally:
+        con.close()
+    return out
+
+
+def _pick(column: str, n: int) -> str:
+    """SQL: `n` values evenly spaced over a sorted list, as text."""
+    k = f"least({n}, len({column}))"
+    return (f"list_transform(range({k}), lambda i: CAST({column}[1 + (i * (len({column}) - 1)) "
+            f"// greatest({k} - 1, 1)] AS VARCHAR))")

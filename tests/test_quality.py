@@ -1,0 +1,540 @@
+"""quality_assessment: every rule type of the ontology schema compiled to SQL and run on small
+tables written here, with the failing rows counted exactly and the reproducing SQL returning
+exactly them; the generic checks; the score; the context document; the bundled sample."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dataraum_context as dc
+from dataraum_context import sample
+from dataraum_context.dataflows.quality import quality_assessment
+from dataraum_context.dataflows.statistics import statistics_profiling
+from dataraum_context.dataflows.temporal import temporal_enrichment
+from dataraum_context.dataflows.topology import topology_enrichment
+from dataraum_context.models import (
+    QualityAssessmentResult,
+    QualityResult,
+    SemanticAnnotation,
+    SemanticEnrichmentResult,
+    TableEntity,
+    TemporalResult,
+)
+from dataraum_context.ontology import load_ontology, load_ontology_file
+from dataraum_context.ontology.models import RuleType
+from dataraum_context.sample import schemas
+from conftest import write
+
+# --- a small world with a known number of failing rows per rule ----------------------------
+
+H = datetime(2024, 1, 1)
+READINGS = pl.DataFrame({
+    "device": ["a", "a", "a", "a", "b", "b", "b", "z"],
+    "reading_time": [H, H + timedelta(hours=1), H + timedelta(hours=1), H + timedelta(hours=4),
+                     H, H + timedelta(hours=1), H + timedelta(hours=2), H],
+    "counter": [1, 2, 3, 2, 5, 5, 6, 1],
+    "temperature": [20.0, 21.0, -999.0, 60.0, None, 85.0, 70.0, -40.0],
+    "status": ["ok", "OK", "warn", "bad", None, "ok", "warn", "ok"],
+    "code": ["AB123", "AB124", "ab125", "AB12", None, "CD001", "CD002", "EF001"],
+})
+DEVICES = pl.DataFrame({"device_key": ["a", "b"], "model": ["x1", "x2"]})
+D = date(2024, 1, 1)
+LEDGER = pl.DataFrame({
+    "entry": [1, 1, 2, 2, 3, 3, 4, 4],
+    "debit": [10.0, 0.0, 5.0, 0.0, 7.005, 0.0, -1.0, 0.0],
+    "credit": [0.0, 10.0, 0.0, 4.0, 0.0, 7.0, 0.0, -1.0],
+    "entry_total": [10.0, 10.0, 6.0, 6.0, 7.005, 7.005, -1.0, -1.0],
+    "starts": [D, D + timedelta(days=2), D, D, D, D, D, D],
+    "ends": [D + timedelta(days=1), D + timedelta(days=1), None, D, D, D, D, D],
+})
+
+TERMS = {
+    "readings": {"device": "device", "reading_time": "reading_time", "counter": "counter",
+                 "temperature": "temperature", "status": "status", "code": "code"},
+    "devices": {"device_key": "device_key"},
+    "ledger": {"entry": "entry", "debit": "debit", "credit": "credit", "entry_total": "entry_total",
+               "starts": "period_from", "ends": "period_to"},
+}
+
+ONTOLOGY = r"""
+name: qa_test
+concepts:
+  - {name: device, indicators: [device]}
+  - {name: device_key, indicators: [device key]}
+  - {name: reading_time, indicators: [reading time]}
+  - {name: counter, indicators: [counter]}
+  - {name: temperature, indicators: [temperature]}
+  - {name: status, indicators: [status]}
+  - {name: code, indicators: [code]}
+  - {name: entry, indicators: [entry]}
+  - {name: debit, indicators: [debit]}
+  - {name: credit, indicators: [credit]}
+  - {name: entry_total, indicators: [entry total]}
+  - {name: period_from, indicators: [starts]}
+  - {name: period_to, indicators: [ends]}
+  - {name: humidity, indicators: [humidity]}
+quality_rules:
+  - {name: temperature_present, applies_to: temperature, rule_type: not_null, severity: error}
+  - {name: one_reading_per_device_and_time, applies_to: [device, reading_time], rule_type: unique}
+  - {name: temperature_range, applies_to: temperature, rule_type: range, parameters: {min: -40, max: 60}}
+  - {name: temperature_range_open, applies_to: temperature, rule_type: range,
+     parameters: {min: -40, max: 60, inclusive: false}}
+  - {name: status_values, applies_to: status, rule_type: allowed_values, parameters: {values: [ok, warn]}}
+  - {name: status_values_exact, applies_to: status, rule_type: allowed_values,
+     parameters: {values: [ok, warn], case_sensitive: true}}
+  - {name: no_sentinels, applies_to: temperature, rule_type: disallowed_values, parameters: {values: [-999, 85.0]}}
+  - {name: code_format, applies_to: code, rule_type: regex, parameters: {pattern: '[A-Z]{2}\d{3}'}}
+  - {name: starts_before_ends, applies_to: [period_from, period_to], rule_type: cross_column,
+     expression: "{period_from} <= {period_to}"}
+  - {name: entries_balance, applies_to: [debit, credit, entry], rule_type: cross_column,
+     expression: "SUM({debit}) = SUM({credit})", parameters: {group_by: [entry], tolerance: 0.01}}
+  - {name: ledger_balances, applies_to: [debit, credit], rule_type: cross_column,
+     expression: "SUM({debit}) = SUM({credit})", parameters: {tolerance: 0.01}}
+  - {name: debits_not_negative_per_entry, applies_to: [debit, entry], rule_type: cross_column,
+     expression: "{debit} >= 0", parameters: {group_by: [entry]}}
+  - {name: entry_total_matches_debits, applies_to: [entry_total, debit, entry], rule_type: cross_column,
+     expression: "abs({entry_total} - SUM({debit})) <= 0.001", parameters: {group_by: [entry]}}
+  - {name: hourly_per_device, applies_to: reading_time, rule_type: temporal_completeness,
+     parameters: {grain: hour, group_by: [device]}}
+  - {name: counter_increases, applies_to: counter, rule_type: monotonic,
+     parameters: {order_by: reading_time, group_by: [device], strict: true}}
+  - {name: counter_never_drops, applies_to: counter, rule_type: monotonic,
+     parameters: {order_by: reading_time, group_by: [device]}}
+  - {name: readings_fresh, applies_to: reading_time, rule_type: freshness, parameters: {max_age_hours: 24}}
+  - {name: device_known, applies_to: device, rule_type: referential_integrity, parameters: {references: device_key}}
+  - {name: times_present, applies_to: ["*_time"], rule_type: not_null}
+  - {name: humidity_range, applies_to: humidity, rule_type: range, parameters: {min: 0, max: 100}}
+  - {name: status_is_numeric, applies_to: status, rule_type: range, parameters: {min: 0}}
+  - {name: temperature_below_debit, applies_to: [temperature, debit], rule_type: cross_column,
+     expression: "{temperature} < {debit}"}
+  - {name: code_lookahead, applies_to: code, rule_type: regex, parameters: {pattern: '(?=[A-Z])\w+'}}
+  - {name: broken_expression, applies_to: [period_from], rule_type: cross_column,
+     expression: "no_such_function({period_from}) = 1"}
+"""
+
+# rule -> (failing, total, unit)
+EXPECTED = {
+    "temperature_present": (1, 8, "rows"),
+    "one_reading_per_device_and_time": (2, 8, "rows"),
+    "temperature_range": (3, 8, "rows"),
+    "temperature_range_open": (5, 8, "rows"),
+    "status_values": (1, 8, "rows"),
+    "status_values_exact": (2, 8, "rows"),
+    "no_sentinels": (2, 8, "rows"),
+    "code_format": (2, 8, "rows"),
+    "starts_before_ends": (1, 8, "rows"),
+    "entries_balance": (1, 4, "groups"),
+    "ledger_balances": (1, 1, "groups"),
+    "debits_not_negative_per_entry": (1, 4, "groups"),
+    "entry_total_matches_debits": (1, 4, "groups"),
+    "hourly_per_device": (2, 9, "periods"),
+    "counter_increases": (2, 8, "rows"),
+    "counter_never_drops": (1, 8, "rows"),
+    "readings_fresh": (1, 1, "columns"),
+    "device_known": (1, 8, "rows"),
+    "times_present": (0, 8, "rows"),
+}
+
+
+def semantic(terms: dict[str, dict[str, str]]) -> SemanticEnrichmentResult:
+    return SemanticEnrichmentResult(provider="test", tables={
+        table: TableEntity(name=table, entity_type="fact", is_fact_table=True, source="test", columns={
+            c: SemanticAnnotation(name=c, semantic_role="attribute", business_term=t, source="test")
+            for c, t in columns.items()})
+        for table, columns in terms.items()})
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> tuple[Path, QualityAssessmentResult]:
+    root = tmp_path_factory.mktemp("world")
+    types = schemas.Schema(seed=0, style="test", tables={
+        "readings": READINGS, "devices": DEVICES, "ledger": LEDGER}).workspace(root)
+    onto = load_ontology_file(write(root / "qa_test.yaml", ONTOLOGY))
+    reference = TemporalResult(reference_date=datetime(2024, 1, 3), reference_source="config", tables={})
+    result = quality_assessment(types, statistics_profiling(types, str(root)), str(root), onto,
+                                semantic_enrichment=semantic(TERMS), temporal_enrichment=reference)
+    return root, result
+
+
+def by_check(result: QualityAssessmentResult) -> dict[str, QualityResult]:
+    return {r.check: r for t in result.tables.values() for r in t.results}
+
+
+def reproduced(root: Path, r: QualityResult) -> int:
+    return len(dc.Workspace(root).sql(r.sql, list(r.parameters)).fetchall())
+
+
+def test_every_rule_type_of_the_schema_is_compiled_and_run(world):
+    _, result = world
+    ran = {r.rule_type for r in by_check(result).values() if r.source == "ontology" and r.error is None}
+    assert ran == {t.value for t in RuleType}
+
+
+@pytest.mark.parametrize("rule", sorted(EXPECTED))
+def test_failing_rows_counted_exactly_and_reproduced_by_the_sql(world, rule):
+    root, result = world
+    r = by_check(result)[rule]
+    assert r.error is None and r.source == "ontology"
+    assert (r.failing_rows, r.total_rows, r.unit) == EXPECTED[rule]
+    assert reproduced(root, r) == r.failing_rows
+    assert r.passed == (r.failing_rows == 0)
+    assert len(r.examples) == min(3, r.failing_rows)
+
+
+def test_examples_are_the_failing_rows_with_row_numbers(world):
+    _, result = world
+    checks = by_check(result)
+    assert [e["_row"] for e in checks["temperature_range"].examples] == [3, 6, 7]
+    assert checks["temperature_range"].examples[0]["temperature"] == -999.0
+    assert checks["one_reading_per_device_and_time"].examples == (
+        {"_row": 2, "device": "a", "reading_time": "2024-01-01T01:00:00"},
+        {"_row": 3, "device": "a", "reading_time": "2024-01-01T01:00:00"})
+    assert [e["_row"] for e in checks["counter_increases"].examples] == [4, 6]
+    assert checks["counter_increases"].examples[0]["previous_counter"] == 3
+    assert checks["device_known"].examples[0]["device"] == "z"
+    assert checks["hourly_per_device"].examples == (
+        {"device": "a", "period": "2024-01-01T02:00:00"}, {"device": "a", "period": "2024-01-01T03:00:00"})
+    assert checks["entries_balance"].examples == ({"entry": 2, "rows": 2, "SUM(debit)": 5.0, "SUM(credit)": 4.0},)
+    assert checks["entry_total_matches_debits"].examples[0]["entry"] == 2
+    assert checks["readings_fresh"].examples[0]["latest"] == "2024-01-01T04:00:00"
+
+
+def test_rule_origin_threshold_and_binding_are_reported(world, tmp_path):
+    root, result = world
+    r = by_check(result)["code_format"]
+    assert r.ontology_file == "qa_test.yaml" and r.severity == "warning" and r.threshold == 1
+    assert result.binding == "semantic_enrichment"
+    assert any("business term code" in e for e in r.evidence)
+    assert by_check(result)["times_present"].columns == ("reading_time",)  # bound by the name pattern
+    assert any("name pattern '*_time'" in e for e in by_check(result)["times_present"].evidence)
+    tolerance = by_check(result)["entries_balance"]
+    assert "abs((" in tolerance.sql and 0.01 in tolerance.parameters
+
+
+def test_rules_that_cannot_be_bound_are_reported_not_dropped(world):
+    _, result = world
+    skipped = {n.rule: n for n in result.not_applicable}
+    assert skipped["humidity_range"].reason == "no column is bound to humidity"
+    assert skipped["status_is_numeric"].table == "readings"
+    assert "range needs a numeric column: readings.status is VARCHAR" in skipped["status_is_numeric"].reason
+    assert "not bound in one table" in skipped["temperature_below_debit"].reason
+    assert skipped["humidity_range"].ontology_file == "qa_test.yaml"
+    checks = by_check(result)
+    assert not {"humidity_range", "status_is_numeric", "temperature_below_debit"} & set(checks)
+
+
+def test_a_rule_whose_sql_fails_is_reported_without_sinking_the_others(world):
+    _, result = world
+    checks = by_check(result)
+    for name in ("code_lookahead", "broken_expression"):
+        assert checks[name].error is not None and not checks[name].passed and checks[name].failing_rows is None
+    assert "no_such_function" in checks["broken_expression"].error
+    # the checks counted in the same pass as the broken ones still count
+    assert checks["code_format"].failing_rows == 2 and checks["starts_before_ends"].failing_rows == 1
+    assert result.tables["ledger"].errors == 1 and result.tables["readings"].errors == 1
+    summary = result.summary()
+    assert {r.check for r in summary.could_not_run} == {"code_lookahead", "broken_expression"}
+
+
+def test_freshness_against_a_recent_reference_passes(tmp_path):
+    types = schemas.Schema(seed=0, style="test", tables={"readings": READINGS}).workspace(tmp_path)
+    onto = load_ontology_file(write(tmp_path / "qa_test.yaml", ONTOLOGY))
+    recent = TemporalResult(reference_date=datetime(2024, 1, 1, 12), reference_source="config", tables={})
+    result = quality_assessment(types, statistics_profiling(types, str(tmp_path)), str(tmp_path), onto,
+                                semantic_enrichment=semantic({"readings": TERMS["readings"]}),
+                                temporal_enrichment=recent)
+    fresh = by_check(result)["readings_fresh"]
+    assert (fresh.failing_rows, fresh.passed) == (0, True) and reproduced(tmp_path, fresh) == 0
+    assert result.reference_time == datetime(2024, 1, 1, 12)
+    # without a configured reference the clock decides: data from 2024 is stale now
+    clock = quality_assessment(types, statistics_profiling(types, str(tmp_path)), str(tmp_path), onto,
+                               semantic_enrichment=semantic({"readings": TERMS["readings"]}))
+    assert by_check(clock)["readings_fresh"].failing_rows == 1
+    assert clock.reference_time > datetime(2025, 1, 1)
+
+
+def _concept_column(concept, rng: random.Random) -> list:
+    """30 values of the kind a concept's role and name suggest."""
+    role = concept.typical_role.value if concept.typical_role else None
+    if role == "measure" or concept.unit:
+        return [rng.uniform(-5, 100) for _ in range(30)]
+    if role == "timestamp" or concept.name.split("_")[-1] in ("date", "time", "timestamp", "start", "finish"):
+        return [H + timedelta(hours=rng.randint(0, 200)) for _ in range(30)]
+    if role in ("key", "foreign_key"):
+        return [rng.randint(1, 10) for _ in range(30)]
+    return [rng.choice(concept.typical_values or ("a", "b", "c")) for _ in range(30)]
+
+
+@pytest.mark.parametrize("name", ["base", "financial_reporting", "retail", "marketing", "operations",
+                                  "healthcare", "iot"])
+def test_every_rule_of_the_builtin_ontologies_compiles_and_runs(tmp_path, name):
+    """One table per rule, its columns carrying the rule's concepts: DuckDB accepts every
+    compiled rule (expressions, parameters, groups), or the rule says why it does not apply."""
+    onto = load_ontology(name)
+    rng = random.Random(0)
+    tables, terms = {}, {}
+    for i, rule in enumerate(onto.quality_rules):
+        params = rule.parameters
+        concepts = [c for c in rule.applies_to if "*" not in c] + re.findall(r"\{(\w+)\}", rule.expression or "")
+        concepts += list(params.get("group_by", ())) + [params[k] for k in ("order_by", "references") if k in params]
+        concepts = list(dict.fromkeys(concepts))
+        if concepts:
+            tables[f"t{i}"] = pl.DataFrame({c: _concept_column(onto.concept(c), rng) for c in concepts})
+            terms[f"t{i}"] = {c: c for c in concepts}
+    types = schemas.Schema(seed=0, style="test", tables=tables).workspace(tmp_path)
+    result = quality_assessment(types, statistics_profiling(types, str(tmp_path)), str(tmp_path), onto,
+                                semantic_enrichment=semantic(terms))
+    ran = {r.check for r in by_check_all(result) if r.source == "ontology"}
+    assert [(r.check, r.error) for r in by_check_all(result) if r.error] == []
+    assert ran | {n.rule for n in result.not_applicable} == {r.name for r in onto.quality_rules}
+    assert len(ran) >= len(onto.quality_rules) - 1
+
+
+def by_check_all(result: QualityAssessmentResult) -> list[QualityResult]:
+    return [r for t in result.tables.values() for r in t.results]
+
+
+# --- the concept matcher binds when there is no semantic_enrichment ------------------------
+
+
+def test_without_semantic_enrichment_rules_bind_through_the_concept_matcher(tmp_path):
+    people = pl.DataFrame({
+        "person_id": list(range(1, 51)),
+        "email": [f"p{i}@example.com" for i in range(48)] + ["not an email", "x@y"],
+        "quantity": [1] * 47 + [-2, -3, 4],
+    })
+    types = schemas.Schema(seed=0, style="test", tables={"people": people}).workspace(tmp_path)
+    result = quality_assessment(types, statistics_profiling(types, str(tmp_path)), str(tmp_path),
+                                load_ontology("base"))
+    assert result.binding == "concept_matcher"
+    checks = {(r.check, r.columns): r for r in result.tables["people"].results}
+    email = checks[("email_format", ("email",))]
+    assert (email.failing_rows, email.total_rows) == (2, 50)
+    assert not email.passed  # the rule lets 2% fail; 4% did
+    assert any("matches concept email" in e for e in email.evidence)
+    qty = checks[("quantity_non_negative", ("quantity",))]
+    assert qty.failing_rows == 2 and not qty.passed and reproduced(tmp_path, qty) == 2
+    assert checks[("identifier_not_null", ("person_id",))].passed
+    assert "latitude_range" in {n.rule for n in result.not_applicable}
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.integers(-50, 50)), min_size=1, max_size=40),
+       low=st.integers(-60, 10), width=st.integers(0, 80),
+       allowed=st.lists(st.integers(-50, 50), min_size=1, max_size=6, unique=True))
+def test_range_and_values_counts_match_python(tmp_path_factory, values, low, width, allowed):
+    root = tmp_path_factory.mktemp("h")
+    types = schemas.Schema(seed=0, style="test", tables={
+        "t": pl.DataFrame({"v": pl.Series(values, dtype=pl.Int64)})}).workspace(root)
+    rules = [("in_range", "range", f"{{min: {low}, max: {low + width}}}"),
+             ("allowed", "allowed_values", f"{{values: {allowed}}}"),
+             ("banned", "disallowed_values", f"{{values: {allowed}}}"), ("present", "not_null", "{}")]
+    onto_text = "name: h\nconcepts:\n  - {name: v, indicators: [v]}\nquality_rules:\n" + "".join(
+        f"  - {{name: {n}, applies_to: v, rule_type: {t}, parameters: {p}}}\n" for n, t, p in rules)
+    onto = load_ontology_file(write(root / "h.yaml", onto_text))
+    result = quality_assessment(types, statistics_profiling(types, str(root)), str(root), onto,
+                                semantic_enrichment=semantic({"t": {"v": "v"}}))
+    checks = by_check(result)
+    present = [v for v in values if v is not None]
+    assert checks["in_range"].failing_rows == sum(1 for v in present if not low <= v <= low + width)
+    assert checks["allowed"].failing_rows == sum(1 for v in present if v not in allowed)
+    assert checks["banned"].failing_rows == sum(1 for v in present if v in allowed)
+    assert checks["present"].failing_rows == values.count(None)
+    for r in checks.values():
+        assert reproduced(root, r) == r.failing_rows
+
+
+# --- generic checks ------------------------------------------------------------------------
+
+
+def test_generic_duplicate_keys_nulls_outliers_and_the_score(tmp_path):
+    """An error on 2 of 10 rows and an info on 5 of 10: score (1 - 0.2)(1 - 0.1 x 0.5) = 0.76;
+    a null share at the threshold passes and costs nothing."""
+    accounts = pl.DataFrame({
+        "id": ["a1", "a2", "a3", "a3", "a5", "a6", "a7", "a8", "a9", "a10"],
+        "note": [None, None, None, None, None, "x", "y", "z", "w", "v"],
+        "region": [None, "n", "s", "e", "w", "n", "s", "e", "w", "n"],
+    })
+    regions = pl.DataFrame({"region_id": [f"r{i}" for i in range(30)], "label": [f"L{i}" for i in range(30)]})
+    types = schemas.Schema(seed=0, style="test", tables={"accounts": accounts, "regions": regions}).workspace(tmp_path)
+    result = quality_assessment(types, statistics_profiling(types, str(tmp_path)), str(tmp_path),
+                                load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n")))
+    checks = {(r.check, r.columns): r for r in result.tables["accounts"].results}
+    dup = checks[("duplicate_key", ("id",))]
+    assert (dup.failing_rows, dup.severity, dup.passed) == (2, "error", False)
+    assert [e["_row"] for e in dup.examples] == [3, 4] and reproduced(tmp_path, dup) == 2
+    assert dup.evidence == ("named as the table's id",)
+    note = checks[("null_ratio", ("note",))]
+    assert (note.failing_rows, note.passed, note.threshold) == (5, False, pytest.approx(0.9))
+    region = checks[("null_ratio", ("region",))]
+    assert (region.failing_rows, region.passed) == (1, True)
+    assert result.tables["accounts"].score == pytest.approx(0.8 * 0.95)
+    assert result.tables["regions"].score == 1.0
+    assert result.score == pytest.approx((10 * 0.76 + 30 * 1.0) / 40, abs=1e-4)
+    assert result.tables["accounts"].results[0].check == "duplicate_key"  # failures first, errors before infos
+    assert result.summary().top_issues[0].check == "duplicate_key"
+    assert result.summary().failed == {"error": 1, "info": 1}
+
+
+def test_keys_named_by_semantic_enrichment_are_checked_and_examples_are_configurable(tmp_path):
+    parts = pl.DataFrame({"sku": ["s1", "s2", "s2", "s2", "s5"], "code": ["c1", "c1", "c2", "c3", "c4"]})
+    types = schemas.Schema(seed=0, style="test", tables={"parts": parts}).workspace(tmp_path)
+    terms = SemanticEnrichmentResult(provider="test", tables={"parts": TableEntity(
+        name="parts", entity_type="dimension", is_fact_table=False, source="test", columns={
+            "sku": SemanticAnnotation(name="sku", semantic_role="key", source="test"),
+            "code": SemanticAnnotation(name="code", semantic_role="attribute", source="test")})})
+    result = quality_assessment(types, statistics_profiling(types, str(tmp_path)), str(tmp_path),
+                                load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n")),
+                                semantic_enrichment=terms, quality_example_rows=1)
+    checks = {(r.check, r.columns): r for r in result.tables["parts"].results}
+    assert set(checks) == {("duplicate_key", ("sku",))}  # `code` alone is no id
+    dup = checks[("duplicate_key", ("sku",))]
+    assert dup.failing_rows == 3 and dup.evidence == ("semantic_enrichment calls it a key (test)",)
+    assert dup.examples == ({"_row": 2, "sku": "s2"},)
+
+
+def test_outliers_beyond_the_iqr_fences(tmp_path):
+    amounts = [10.0 + i % 7 for i in range(100)] + [500.0, -300.0]
+    types = schemas.Schema(seed=0, style="test",
+                           tables={"sales": pl.DataFrame({"amount": amounts})}).workspace(tmp_path)
+    stats = statistics_profiling(types, str(tmp_path))
+    q = stats.tables["sales"].columns["amount"].quantiles
+    result = quality_assessment(types, stats, str(tmp_path), load_ontology_file(
+        write(tmp_path / "empty.yaml", "name: empty\n")), iqr_fence_multiplier=1.5)
+    out = by_check(result)["outlier"]
+    lo, hi = q["p25"] - 1.5 * (q["p75"] - q["p25"]), q["p75"] + 1.5 * (q["p75"] - q["p25"])
+    assert out.failing_rows == sum(1 for a in amounts if a < lo or a > hi) == 2
+    assert out.parameters == (pytest.approx(lo), pytest.approx(hi)) and reproduced(tmp_path, out) == 2
+
+
+def test_orphans_from_topology_and_declared_style_recount(tmp_path):
+    customers = pl.DataFrame({"customer_id": list(range(1, 41)), "name": [f"c{i}" for i in range(40)]})
+    orders = pl.DataFrame({"order_id": list(range(1, 201)),
+                           "customer_id": [(i % 40) + 1 for i in range(196)] + [77, 77, 78, None]})
+    types = schemas.Schema(seed=0, style="test",
+                           tables={"customers": customers, "orders": orders}).workspace(tmp_path)
+    stats = statistics_profiling(types, str(tmp_path))
+    topo = topology_enrichment(stats, types, str(tmp_path))
+    rel = next(r for r in topo.relationships if r.from_table == "orders")
+    assert rel.orphan_rows == 3
+    empty = load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n"))
+    result = quality_assessment(types, stats, str(tmp_path), empty, topology_enrichment=topo)
+    orphan = by_check(result)["orphaned_reference"]
+    assert (orphan.failing_rows, orphan.total_rows, orphan.severity) == (3, 200, "warning")
+    assert any("topology_enrichment" in e for e in orphan.evidence)  # reused, not recounted
+    assert reproduced(tmp_path, orphan) == 3  # ... and the SQL agrees
+    assert [e["customer_id"] for e in orphan.examples] == [77, 77, 78]
+    # a relationship without counts (declared by a source) is counted here
+    declared = rel.model_copy(update={"orphan_rows": None, "source": "declared"})
+    topo2 = topo.model_copy(update={"relationships": (declared,)})
+    recount = by_check(quality_assessment(types, stats, str(tmp_path), empty, topology_enrichment=topo2))
+    assert (recount["orphaned_reference"].failing_rows, recount["orphaned_reference"].severity) == (3, "error")
+
+
+def test_temporal_gaps_of_the_primary_time_column(tmp_path):
+    missing = {5, 6, 7, 20}
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(40) if i not in missing]
+    types = schemas.Schema(seed=0, style="test", tables={
+        "visits": pl.DataFrame({"visit_date": days, "n": list(range(len(days)))})}).workspace(tmp_path)
+    stats = statistics_profiling(types, str(tmp_path))
+    temporal = temporal_enrichment(stats, types, str(tmp_path))
+    p = temporal.tables["visits"].columns["visit_date"]
+    result = quality_assessment(types, stats, str(tmp_path), load_ontology_file(
+        write(tmp_path / "empty.yaml", "name: empty\n")), temporal_enrichment=temporal)
+    gap = by_check(result)["temporal_gap"]
+    assert (gap.failing_rows, gap.total_rows) == (p.expected_periods - p.observed_periods, p.expected_periods)
+    assert (gap.failing_rows, gap.total_rows) == (4, 40)
+    assert gap.severity == "warning" and gap.unit == "periods"  # a regular daily series lost days
+    assert [e["missing_period_start"] for e in gap.examples] == [
+        "2024-01-06T00:00:00", "2024-01-07T00:00:00", "2024-01-08T00:00:00"]
+    assert reproduced(tmp_path, gap) == 4
+
+
+def test_quarantine_null_tokens_and_rejected_rows_through_the_pipeline(data_dir, workspace):
+    good = "".join(f"{i},2024-01-{i:02d},{'ab'[i % 2]}\n" for i in range(7, 30))
+    write(data_dir / "events.csv", "event_id,happened,kind\n1,2024-01-01,a\n2,2024-13-45,N/A\n"
+                                   "3,2024-01-03,b\n4,2024-01-04,-\n5,2024-01-05,a,extra\n6,2024-01-06,\n" + good)
+    run = dc.run("default", sources=[str(data_dir)], workspace=str(workspace))
+    assert next(s for s in run.steps if s.name == "quality_assessment").status == "succeeded"
+    result = run.results["quality_assessment"]
+    checks = by_check(result)
+    cast = checks["cast_failure"]
+    assert (cast.columns, cast.failing_rows, cast.severity) == (("happened",), 1, "warning")
+    assert cast.examples[0]["raw_value"] == "2024-13-45"
+    rejected = checks["rejected_rows"]
+    assert (rejected.failing_rows, rejected.total_rows, rejected.severity) == (1, 29, "error")
+    tokens = checks["null_tokens"]
+    assert tokens.columns == ("kind",) and tokens.failing_rows == 2 and tokens.parameters == (["-", "N/A"],)
+    assert [e["kind"] for e in tokens.examples] == ["N/A", "-"]
+    for r in checks.values():
+        assert reproduced(workspace, r) == r.failing_rows
+
+
+# --- the bundled sample and the context ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shop_run(tmp_path_factory) -> tuple[dc.PipelineRun, Path]:
+    ws = tmp_path_factory.mktemp("shop") / "ws"
+    return dc.run("default", sources=[str(sample.shop_dir())], workspace=str(ws)), ws
+
+
+def test_sample_defects_are_quality_results(shop_run):
+    run, ws = shop_run
+    assert next(s for s in run.steps if s.name == "quality_assessment").status == "succeeded"
+    result = run.results["quality_assessment"]
+    checks = {(r.table, r.check, r.columns): r for t in result.tables.values() for r in t.results}
+    dup = checks[("customers", "duplicate_key", ("customer_id",))]
+    assert dup.failing_rows == 2 and {e["customer_id"] for e in dup.examples} == {sample.DEFECTS["duplicated_key"][2]}
+    assert dup.evidence == ("topology_enrichment found it to be the table's key",)
+    orphan = checks[("orders", "orphaned_reference", ("customer_id",))]
+    assert orphan.failing_rows == 1 and orphan.examples[0]["customer_id"] == sample.DEFECTS["orphan_foreign_key"][2]
+    cast = checks[("orders", "cast_failure", ("order_date",))]
+    assert cast.failing_rows == 1 and cast.examples[0]["raw_value"] == sample.DEFECTS["unparseable_date"][2]
+    na = checks[("customers", "null_tokens", ("country",))]
+    assert na.failing_rows == 3 and na.parameters == (["N/A"],)
+    dash = checks[("orders", "null_tokens", ("shipped_date",))]
+    assert dash.failing_rows == 2 and dash.parameters == (["-"],)
+    for r in checks.values():
+        assert r.error is None
+        assert reproduced(ws, r) == r.failing_rows, r.check
+
+
+def test_context_carries_table_quality_and_a_summary(shop_run):
+    run, _ = shop_run
+    doc = run.context.model_dump(mode="json")
+    customers = next(t for t in doc["tables"] if t["name"] == "customers")
+    assert 0 < customers["quality"]["score"] < 1 and customers["quality"]["failed"] >= 2
+    assert {"check", "rule_type", "table", "columns", "severity", "failing_rows", "total_rows", "examples",
+            "sql", "parameters", "source", "ontology_file"} <= set(customers["quality"]["results"][0])
+    quality = doc["quality"]
+    assert 0 < quality["score"] < 1 and quality["checks"] > 10
+    assert quality["top_issues"][0]["severity"] == "error" and quality["top_issues"][0]["check"] == "duplicate_key"
+    assert {i["check"] for i in quality["top_issues"]} >= {"duplicate_key", "orphaned_reference", "cast_failure",
+                                                          "null_tokens"}
+    assert quality["table_scores"]["customers"] == customers["quality"]["score"]
+    md = run.context.to_markdown()
+    assert md.index("## Join paths") < md.index("## Time coverage") < md.index("## Quality") < md.index("## customers")
+    section = md[md.index("## Quality"):md.index("## customers")]
+    assert "**error** customers.customer_id: duplicate_key: 2 of 61 rows" in section
+    assert "orders.customer_id: orphaned_reference: 1 of 200 rows" in section
+    assert re.search(r"\nQuality 0\.\d\d: \d+ of \d+ checks not passed\.\n", md[md.index("## customers"):])
+
+
+def test_benchmark_script_runs_on_a_small_table():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    proc = subprocess.run([sys.executable, str(script), "--rows", "3000", "--repeat", "1"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^3,000 rows: \d+ checks in \d+\.\d+ s", proc.stdout, re.M), proc.stdout
+    assert "orders.order_id duplicate_key: 6 of 3,000 rows" in proc.stdout
