@@ -84,7 +84,7 @@ def context_document(
                 type_format=candidate.format if candidate else None,
                 unit=(candidate.unit if candidate else None) or (meaning.unit if meaning else None),
                 cast_failures=rc.cast_failures if rc else 0,
-                statistics=cs,
+                statistics=_without_values(cs) if cs and meaning and meaning.pii else cs,
             ))
         if staged.rejected_rows:
             warnings.append(f"{name}: {staged.rejected_rows} malformed source row(s) moved to quarantine")
@@ -157,3 +157,9 @@ def _duplicated_key(table: str, column: str, stats: ColumnStatistics) -> bool:
     named_as_key = column.lower() in ("id", f"{singular.lower()}_id", f"{table.lower()}_id")
     non_null = stats.count - stats.null_count
     return named_as_key and not stats.distinct_approximate and 0 < stats.distinct_count < non_null
+
+
+def _without_values(stats: ColumnStatistics) -> ColumnStatistics:
+    """Statistics of a personal-data column without its values (min, max, top values): the
+    context is meant to be handed to agents and pasted into prompts."""
+    return stats.model_copy(update={"min": None, "max": None, "top_values": ()})

@@ -51,6 +51,8 @@ def test_demo_prints_a_context():
     assert "customers.country: missing values written as 'N/A' (3)" in result.out
     assert "orders.order_date: 1 value(s) not DATE (e.g. '2023-02-30') moved to quarantine" in result.out
     assert "## orders (200 rows; 1 value quarantined)" in result.out
+    # personal data stays out of the context: no email address of the sample appears
+    assert "@example." not in result.out
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path: Path, shop: Path):

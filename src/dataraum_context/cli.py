@@ -113,6 +113,9 @@ def _fail(code: int, message: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from dataraum_context.pipeline import load_pipeline
+
+    pipeline = load_pipeline(args.pipeline)
     overrides = {}
     if args.skip_step:
         overrides["skip_steps"] = args.skip_step
@@ -120,12 +123,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["tables"] = args.table
     if args.ontology:
         from dataraum_context.ontology import load_ontology
-        from dataraum_context.pipeline import load_pipeline
 
         # a bad name is the user's mistake (exit 2), not a step that failed
-        load_ontology(args.ontology, load_pipeline(args.pipeline).config.get("ontology_paths"))
+        load_ontology(args.ontology, pipeline.config.get("ontology_paths"))
         overrides["ontology"] = args.ontology
-    if args.no_llm_cache:
+    if args.no_llm_cache and "semantic" in pipeline.modules:  # elsewhere no LLM is asked anyway
         overrides["llm_cache"] = False
     return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
 

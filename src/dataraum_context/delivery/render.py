@@ -258,5 +258,7 @@ def _issue(r: QualityResult) -> str:
             f"{' - ' + r.description if r.description else ''}")
     if r.examples:
         text += "; e.g. " + "; ".join(", ".join(f"{k}={_short(v)}" for k, v in e.items()) for e in r.examples)
+    if r.severity == "info":  # kept short for a prompt; every issue's SQL is in the JSON
+        return text
     params = f" with parameters {list(r.parameters)}" if r.parameters else ""
     return text + f". `{r.sql}`{params}"
