@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from hamilton.function_modifiers import cache
 
+from dataraum_context.joins import columns_label
 from dataraum_context.models import (
     ColumnContext,
     ColumnSchema,
@@ -120,6 +121,7 @@ def context_document(
         semantic_provider=_provider(semantic_enrichment),
         llm_usage=semantic_enrichment.usage if semantic_enrichment else {},
         join_paths=topology_enrichment.join_paths if topology_enrichment else (),
+        key_agreement=topology_enrichment.key_agreement if topology_enrichment else None,
         dependency_groups=(cross_table_multicollinearity.dependency_groups
                            if cross_table_multicollinearity else ()),
         quality=quality_assessment.summary() if quality_assessment else None,
@@ -134,12 +136,14 @@ def _provider(semantic: SemanticEnrichmentResult | None) -> str | None:
 
 
 def _relationship_warnings(r: Relationship) -> list[str]:
-    """Orphaned references: rows whose key is missing from the table they point at."""
+    """Orphaned references: rows whose key is missing from the table they point at (a source
+    that declares the key does not enforce it)."""
     if not r.orphan_values:
         return []
     examples = f" (e.g. {', '.join(r.orphan_examples)})" if r.orphan_examples else ""
-    return [f"{r.from_table}.{', '.join(r.from_columns)}: {r.orphan_values:,} value(s){examples} in "
-            f"{r.orphan_rows:,} row(s) not found in {r.to_table}.{', '.join(r.to_columns)}"]
+    declared = " although the source declares the foreign key" if r.source == "declared" else ""
+    return [f"{columns_label(r.from_table, r.from_columns)}: {r.orphan_values:,} value(s){examples} in "
+            f"{r.orphan_rows:,} row(s) not found in {columns_label(r.to_table, r.to_columns)}{declared}"]
 
 
 def _null_token_warnings(table: str, column: ColumnSchema) -> list[str]:

@@ -126,11 +126,16 @@ def _numeric(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) ->
 def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats: StatisticsResult,
           skip: set[tuple[str, str]]) -> _Join | None:
     """The base table LEFT JOINed along many-to-one relationships (breadth-first, each
-    relationship once), the referenced side deduplicated on its key."""
+    relationship once), the referenced side deduplicated on its key. A table reached again on
+    the same values is not joined twice: `shipments.(order_id, line_no) -> order_lines` and
+    `order_lines.order_id -> orders` lead to the orders that `shipments.order_id` already
+    joined (a composite key and the single key it implies), and would only repeat its columns."""
     forward = _forward(relationships)
     join = _Join(base, [base], [], [("t0", c, f"{base}.{c}") for c in _numeric(stats, base, skip)])
     frontier = [("t0", base, 0)]
     used: set[tuple[str, tuple[str, ...], str]] = set()
+    origin: dict[tuple[str, str], tuple[str, str]] = {}  # a joined column -> the column it equals
+    reached: set[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]] = set()
     while frontier:
         alias, table, level = frontier.pop(0)
         if level >= depth:
@@ -140,7 +145,12 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
             if r.from_table != table or edge in used:
                 continue
             used.add(edge)
+            values = tuple(origin.get((alias, f), (alias, f)) for f in r.from_columns)
+            if (r.to_table, r.to_columns, values) in reached:
+                continue
+            reached.add((r.to_table, r.to_columns, values))
             new = f"t{len(join.tables)}"
+            origin |= {(new, t): v for t, v in zip(r.to_columns, values)}
             keys = ", ".join(quote_ident(c) for c in r.to_columns)
             on = " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
                               for f, t in zip(r.from_columns, r.to_columns))

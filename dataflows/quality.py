@@ -51,6 +51,7 @@ import duckdb
 from hamilton.function_modifiers import cache
 
 from dataraum_context import inference, settings
+from dataraum_context.joins import columns_label
 from dataraum_context.models import (
     InapplicableRule,
     QualityAssessmentResult,
@@ -650,7 +651,7 @@ def _generic_checks(data: _Data, topology: TopologyResult | None, temporal: Temp
             checks.append(_orphans(_Check(
                 check="orphaned_reference", rule_type="orphaned_reference", table=r.from_table,
                 columns=r.from_columns, severity="error" if r.source == "declared" else "warning",
-                description=f"values missing from {r.to_table}.{', '.join(r.to_columns)} ({r.source} relationship)"),
+                description=f"values missing from {columns_label(r.to_table, r.to_columns)} ({r.source} relationship)"),
                 data, r.from_table, r.from_columns, r.to_table, r.to_columns,
                 known=r.orphan_rows if r.orphan_rows is not None and not r.inclusion_error else None))
     for table, timed in (temporal.tables.items() if temporal else ()):

@@ -16,6 +16,11 @@ from dataraum_context.models import JoinPath, JoinStep, Relationship, TableRole
 from dataraum_context.sql import quote_ident
 
 
+def columns_label(table: str, columns: Sequence[str]) -> str:
+    """`orders.customer_id`; a composite key in parentheses: `order_lines.(order_id, line_no)`."""
+    return f"{table}.{columns[0]}" if len(columns) == 1 else f"{table}.({', '.join(columns)})"
+
+
 def table_roles(relationships: Sequence[Relationship], columns: Mapping[str, Sequence[str]],
                 keys: Mapping[str, tuple[str, ...]]) -> dict[str, TableRole]:
     """Each table's role and degrees; `columns` lists every table's columns, `keys` their own

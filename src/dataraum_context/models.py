@@ -249,13 +249,35 @@ class JoinPath(Frozen):
     sql: str  # FROM ... JOIN ... ON ..., ready to paste
 
 
+class RelationshipRef(Frozen):
+    """Names one relationship of `relationships`, with a note on how it fared."""
+
+    from_table: str
+    from_columns: tuple[str, ...]
+    to_table: str
+    to_columns: tuple[str, ...]
+    note: str = ""  # why a declared key was not found, the orphans of a confirmed one, ...
+
+
+class KeyAgreement(Frozen):
+    """How the foreign keys the sources declare agree with the ones found in the values."""
+
+    confirmed: tuple[RelationshipRef, ...] = ()  # declared, and found by discovery
+    not_found: tuple[RelationshipRef, ...] = ()  # declared, not found by discovery (the note says why)
+    undeclared: tuple[RelationshipRef, ...] = ()  # found between tables of a declaring source, not declared
+    summary: str = ""
+
+
 class TopologyResult(Frozen):
     relationships: tuple[Relationship, ...]
     tables: dict[str, TableRole]
     join_paths: tuple[JoinPath, ...] = ()  # from each fact and bridge table to what it reaches
     pairs_compatible: int = 0  # referencing column x key pairs of compatible types
     pairs_measured: int = 0  # of those, the pairs whose inclusion DuckDB measured
+    composite_keys_checked: int = 0  # column pairs whose uniqueness was measured as composite keys
+    composite_pairs_measured: int = 0  # referencing pair x key pair candidates whose inclusion was measured
     key_duplicate_policy: str = ""  # how repeated values on the referenced side were treated
+    key_agreement: KeyAgreement | None = None  # None when no source declares keys
 
 
 # --- temporal ------------------------------------------------------------------------------
@@ -547,6 +569,7 @@ class ContextDocument(Frozen):
     semantic_provider: str | None = None  # "heuristic", "anthropic (claude-sonnet-5-5)"
     llm_usage: dict[str, int] = {}  # requests, input_tokens, output_tokens, cache_hits
     join_paths: tuple[JoinPath, ...] = ()  # from each fact and bridge table to what it reaches
+    key_agreement: KeyAgreement | None = None  # declared foreign keys against discovered ones (topology)
     dependency_groups: tuple[DependencyGroup, ...] = ()  # near-linear dependencies across joins
     quality: QualitySummary | None = None  # scores, counts and the top issues (quality_assessment)
     warnings: tuple[str, ...] = ()

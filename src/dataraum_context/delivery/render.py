@@ -6,14 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dataraum_context.joins import columns_label
+
 if TYPE_CHECKING:
     from dataraum_context.models import (
         ColumnContext,
         ContextDocument,
         JoinPath,
+        KeyAgreement,
         QualityResult,
         QualitySummary,
         Relationship,
+        RelationshipRef,
         TableContext,
         TemporalProfile,
     )
@@ -50,8 +54,10 @@ def to_markdown(doc: ContextDocument) -> str:
     lines += _quality(doc.quality)
     for table in doc.tables:
         lines += _table(table)
-    if doc.relationships:
+    if doc.relationships or doc.key_agreement:
         lines += ["## Relationships", ""]
+        if doc.key_agreement:
+            lines += [_key_agreement(doc.key_agreement), ""]
         lines += [f"- {_relationship(r)}" for r in doc.relationships]
         lines.append("")
     if doc.proposed_relationships:
@@ -160,8 +166,22 @@ def _relationship(r: Relationship) -> str:
         facts.append(r.cardinality)
     if r.confidence is not None:
         facts.append(f"confidence {r.confidence:.2f}")
-    return (f"{r.from_table}.{', '.join(r.from_columns)} -> {r.to_table}.{', '.join(r.to_columns)} "
-            f"({', '.join(facts)})")
+    return f"{_link(r)} ({', '.join(facts)})"
+
+
+def _link(r: Relationship | RelationshipRef) -> str:
+    """`orders.customer_id -> customers.id`; `a.(x, y) -> b.(x, y)` for a composite key."""
+    return f"{columns_label(r.from_table, r.from_columns)} -> {columns_label(r.to_table, r.to_columns)}"
+
+
+def _key_agreement(a: KeyAgreement) -> str:
+    """One line: how the foreign keys a source declares agree with the values."""
+    parts = [f"Declared keys: {a.summary}."]
+    for title, refs in (("With orphans", [r for r in a.confirmed if r.note]), ("Not found", a.not_found),
+                        ("Not declared", a.undeclared)):
+        if refs:
+            parts.append(f"{title}: " + "; ".join(_link(r) + (f" ({r.note})" if r.note else "") for r in refs) + ".")
+    return " ".join(parts)
 
 
 def _join_paths(paths: tuple[JoinPath, ...]) -> list[str]:

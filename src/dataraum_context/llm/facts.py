@@ -31,9 +31,10 @@ def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, works
     references: dict[tuple[str, str], str] = {}
     referenced_by: dict[str, set[str]] = {}
     if topology is not None:
-        for r in topology.relationships:
-            if len(r.from_columns) == 1:
-                references[(r.from_table, r.from_columns[0])] = f"{r.to_table}.{r.to_columns[0]}"
+        # each column of a composite reference sits inside its counterpart; a single-column one wins
+        for r in sorted(topology.relationships, key=lambda r: len(r.from_columns)):
+            for f, t in zip(r.from_columns, r.to_columns):
+                references.setdefault((r.from_table, f), f"{r.to_table}.{t}")
             if r.from_table != r.to_table:
                 referenced_by.setdefault(r.to_table, set()).add(r.from_table)
     out = []

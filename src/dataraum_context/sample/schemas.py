@@ -11,13 +11,22 @@ integer ranges (quantities, ratings) that sit inside every dense key, 0/1 flags,
 integer measures, key-like names with no table behind them, low-cardinality codes; and the
 defects it must survive: orphans, null references, a repeated key value.
 
-`relationships` is the ground truth: (from_table, from_column, to_table, to_column).
+Most schemas also hold a composite key: a header table (receipts, manifests, ...) whose lines
+are keyed by (header reference, line number), and a table referencing the lines by that pair
+(with a few orphan pairs and nulls); half of them add the composite trap: a small table whose
+two low-cardinality, key-like columns (`zone_no`, `bay_no`) happen to be unique together, and
+the same columns in the referencing table, drawn from its combinations.
+
+`relationships` is the ground truth of single-column keys: (from_table, from_column, to_table,
+to_column); `composites` that of the composite ones: (from_table, from_columns, to_table,
+to_columns).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -48,7 +57,8 @@ _ENTITIES = [
 _PLURAL = {"category": "categories", "country": "countries", "city": "cities",
            "currency": "currencies", "territory": "territories", "aircraft": "aircraft",
            "person": "people", "employee": "employees", "facility": "facilities",
-           "company": "companies", "activity": "activities", "entry": "entries"}
+           "company": "companies", "activity": "activities", "entry": "entries",
+           "dispatch": "dispatches"}
 _FACTS = ["sale", "order_line", "shipment", "payment", "visit", "booking", "event", "reading",
           "transaction", "enrollment", "ticket", "flight", "claim", "session", "delivery",
           "rental", "subscription", "review", "invoice_line", "stream"]
@@ -61,6 +71,11 @@ _TRAPS = ["quantity", "rating", "priority", "units", "line_number", "year", "age
           "level", "floor", "seats", "duration_min", "attempts", "rank"]
 _KEYLIKE_NO_TABLE = ["terminal_no", "batch_id", "lane_id", "shift_no", "gate_code", "slot_id",
                      "register_no", "bay_id"]
+# composite keys: headers whose rows have numbered lines, tables that reference the lines, traps
+_HEADERS = ["receipt", "manifest", "quote", "requisition", "timesheet", "work_order"]
+_LINE_NUMBERS = ["line_no", "seq_no", "pos_no", "line_nr"]
+_LINE_REFERENCES = ["adjustment", "correction", "dispatch", "inspection"]
+_SMALL_PLACES = ["bin", "rack", "dock", "kiosk"]
 
 
 @dataclass
@@ -69,6 +84,7 @@ class Schema:
     style: str
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     relationships: set[tuple[str, str, str, str]] = field(default_factory=set)
+    composites: set[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = field(default_factory=set)
 
     def write(self, directory: str | Path) -> list[Path]:
         """Each table as `<directory>/<table>.parquet`."""
@@ -275,6 +291,61 @@ class _Builder:
             else:
                 t.columns[col] = [date(2021, 1, 1) + timedelta(days=rng.randrange(900)) for _ in range(t.rows)]
 
+    def composite(self, rows: Callable[[int, int], int]) -> None:
+        """A header, its lines keyed by (header reference, line number), a table referencing the
+        lines by that pair; sometimes the trap of two small columns unique by chance."""
+        rng, naming = self.rng, self.naming
+        header = self.add_table(rng.choice(_HEADERS), rows(40, 600))
+        self.attributes(header)
+        ent = f"{header.entity}_line"
+        prefix = self._prefix(ent)
+        href = naming.ref(header.entity, self.abbrs[header.entity], prefix)
+        word = rng.choice(_LINE_NUMBERS)
+        number = naming.plain(word, prefix) if naming.style != "camel" else _camel(word)
+        most = rng.choice([3, 5, 8])
+        pairs = [(h, n) for h in header.keys for n in range(1, rng.randint(1, most) + 1)]
+        rng.shuffle(pairs)
+        columns = {"id": list(range(1, len(pairs) + 1))} if naming.style == "id" else {}
+        columns |= {href: [h for h, _ in pairs], number: [n for _, n in pairs],
+                    naming.plain("quantity", prefix): [rng.randint(1, 20) for _ in pairs],
+                    naming.plain("amount", prefix): [round(rng.uniform(1, 500), 2) for _ in pairs]}
+        lines = _Table(ent, naming.table(ent), prefix, len(pairs), href, [h for h, _ in pairs], columns)
+        self.tables[ent] = lines
+        self.schema.relationships.add((lines.name, href, header.name, header.key_column))
+
+        user = self.add_table(rng.choice(_LINE_REFERENCES), rows(100, 1500),
+                              kind=rng.choice(["dense", "offset", "sparse"]))
+        uref = naming.ref(header.entity, self.abbrs[header.entity], user.prefix)
+        unumber = naming.plain(word, user.prefix) if naming.style != "camel" else _camel(word)
+        chosen = [rng.choice(pairs) for _ in range(user.rows)]
+        for i in rng.sample(range(user.rows), max(1, user.rows // 100)):  # a line that does not exist
+            chosen[i] = (chosen[i][0], most + rng.randint(1, 5))
+        numbers: list[int | None] = [n for _, n in chosen]
+        for i in rng.sample(range(user.rows), user.rows // 50):
+            numbers[i] = None
+        user.columns |= {uref: [h for h, _ in chosen], unumber: numbers,
+                         naming.plain("event_date", user.prefix):
+                             [date(2022, 1, 1) + timedelta(days=rng.randrange(700)) for _ in chosen],
+                         naming.plain("amount", user.prefix): [round(rng.uniform(1, 90), 2) for _ in chosen]}
+        self.schema.relationships.add((user.name, uref, header.name, header.key_column))
+        self.schema.composites.add((user.name, (uref, unumber), lines.name, (href, number)))
+        if rng.random() < 0.5:
+            self._chance_trap(user)
+
+    def _chance_trap(self, user: _Table) -> None:
+        """A small table whose `zone_no` and `bay_no` (neither unique alone) happen to be unique
+        together, and the same columns in `user` drawn from its combinations."""
+        rng, naming = self.rng, self.naming
+        d1, d2 = rng.choice([3, 4]), rng.choice([3, 4])
+        n = rng.randint(max(d1, d2) + 1, max(d1, d2) + 3)
+        combos = rng.sample([(a, b) for a in range(1, d1 + 1) for b in range(1, d2 + 1)], n)
+        small = self.add_table(rng.choice(_SMALL_PLACES), n, kind="dense")
+        picked = [rng.choice(combos) for _ in range(user.rows)]
+        for t, values in ((small, combos), (user, picked)):
+            for i, word in enumerate(("zone_no", "bay_no")):
+                name = naming.plain(word, t.prefix) if naming.style != "camel" else _camel(word)
+                t.columns[name] = [v[i] for v in values]
+
     def finish(self) -> Schema:
         for t in self.tables.values():
             self.schema.tables[t.name] = pl.DataFrame(t.columns, strict=False)
@@ -368,4 +439,6 @@ def generate(seed: int, style: str | None = None, dimensions: int | None = None,
                            abbr=b.abbrs[left.entity][:2] + b.abbrs[right.entity][:2] + "l")
         b.reference(link, left, b.naming.ref(left.entity, b.abbrs[left.entity], link.prefix))
         b.reference(link, right, b.naming.ref(right.entity, b.abbrs[right.entity], link.prefix))
+    if rng.random() < 0.7:  # drawn last, so the rest of a seed's schema stays as it was
+        b.composite(rows)
     return b.finish()
