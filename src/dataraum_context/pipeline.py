@@ -15,7 +15,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, get_args
 
-import yaml
 from hamilton import driver as h_driver
 from hamilton.node import DependencyType
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -24,6 +23,7 @@ from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
 from dataraum_context.step import SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
+from dataraum_context.yaml_files import parse_yaml
 
 DEFAULT_WORKSPACE = ".dataraum"
 
@@ -99,12 +99,7 @@ def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> Pipeline
 
 
 def parse_pipeline(text: str, origin: str) -> PipelineConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{origin}:{mark.line + 1}" if mark else origin
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = parse_yaml(text, origin)
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: a pipeline config is a mapping of keys "
                           f"({', '.join(PipelineConfig.model_fields)})")

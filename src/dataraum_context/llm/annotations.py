@@ -25,6 +25,7 @@ from dataraum_context.errors import ConfigError, DataraumError
 from dataraum_context.llm.protocol import ROLES, SemanticRole
 from dataraum_context.models import Frozen
 from dataraum_context.workspace import TABLES, Workspace
+from dataraum_context.yaml_files import parse_yaml
 
 ANNOTATIONS_FILE = "annotations.yaml"
 _HEADER = ("# Column annotations (table.column: role, term, description). They win over every semantic\n"
@@ -124,12 +125,7 @@ def term_warning(term: str, ontology_name: str) -> str | None:
 
 
 def _load(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):

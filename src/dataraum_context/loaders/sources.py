@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
 from pydantic import ValidationError
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.models import Frozen
+from dataraum_context.yaml_files import parse_yaml
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SOURCES_FILE_KEYS = ("name", "kind", "source", "options", "credentials")
@@ -94,12 +94,7 @@ def source_specs(sources: list[str]) -> list[SourceSpec]:
 def _read_sources_file(path: Path) -> list[SourceSpec]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such sources file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
     entries = data.get("sources") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: expected `sources:` with a list of sources "
