@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: object = None
-    headers: dict[str, str] = field(default_factory=dict)
+from servers import HTTPApp, Reply, Seen
 
 
 def tool_use(tool_input: dict, name: str = "describe_tables", input_tokens: int = 120,
@@ -61,41 +53,26 @@ def good_answer(prompt: str) -> dict:
 
 
 class MessagesAPI:
+    """The Messages API over a local `HTTPApp`: `handler(request body) -> Reply`; every request
+    body is recorded (`requests`), and its raw bytes with the headers (`raw`)."""
+
     def __init__(self, handler: Callable[[dict], Reply]):
-        self.handler = handler
         self.requests: list[dict] = []
         self.raw: list[bytes] = []
-        app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = json.loads(raw)
-                app.raw.append(raw + json.dumps(dict(self.headers.items())).encode())
-                app.requests.append(body)
-                reply = app.handler(body)
-                payload = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(payload)
+        def answer(seen: Seen) -> Reply:
+            self.raw.append(seen.body + json.dumps(seen.headers).encode())
+            self.requests.append(json.loads(seen.body))
+            return handler(self.requests[-1])
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._app = HTTPApp(answer)
+        self.url = self._app.url
 
     def prompt(self, i: int = 0) -> str:
         return self.requests[i]["messages"][0]["content"]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._app.close()
 
 
 @pytest.fixture

@@ -122,6 +122,7 @@ class Seen:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""  # what a POST sent
 
 
 class HTTPApp:
@@ -134,9 +135,15 @@ class HTTPApp:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                self._answer(b"")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def _answer(self, body: bytes) -> None:
                 parts = urlsplit(self.path)
                 seen = Seen(parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                            dict(self.headers.items()))
+                            dict(self.headers.items()), body)
                 app.requests.append(seen)
                 reply = app.handler(seen)
                 payload = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
