@@ -240,15 +240,21 @@ def _loaders_of(spec: SourceSpec, registry: dict[str, type[LoaderBase]]) -> list
     return loaders
 
 
+def selected(wanted: str | list[str] | None, found: list[str], source: str, what: str) -> list[str]:
+    """The names an option asks for (one or a list), each checked against those found; all
+    found when the option is not set."""
+    if wanted is None:
+        return found
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise SourceError(f"{source}: no {what} {missing[0]!r} ({what}s: {', '.join(found) or 'none'})")
+    return wanted
+
+
 def table_loaders(cls: type[LoaderBase], spec: SourceSpec, source: str, found: list[str]) -> list[LoaderBase]:
     """Loaders for the tables a database holds, or for those its `tables` option names."""
-    wanted = spec.options.get("tables")
-    if wanted is not None:
-        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-        missing = [t for t in wanted if t not in found]
-        if missing:
-            raise SourceError(f"{source}: no table {missing[0]!r} (tables: {', '.join(found) or 'none'})")
-        found = wanted
+    found = selected(spec.options.get("tables"), found, source, "table")
     if not found:
         raise SourceError(f"{source}: the database has no tables")
     return [cls(source, table=t, options=spec.options, credentials=spec.credentials) for t in found]

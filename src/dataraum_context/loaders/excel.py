@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from dataraum_context.errors import SourceError
 from dataraum_context.loaders.arrow import ArrowLoader, unique_names
-from dataraum_context.loaders.base import LoaderBase, _first_line, table_name
+from dataraum_context.loaders.base import LoaderBase, _first_line, selected, table_name
 from dataraum_context.loaders.sources import SourceSpec
 from dataraum_context.models import TypeSystemStrength
 
@@ -52,14 +52,7 @@ class ExcelLoader(ArrowLoader):
         if "sheet" in spec.options:
             return super().expand(spec, source)
         reader = _workbook(source)
-        wanted = spec.options.get("sheets")
-        names = reader.sheet_names
-        if wanted is not None:
-            wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-            missing = [s for s in wanted if s not in names]
-            if missing:
-                raise SourceError(f"{source}: no sheet {missing[0]!r} (sheets: {', '.join(names)})")
-            names = wanted
+        names = selected(spec.options.get("sheets"), reader.sheet_names, source, "sheet")
         sheets = [s for s in names if _call(source, lambda s=s: reader.load_sheet(s, header_row=None,
                                                                                    n_rows=1).width)]
         if not sheets:
