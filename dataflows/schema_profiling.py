@@ -8,31 +8,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hamilton.htypes import Collect, Parallelizable
+
 from dataraum_context import inference, settings
 from dataraum_context.errors import ConfigError
-from dataraum_context.models import SchemaProfilingResult, StagedTable, StagingResult, TableSchema
+from dataraum_context.models import (
+    SchemaProfilingResult,
+    StagedTable,
+    StagingResult,
+    TableSchema,
+)
 from dataraum_context.sql import connect, quote_ident, quote_literal
-from dataraum_context.step import step
+from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
 
-@step(scope="column", phase="profiling", criticality="required")
-def schema_profiling(
-    staging: StagingResult,
+@part_of_step("schema_profiling")
+def table_to_profile(staging: StagingResult) -> Parallelizable[StagedTable]:
+    """Each staged table (with the version of its files: a restaged table is profiled again)."""
+    yield from staging.tables.values()
+
+
+@part_of_step("schema_profiling")
+def table_schema(
+    table_to_profile: StagedTable,
     workspace: str,
     null_tokens: Sequence[str] = settings.NULL_TOKENS,
     profile_sample_rows: int = settings.PROFILE_SAMPLE_ROWS,
-) -> SchemaProfilingResult:
-    """Per text column of each staged table: value patterns, null tokens seen, and ranked type
+) -> TableSchema:
+    """Per text column of one staged table: value patterns, null tokens seen, and ranked type
     candidates with evidence. Tables above `profile_sample_rows` rows are sampled."""
     if profile_sample_rows < 1:
         raise ConfigError(f"profile_sample_rows must be at least 1, got {profile_sample_rows}")
-    ws = Workspace(workspace)
-    tokens = inference.as_tokens(null_tokens)
-    return SchemaProfilingResult(tables={
-        name: _profile_table(ws, table, tokens, profile_sample_rows)
-        for name, table in staging.tables.items()
-    })
+    return _profile_table(Workspace(workspace), table_to_profile, inference.as_tokens(null_tokens),
+                          profile_sample_rows)
+
+
+@step(scope="column", phase="profiling", criticality="required")
+def schema_profiling(table_schema: Collect[TableSchema]) -> SchemaProfilingResult:
+    """The profile of every staged table's columns."""
+    return SchemaProfilingResult(tables={t.name: t for t in table_schema})
 
 
 def _profile_table(ws: Workspace, table: StagedTable, null_tokens: tuple[str, ...],

@@ -1,4 +1,5 @@
-"""Staging: sources into the workspace, as read (VARCHAR-first for untyped sources).
+"""Staging: sources into the workspace, as read (VARCHAR-first for untyped sources), one table
+at a time.
 
 A source that cannot be read (a corrupt file, an unreachable server, a failing API) is recorded
 in the result by name with its reason and the others are staged: the run is then incomplete,
@@ -11,12 +12,13 @@ import uuid
 from typing import Any
 
 from hamilton.function_modifiers import cache
+from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.loaders.base import staged_loaders
-from dataraum_context.models import Frozen, Relationship, SourceFailure, StagingResult
-from dataraum_context.step import step
+from dataraum_context.models import Frozen, SourceFailure, StagingResult, TableStaging
+from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
 
@@ -69,27 +71,39 @@ def source_manifest(sources: list[str], tables: list[str] | None = None) -> Sour
     return SourceManifest(tables=tuple(entries), failures=tuple(failures))
 
 
-@step(scope="table", phase="staging", criticality="critical")
-def staging(source_manifest: SourceManifest, workspace: str) -> StagingResult:
-    """Each table of the sources staged as `staged/<table>.parquet`, with the foreign keys the
-    sources declare; the sources that could not be read are listed in `failures`."""
+@part_of_step("staging")
+def table_to_stage(source_manifest: SourceManifest) -> Parallelizable[ManifestTable]:
+    """Each table of the manifest, with its own version: a changed source restages only its table."""
+    yield from source_manifest.tables
+
+
+@part_of_step("staging")
+def table_staging(table_to_stage: ManifestTable, workspace: str) -> TableStaging:
+    """One table staged as `staged/<table>.parquet` with the keys its source declares, or the
+    reason its source could not be read."""
     ws = Workspace(workspace)
-    registry = plugins.loaders()
-    failures = list(source_manifest.failures)
-    tables = {}
-    declared: list[Relationship] = []
-    for entry in source_manifest.tables:
-        loader = registry[entry.loader](entry.source, table=entry.table, options=entry.options,
-                                        credentials=entry.credentials)
-        try:
-            tables[entry.table] = loader.load(ws)
-            declared.extend(loader.relationships())
-        except SourceError as exc:
-            failures.append(SourceFailure(source=entry.source_name, reason=str(exc)))
+    entry = table_to_stage
+    loader = plugins.loaders()[entry.loader](entry.source, table=entry.table, options=entry.options,
+                                             credentials=entry.credentials)
+    try:
+        table = loader.load(ws)
+        declared = tuple(loader.relationships())
+    except SourceError as exc:
+        return TableStaging(failure=SourceFailure(source=entry.source_name, reason=str(exc)))
+    files = ws.versions([table.path, table.rejects_path])
+    return TableStaging(table=table.model_copy(update={"workspace_files": files}), declared_relationships=declared)
+
+
+@step(scope="table", phase="staging", criticality="critical")
+def staging(table_staging: Collect[TableStaging], source_manifest: SourceManifest) -> StagingResult:
+    """Every table of the sources staged, with the foreign keys the sources declare; the
+    sources that could not be read are listed in `failures`."""
+    staged = list(table_staging)
+    tables = {s.table.name: s.table for s in staged if s.table is not None}
+    failures = [*source_manifest.failures, *(s.failure for s in staged if s.failure is not None)]
     if not tables:
         reasons = [f.reason for f in failures]
         raise SourceError("; ".join(reasons) if reasons else "the sources hold no tables")
-    declared = [r for r in declared if r.from_table in tables and r.to_table in tables]
-    written = [f for t in tables.values() for f in (t.path, t.rejects_path)]
-    return StagingResult(tables=tables, files=ws.versions(written),
-                         declared_relationships=tuple(declared), failures=tuple(failures))
+    declared = [r for s in staged for r in s.declared_relationships
+                if r.from_table in tables and r.to_table in tables]
+    return StagingResult(tables=tables, declared_relationships=tuple(declared), failures=tuple(failures))

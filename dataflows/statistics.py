@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import settings
 from dataraum_context.models import (
@@ -27,7 +28,7 @@ from dataraum_context.models import (
     ValueFrequency,
 )
 from dataraum_context.sql import connect, quote_ident, quote_literal
-from dataraum_context.step import step
+from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
 QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
@@ -44,22 +45,28 @@ _ORDERED = _NUMERIC | _TEMPORAL | _STRING  # the kinds whose min and max are rep
 _VIEW = "_profiled"  # the table being profiled, as a view on the step's connection
 
 
-@step(scope="column", phase="profiling", criticality="required")
-def statistics_profiling(type_resolution: TypeResolutionResult, workspace: str,
-                         exact_up_to_rows: int = settings.EXACT_UP_TO_ROWS,
-                         top_k: int = settings.TOP_K,
-                         histogram_bins: int = settings.HISTOGRAM_BINS) -> StatisticsResult:
+@part_of_step("statistics_profiling")
+def table_to_describe(type_resolution: TypeResolutionResult) -> Parallelizable[ResolvedTable]:
+    """Each typed table (with the version of its file: a retyped table is described again)."""
+    yield from type_resolution.tables.values()
+
+
+@part_of_step("statistics_profiling")
+def table_statistics(table_to_describe: ResolvedTable, workspace: str,
+                     exact_up_to_rows: int = settings.EXACT_UP_TO_ROWS,
+                     top_k: int = settings.TOP_K,
+                     histogram_bins: int = settings.HISTOGRAM_BINS) -> TableStatistics:
     """Counts, distinct values, ranges, moments, quantiles, top-k values and histograms per
-    column; exact up to `exact_up_to_rows` rows, approximate (and labelled so) above."""
-    ws = Workspace(workspace)
-    con = connect()
-    try:
-        return StatisticsResult(tables={
-            name: _table_statistics(con, ws, table, exact_up_to_rows, top_k, histogram_bins)
-            for name, table in type_resolution.tables.items()
-        })
-    finally:
-        con.close()
+    column of one table; exact up to `exact_up_to_rows` rows, approximate (and labelled so) above."""
+    with connect() as con:
+        return _table_statistics(con, Workspace(workspace), table_to_describe, exact_up_to_rows,
+                                 top_k, histogram_bins)
+
+
+@step(scope="column", phase="profiling", criticality="required")
+def statistics_profiling(table_statistics: Collect[TableStatistics]) -> StatisticsResult:
+    """The statistics of every typed table's columns."""
+    return StatisticsResult(tables={t.name: t for t in table_statistics})
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import inference, settings
 from dataraum_context.errors import ConfigError
@@ -26,43 +27,56 @@ from dataraum_context.models import (
     StagedTable,
     StagingResult,
     TableSchema,
+    TableToType,
     TypeCandidate,
     TypeResolutionResult,
 )
 from dataraum_context.sql import connect, quote_ident, quote_literal
-from dataraum_context.step import step
+from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import QUARANTINE, TABLES, Workspace
 
 _TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ ]*(\(\s*[0-9]+\s*(,\s*[0-9]+\s*)?\))?")
 _EXAMPLES = 5
 
 
-@step(scope="table", phase="profiling", criticality="required")
-def type_resolution(
-    schema_profiling: SchemaProfilingResult,
-    staging: StagingResult,
+@part_of_step("type_resolution")
+def table_to_type(staging: StagingResult, schema_profiling: SchemaProfilingResult,
+                  type_overrides: dict[str, str] | None = None) -> Parallelizable[TableToType]:
+    """Each staged table with its profile and its own `type_overrides` ({"table.column":
+    "DUCKDB TYPE"}, checked against the staged tables first), so an override recomputes only
+    its table."""
+    with connect() as con:
+        overrides = _overrides(con, type_overrides or {}, staging)
+    for name, table in staging.tables.items():
+        yield TableToType(staged=table, profile=schema_profiling.tables.get(name),
+                          overrides=overrides.get(name, {}))
+
+
+@part_of_step("type_resolution")
+def resolved_table(
+    table_to_type: TableToType,
     workspace: str,
-    type_overrides: dict[str, str] | None = None,
     min_type_confidence: float = settings.MIN_TYPE_CONFIDENCE,
     null_tokens: Sequence[str] = settings.NULL_TOKENS,
-) -> TypeResolutionResult:
-    """Each staged table typed: the best candidate when it is confident enough, else VARCHAR;
-    `type_overrides` ({"table.column": "DUCKDB TYPE"}) win. Failed values go to quarantine."""
+) -> ResolvedTable:
+    """One table typed: the best candidate when it is confident enough, else VARCHAR; overrides
+    win. Failed values go to quarantine."""
     ws = Workspace(workspace)
     with connect() as con:
         con.execute("SET TimeZone = 'UTC'")  # zone-less values read as TIMESTAMPTZ are UTC
         # DuckDB rewrites an IN list (and list_contains over constants) into a join, after which
         # COPY no longer keeps the staged row order that row numbers and the quarantine rely on
         con.execute("SET disabled_optimizers = 'in_clause'")
-        overrides = _overrides(con, type_overrides or {}, staging)
-        tokens = list(inference.as_tokens(null_tokens))
-        tables = {
-            name: _resolve_table(con, ws, table, schema_profiling.tables.get(name),
-                                 overrides.get(name, {}), min_type_confidence, tokens)
-            for name, table in staging.tables.items()
-        }
-    written = [f for t in tables.values() for f in (t.path, t.quarantine_path)]
-    return TypeResolutionResult(tables=tables, files=ws.versions(written))
+        job = table_to_type
+        table = _resolve_table(con, ws, job.staged, job.profile, job.overrides, min_type_confidence,
+                               list(inference.as_tokens(null_tokens)))
+    return table.model_copy(update={"workspace_files": ws.versions([table.path, table.quarantine_path])})
+
+
+@step(scope="table", phase="profiling", criticality="required")
+def type_resolution(resolved_table: Collect[ResolvedTable]) -> TypeResolutionResult:
+    """Every staged table typed, with the quarantine of the values that did not cast."""
+    return TypeResolutionResult(tables={t.name: t for t in resolved_table})
 
 
 @dataclass(frozen=True)

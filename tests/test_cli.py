@@ -132,3 +132,16 @@ def test_a_required_step_failing_on_user_input_exits_2(shop: Path, tmp_path: Pat
     assert result.code == 2
     assert "step ontology (required) failed" in result.err and "no_such_ontology" in result.err
     assert out.is_file()
+
+
+def test_runs_lists_the_recorded_runs_newest_first(shop, workspace):
+    assert cli("run", str(shop), "--pipeline", "quick_profile", "--workspace", str(workspace)).code == 0
+    assert cli("run", str(shop), "--pipeline", "quick_profile", "--workspace", str(workspace),
+               "--table", "orders").code == 0
+    listed = cli("runs", "--workspace", str(workspace), "--steps")
+    assert listed.code == 0
+    lines = [line for line in listed.out.splitlines() if not line.startswith(" ")]
+    assert len(lines) == 2 and all("quick_profile" in line and "succeeded" in line for line in lines)
+    assert "statistics_profiling" in listed.out and "2 computed, 0 cached" in listed.out
+    assert "1 computed, 0 cached" in listed.out  # the second run staged only orders
+    assert cli("runs", "--workspace", str(workspace), "--last", "1").out.count("quick_profile") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -98,3 +99,39 @@ def test_cached_step_whose_files_were_rewritten_runs_again(shop, workspace):
     types = {row[0]: row[1] for row in dc.Workspace(workspace).sql("DESCRIBE orders").fetchall()}
     assert types["order_date"] == "DATE"
     assert third.context.table("orders").columns[2].data_type == "DATE"
+
+
+def test_a_changed_source_recomputes_only_its_table(data_dir, workspace):
+    """Eight files; one changes: the per-table steps compute that table and serve the other
+    seven from the cache, and the run record says so."""
+    for i in range(8):
+        (data_dir / f"t{i}.csv").write_text("id,amount,day\n" + "".join(
+            f"{n},{n * 1.5},2024-01-{n % 28 + 1:02d}\n" for n in range(1, 20 + i)))
+    first = dc.run("default", sources=[str(data_dir)], workspace=str(workspace))
+    assert first.succeeded
+    changed = data_dir / "t3.csv"
+    changed.write_text(changed.read_text() + "99,1.0,not a date\n")
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    second = dc.run("default", sources=[str(data_dir)], workspace=str(workspace))
+
+    record = json.loads((workspace / "runs" / f"{second.run_id}.json").read_text())
+    assert (record["pipeline"], record["engine"], record["status"]) == ("default", "local", "succeeded")
+    steps = {s["name"]: s for s in record["steps"]}
+    for name in ("staging", "schema_profiling", "type_resolution", "statistics_profiling"):
+        assert (steps[name]["tables_computed"], steps[name]["tables_cached"]) == (1, 7), name
+        assert steps[name]["status"] == "succeeded" and steps[name]["duration_s"] > 0
+    assert second.context.table("t3").row_count == 19 + 3 + 1
+    assert dc.Workspace(workspace).sql("SELECT count(*) FROM quarantine_t3").fetchall() == [(1,)]
+    # nothing changed: every table is served from the cache
+    third = dc.run("default", sources=[str(data_dir)], workspace=str(workspace))
+    assert {(s.name, s.status, s.tables_cached) for s in third.steps if s.name == "statistics_profiling"} \
+        == {("statistics_profiling", "cached", 8)}
+    assert [r.run_id for r in dc.Workspace(workspace).runs()] == [third.run_id, second.run_id, first.run_id]
+
+
+def test_a_failed_run_leaves_its_record(tmp_path, shop, workspace):
+    with pytest.raises(StepFailed):
+        dc.run(_pipeline(tmp_path, fail_fast=True), sources=[str(shop)], workspace=str(workspace))
+    (record,) = dc.Workspace(workspace).runs()
+    assert record.status == "failed" and "broken_requirement" in (record.error or "")
+    assert {s.name: s.status for s in record.steps}["broken_requirement"] == "failed"

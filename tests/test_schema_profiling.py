@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from dataraum_context import inference
-from dataraum_context.dataflows.schema_profiling import schema_profiling
-from dataraum_context.dataflows.staging import source_manifest, staging
+from support.steps import schema_profiling
+from dataraum_context.dataflows.staging import source_manifest
+from support.steps import staging
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import ColumnSchema, TypeCandidate
 from dataraum_context.settings import NULL_TOKENS

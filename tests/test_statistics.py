@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataraum_context.dataflows import statistics
-from dataraum_context.dataflows.statistics import QUANTILES, statistics_profiling
+from dataraum_context.dataflows.statistics import QUANTILES
+from support.steps import statistics_profiling
 from dataraum_context.models import (
     ColumnStatistics,
     ResolvedColumn,
@@ -235,7 +236,7 @@ def test_other_duckdb_types_profile_to_plain_values():
 def test_runs_as_a_hamilton_node_with_its_defaults():
     frame = pl.DataFrame({"x": [1, 2, 2]})
     with tempfile.TemporaryDirectory() as root:
-        dr = driver.Builder().with_modules(statistics).build()
+        dr = driver.Builder().enable_dynamic_execution(allow_experimental_mode=True).with_modules(statistics).build()
         out = dr.execute(["statistics_profiling"], inputs={
             "type_resolution": typed_tables(Path(root), t=frame), "workspace": root})
     assert out["statistics_profiling"].tables["t"].columns["x"].top_values[0].value == "2"

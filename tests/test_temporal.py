@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dataraum_context.dataflows.statistics import statistics_profiling
+from support.steps import statistics_profiling
 from dataraum_context.dataflows.temporal import temporal_enrichment
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import TemporalProfile, TemporalResult

@@ -12,7 +12,7 @@ import pytest
 
 import dataraum_context as dc
 from dataraum_context import sample
-from dataraum_context.dataflows.statistics import statistics_profiling
+from support.steps import statistics_profiling
 from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.joins import join_path
 from dataraum_context.models import TopologyResult

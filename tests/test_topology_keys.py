@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dataraum_context as dc
-from dataraum_context.dataflows.statistics import statistics_profiling
+from support.steps import statistics_profiling
 from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import Relationship, TopologyResult
 from dataraum_context.sample import schemas

@@ -17,9 +17,10 @@ from hypothesis import given, settings, strategies as st
 from dataraum_context.dataflows import schema_profiling as schema_profiling_module
 from dataraum_context.dataflows import staging as staging_module
 from dataraum_context.dataflows import type_resolution as type_resolution_module
-from dataraum_context.dataflows.schema_profiling import schema_profiling
-from dataraum_context.dataflows.staging import source_manifest, staging
-from dataraum_context.dataflows.type_resolution import type_resolution
+from support.steps import schema_profiling
+from dataraum_context.dataflows.staging import source_manifest
+from support.steps import staging
+from support.steps import type_resolution
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import ResolvedTable, TypeResolutionResult
 from dataraum_context.settings import NULL_TOKENS
@@ -219,7 +220,8 @@ def test_a_typed_parquet_source_keeps_its_types(tmp_path: Path):
 
 def test_the_steps_run_as_a_hamilton_dataflow(tmp_path: Path):
     path = _write_csv(tmp_path / "t.csv", ["n", "flag"], [["1", "unknown"], ["2", "yes"], ["3", "no"]])
-    dr = (driver.Builder().with_modules(staging_module, schema_profiling_module, type_resolution_module)
+    dr = (driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
+          .with_modules(staging_module, schema_profiling_module, type_resolution_module)
           .with_config({"null_tokens": ["unknown"], "type_overrides": {"t.n": "DOUBLE"}}).build())
     result = dr.execute(["type_resolution"], inputs={"sources": [str(path)], "workspace": str(tmp_path / "ws")})
     t = result["type_resolution"].tables["t"]

@@ -68,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     steps = commands.add_parser("steps", help="list a pipeline's steps with module and tags")
     _pipeline_option(steps)
 
+    runs = commands.add_parser("runs", help="the recent runs on a workspace: status, duration, and per "
+                                            "step the tables computed and served from the cache")
+    runs.add_argument("--workspace", default=DEFAULT_WORKSPACE,
+                      help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+    runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs (default: 10)")
+    runs.add_argument("--steps", action="store_true", help="each run's steps too")
+
     commands.add_parser("pipelines", help="list the built-in pipeline configs")
     commands.add_parser("loaders", help="list the source loaders with their type-system strength")
 
@@ -213,6 +220,26 @@ def _cmd_steps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from dataraum_context.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    records = ws.runs(args.last)
+    if not records:
+        print(f"no runs recorded in {ws.root}", file=sys.stderr)
+    for run in records:
+        started = f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "?"
+        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<7} {run.status:<10} "
+              f"{run.duration_s:7.1f}s")
+        if run.error:
+            print(f"    error: {run.error}")
+        for step in run.steps if args.steps else ():
+            tables = (f"  {step.tables_computed} computed, {step.tables_cached} cached"
+                      if step.tables_computed or step.tables_cached else "")
+            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}")
+    return 0
+
+
 def _cmd_pipelines(args: argparse.Namespace) -> int:
     from dataraum_context.pipeline import load_pipeline
 
@@ -259,7 +286,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "dag": _cmd_dag, "steps": _cmd_steps,
-             "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
+             "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
              "annotate": _cmd_annotate}
 
 

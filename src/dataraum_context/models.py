@@ -8,11 +8,12 @@ They pickle, serialize to JSON and have a stable fingerprint for Hamilton's cach
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Frozen(BaseModel):
@@ -49,6 +50,7 @@ class StagedTable(Frozen):
     options: dict[str, str] = {}  # what the loader detected: delimiter, encoding, ...
     warnings: tuple[str, ...] = ()
     primary_key: tuple[str, ...] = ()  # declared by the source's catalog (databases)
+    workspace_files: dict[str, str] = {}  # the workspace files written, with their versions (Workspace.versions)
 
     @property
     def source_rows(self) -> int:
@@ -85,11 +87,23 @@ class SourceFailure(Frozen):
     reason: str
 
 
+class TableStaging(Frozen):
+    """What staging one table gave: the table and the keys its source declares, or why the
+    source could not be read."""
+
+    table: StagedTable | None = None
+    declared_relationships: tuple[Relationship, ...] = ()
+    failure: SourceFailure | None = None
+
+
 class StagingResult(Frozen):
     tables: dict[str, StagedTable]
-    files: dict[str, str] = {}  # workspace files written, with their versions (Workspace.versions)
     declared_relationships: tuple[Relationship, ...] = ()  # foreign keys the sources declare
     failures: tuple[SourceFailure, ...] = ()  # sources that could not be staged: the run is incomplete
+
+    @property
+    def workspace_files(self) -> dict[str, str]:
+        return _workspace_files(self.tables.values())
 
 
 # --- schema profiling ----------------------------------------------------------------------
@@ -163,11 +177,28 @@ class ResolvedTable(Frozen):
     quarantined_values: int  # cast failures
     rejected_rows: int  # malformed source rows
     columns: dict[str, ResolvedColumn]
+    workspace_files: dict[str, str] = {}  # the workspace files written, with their versions (Workspace.versions)
+
+
+class TableToType(Frozen):
+    """One staged table with what decides its types: its profile and the user's overrides."""
+
+    staged: StagedTable
+    profile: TableSchema | None = None
+    overrides: dict[str, str] = {}  # column -> DuckDB type
 
 
 class TypeResolutionResult(Frozen):
     tables: dict[str, ResolvedTable]
-    files: dict[str, str] = {}  # workspace files written, with their versions (Workspace.versions)
+
+    @property
+    def workspace_files(self) -> dict[str, str]:
+        return _workspace_files(self.tables.values())
+
+
+def _workspace_files(tables: Iterable[StagedTable | ResolvedTable]) -> dict[str, str]:
+    """The workspace files the tables' steps wrote, with their versions."""
+    return {path: version for table in tables for path, version in table.workspace_files.items()}
 
 
 # --- statistics ----------------------------------------------------------------------------
@@ -624,21 +655,29 @@ class StepRun(Frozen):
     criticality: str
     status: str  # succeeded | cached | failed | skipped
     duration_s: float = 0.0
+    tables_computed: int = 0  # per-table steps: tables computed in this run
+    tables_cached: int = 0  # ... and served from the cache
     error: str | None = None  # "<ExceptionType>: message" when failed; the reason when skipped
     user_error: bool = False  # failed on the user's input (a DataraumError), not on a defect
 
 
 class PipelineRun(Frozen):
-    """What an engine reports: per-step outcome and timing, warnings, and the step results."""
+    """What an engine reports: per-step outcome and timing, warnings, and the step results.
+    Without `results`, it is the run record in `<workspace>/runs/<run_id>.json`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
+    run_id: str = ""
     pipeline: str
+    engine: str = "local"
     status: str  # succeeded | incomplete (some sources could not be staged) | failed
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
     steps: tuple[StepRun, ...]
     warnings: tuple[str, ...] = ()
+    error: str | None = None  # what stopped the run, when something did
     duration_s: float = 0.0
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = Field(default={}, exclude=True)
 
     @property
     def succeeded(self) -> bool:

@@ -162,8 +162,21 @@ def upstream_steps(dr: h_driver.Driver, name: str) -> set[str]:
 
 
 def hard_dependencies(dr: h_driver.Driver, name: str) -> list[str]:
-    node = dr.graph.nodes[name]
-    return [dep for dep, (_t, kind) in node.input_types.items() if kind == DependencyType.REQUIRED]
+    """The steps `name` cannot run without: its required inputs that are steps, and those
+    reached through the nodes inside it (a per-table block's items and nodes)."""
+    graph, found, seen = dr.graph.nodes, [], set()
+    pending = [name]
+    while pending:
+        node = graph[pending.pop()]
+        for dep, (_t, kind) in node.input_types.items():
+            if kind != DependencyType.REQUIRED or dep in seen or dep not in graph:
+                continue
+            seen.add(dep)
+            if "phase" in graph[dep].tags:
+                found.append(dep)
+            elif not graph[dep].user_defined:
+                pending.append(dep)
+    return found
 
 
 def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str]:
@@ -199,7 +212,9 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str
 
 
 def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
-    builder = h_driver.Builder().with_modules(*modules).with_config(config)
+    # per-table steps are Parallelizable/Collect blocks; the engine chooses how items run
+    builder = (h_driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
+               .with_modules(*modules).with_config(config))
     if cache_dir is not None:
         builder = builder.with_cache(path=str(cache_dir))
     return builder.build()

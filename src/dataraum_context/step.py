@@ -4,6 +4,10 @@ A step is a Hamilton function tagged with its `scope`, `phase` and `criticality`
 from the DAG when the driver's config lists it in `skipped_steps` (how `steps:` and
 `skip_steps:` of a pipeline config take effect). Outside a pipeline config nothing is skipped,
 so the modules embed in any Hamilton flow as they are.
+
+A step that works table by table is a Hamilton `Parallelizable`/`Collect` block: a node yields
+one item per table, per-table nodes compute on one item, and the step node collects them. The
+nodes inside are `@part_of_step(<step>)`, so they leave the DAG with their step.
 """
 
 from __future__ import annotations
@@ -23,12 +27,24 @@ Criticality = Literal["critical", "required", "optional"]
 
 def step(*, scope: Scope, phase: Phase, criticality: Criticality) -> Callable[[Callable], Callable]:
     def decorate(fn: Callable) -> Callable:
-        name = fn.__name__
-
-        def included(cfg: dict) -> bool:
-            return name not in (cfg.get(SKIPPED_STEPS) or ())
-
         fn = tag(scope=scope, phase=phase, criticality=criticality)(fn)
-        return config(included, config_used=[SKIPPED_STEPS])(fn)
+        return _unless_skipped(fn.__name__)(fn)
 
     return decorate
+
+
+def part_of_step(step_name: str) -> Callable[[Callable], Callable]:
+    """A node inside a step (a per-table node, an intermediate result): tagged `step=<name>`
+    and dropped from the DAG together with its step."""
+
+    def decorate(fn: Callable) -> Callable:
+        return _unless_skipped(step_name)(tag(step=step_name)(fn))
+
+    return decorate
+
+
+def _unless_skipped(step_name: str) -> Callable[[Callable], Callable]:
+    def included(cfg: dict) -> bool:
+        return step_name not in (cfg.get(SKIPPED_STEPS) or ())
+
+    return config(included, config_used=[SKIPPED_STEPS])

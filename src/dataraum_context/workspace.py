@@ -5,6 +5,7 @@
     <root>/tables/<table>.parquet        typed rows
     <root>/quarantine/<table>.parquet    values that failed their cast, and rejected rows
     <root>/cache/                        Hamilton's cache
+    <root>/runs/<run id>.json            one record per run: steps, status, timings, tables computed
 
 Files are written under a temporary name and renamed, so a crash never leaves half a table.
 No connection is held open: readers and steps open their own short-lived DuckDB connections.
@@ -18,12 +19,14 @@ from pathlib import Path
 
 import duckdb
 
+from dataraum_context.models import PipelineRun
 from dataraum_context.sql import connect, quote_ident, quote_literal
 
 STAGED = "staged"
 TABLES = "tables"
 QUARANTINE = "quarantine"
 CACHE = "cache"
+RUNS = "runs"
 
 
 class Workspace:
@@ -80,6 +83,23 @@ class Workspace:
             if current != version:
                 changed.append(relative)
         return changed
+
+    def write_run(self, run: PipelineRun) -> Path:
+        """Record a run as `runs/<run id>.json` (written whole or not at all)."""
+        target = self.root / RUNS / f"{run.run_id}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            tmp.write_text(run.model_dump_json(indent=2), encoding="utf-8")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return target
+
+    def runs(self, limit: int | None = None) -> list[PipelineRun]:
+        """The recorded runs, newest first (run ids start with their UTC start time)."""
+        paths = sorted((self.root / RUNS).glob("*.json"), reverse=True)[:limit]
+        return [PipelineRun.model_validate_json(p.read_text(encoding="utf-8")) for p in paths]
 
     def remove(self, relative: str) -> None:
         self.path(relative).unlink(missing_ok=True)

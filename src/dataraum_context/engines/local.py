@@ -4,22 +4,34 @@ Running step by step (each step's upstream results handed back as `overrides`) i
 criticality act: an optional step that fails becomes a warning and `None` downstream; a
 required one fails the run, but with `fail_fast: false` the steps that do not need it still
 run; a critical one stops the run. Hamilton's cache in the workspace makes a repeated run
-resume: steps whose inputs and code did not change are served from it (status `cached`).
+resume: per-table steps compute only the tables whose inputs changed, the others are served
+from it (`tables_cached`), and a step served whole is `cached`. Every run, failed or not,
+leaves its record in `<workspace>/runs/`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from hamilton import driver as h_driver
+from hamilton.node import NodeType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dataraum_context.errors import DataraumError, StepFailed
 from dataraum_context.models import PipelineRun, StepRun
-from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes, upstream_steps
+from dataraum_context.pipeline import (
+    PipelineConfig,
+    hard_dependencies,
+    step_nodes,
+    upstream_steps,
+)
 from dataraum_context.workspace import Workspace
 
 
@@ -27,87 +39,159 @@ class LocalEngine:
     name = "local"
 
     def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False) -> PipelineRun:
-        nodes = step_nodes(dr)
         workspace = Workspace(dr.graph.config["workspace"])
+        record = _Record(cfg, self.name)
+        try:
+            with _progress(progress) as bar:
+                self._run_steps(dr, cfg, workspace, record, bar)
+        except BaseException as exc:
+            workspace.write_run(record.finish("failed", error=exc))
+            raise
+        run = record.finish()
+        workspace.write_run(run)
+        return run
+
+    def _run_steps(self, dr: h_driver.Driver, cfg: PipelineConfig, workspace: Workspace,
+                   record: _Record, bar: Progress) -> None:
+        nodes = step_nodes(dr)
         upstream = {name: upstream_steps(dr, name) for name in nodes}
-        results: dict[str, Any] = {}
-        runs: list[StepRun] = []
-        warnings: list[str] = []
         broken: set[str] = set()  # failed or skipped steps
-        started = time.perf_counter()
-        with _progress(progress) as bar:
-            task = bar.add_task("", total=len(nodes))
-            for name in nodes:
-                bar.update(task, description=name)
-                criticality = nodes[name].tags.get("criticality", "required")
-                missing = [d for d in hard_dependencies(dr, name) if d in broken]
-                if missing:
-                    broken.add(name)
-                    runs.append(StepRun(name=name, criticality=criticality, status="skipped",
-                                        error=f"needs {', '.join(missing)}, which did not succeed"))
-                    bar.advance(task)
-                    continue
-                overrides = {d: results.get(d) for d in upstream[name]}
-                t0 = time.perf_counter()
-                try:
-                    results[name] = self._execute(dr, name, overrides, workspace)
-                except Exception as exc:
-                    broken.add(name)
-                    error = f"{type(exc).__name__}: {exc}"
-                    runs.append(StepRun(name=name, criticality=criticality, status="failed",
-                                        duration_s=time.perf_counter() - t0, error=error,
-                                        user_error=isinstance(exc, DataraumError)))
-                    if criticality == "optional":
-                        warnings.append(f"optional step {name} failed: {error}")
-                    elif criticality == "critical" or cfg.fail_fast:
-                        if isinstance(exc, DataraumError):
-                            raise  # the user's mistake; its message says what and where
-                        raise StepFailed(name, exc) from exc
-                else:
-                    runs.append(StepRun(name=name, criticality=criticality, status=_status(dr, name),
-                                        duration_s=time.perf_counter() - t0))
+        task = bar.add_task("", total=len(nodes))
+        for name in nodes:
+            bar.update(task, description=name)
+            criticality = nodes[name].tags.get("criticality", "required")
+            missing = [d for d in hard_dependencies(dr, name) if d in broken]
+            if missing:
+                broken.add(name)
+                record.steps.append(StepRun(name=name, criticality=criticality, status="skipped",
+                                            error=f"needs {', '.join(missing)}, which did not succeed"))
                 bar.advance(task)
-        failed = any(r.status == "failed" and r.criticality != "optional" for r in runs)
+                continue
+            overrides = {d: record.results.get(d) for d in upstream[name]}
+            t0 = time.perf_counter()
+            try:
+                result = _execute(dr, name, overrides, workspace)
+            except Exception as exc:
+                broken.add(name)
+                error = f"{type(exc).__name__}: {exc}"
+                record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
+                                            duration_s=time.perf_counter() - t0, error=error,
+                                            user_error=isinstance(exc, DataraumError)))
+                if criticality == "optional":
+                    record.warnings.append(f"optional step {name} failed: {error}")
+                elif criticality == "critical" or cfg.fail_fast:
+                    if isinstance(exc, DataraumError):
+                        raise  # the user's mistake; its message says what and where
+                    raise StepFailed(name, exc) from exc
+            else:
+                record.results[name] = result
+                computed, cached = _table_counts(dr, name, result)
+                whole = computed == 0 and (cached > 0 or _served_from_cache(dr, name))
+                record.steps.append(StepRun(
+                    name=name, criticality=criticality, status="cached" if whole else "succeeded",
+                    duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached))
+            bar.advance(task)
+
+
+class _Record:
+    """The run as it happens: steps, warnings and results, finished into a `PipelineRun`."""
+
+    def __init__(self, cfg: PipelineConfig, engine: str):
+        self.started_at = datetime.now(UTC)
+        self.run_id = f"{self.started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        self.cfg, self.engine = cfg, engine
+        self.steps: list[StepRun] = []
+        self.warnings: list[str] = []
+        self.results: dict[str, Any] = {}
+
+    def finish(self, status: str | None = None, error: BaseException | None = None) -> PipelineRun:
         # a step that could not read part of its input (a source) lists it in `failures`
-        unread = [f for result in results.values() for f in getattr(result, "failures", ())]
-        warnings.extend(f"source {f.source} was not staged: {f.reason}" for f in unread)
+        unread = [f for result in self.results.values() for f in getattr(result, "failures", ())]
+        warnings = [*self.warnings, *(f"source {f.source} was not staged: {f.reason}" for f in unread)]
+        if status is None:
+            failed = any(r.status == "failed" and r.criticality != "optional" for r in self.steps)
+            status = "failed" if failed else "incomplete" if unread else "succeeded"
+        ended_at = datetime.now(UTC)
         return PipelineRun(
-            pipeline=cfg.name,
-            status="failed" if failed else "incomplete" if unread else "succeeded",
-            steps=tuple(runs),
-            warnings=tuple(warnings),
-            duration_s=time.perf_counter() - started,
-            results=results,
-        )
+            run_id=self.run_id, pipeline=self.cfg.name, engine=self.engine, status=status,
+            started_at=self.started_at, ended_at=ended_at, steps=tuple(self.steps),
+            warnings=tuple(warnings), error=None if error is None else f"{type(error).__name__}: {error}",
+            duration_s=(ended_at - self.started_at).total_seconds(), results=self.results)
 
 
-    @staticmethod
-    def _execute(dr: h_driver.Driver, name: str, overrides: dict[str, Any], workspace: Workspace) -> Any:
-        """The step's result; a cached one is checked against the files it wrote, and computed
-        again when another run has since rewritten them (same inputs, different files)."""
+def _execute(dr: h_driver.Driver, name: str, overrides: dict[str, Any], workspace: Workspace) -> Any:
+    """The step's result. Per-table results served from the cache are checked against the files
+    they wrote; where another run has since rewritten those (same inputs, other settings), their
+    cache entries are dropped and the step runs again."""
+    result = dr.execute([name], overrides=overrides)[name]
+    files = getattr(result, "workspace_files", None)
+    if files and workspace.changed(files) and _drop_stale(dr, name, workspace):
         result = dr.execute([name], overrides=overrides)[name]
-        files = getattr(result, "files", None)
-        if files and _status(dr, name) == "cached" and workspace.changed(files):
-            version = dr.cache.get_data_version(run_id=dr.cache.last_run_id, node_name=name)
-            dr.cache.result_store.delete(version)
-            result = dr.execute([name], overrides=overrides)[name]
-        return result
+    return result
 
 
-def _status(dr: h_driver.Driver, name: str) -> str:
-    """`cached` when Hamilton's cache served the step in the last execute."""
+def _drop_stale(dr: h_driver.Driver, name: str, workspace: Workspace) -> bool:
+    """Delete the cached per-table results of step `name` whose files changed; whether any was."""
     cache = getattr(dr, "cache", None)
     if cache is None:
-        return "succeeded"
-    events = cache.logs(run_id=cache.last_run_id).get(name, [])
-    hit = any(getattr(e.event_type, "value", None) == "get_result" for e in events)
-    return "cached" if hit else "succeeded"
+        return False
+    dropped = False
+    for node_name, task_id in _block_tasks(dr, name):
+        version = cache.get_data_version(run_id=cache.last_run_id, node_name=node_name, task_id=task_id)
+        cached = cache.result_store.get(version) if isinstance(version, str) else None
+        if workspace.changed(getattr(cached, "workspace_files", None) or {}):
+            cache.result_store.delete(version)
+            dropped = True
+    return dropped
 
 
-def _progress(enabled: bool) -> Progress:
+def _block_tasks(dr: h_driver.Driver, name: str) -> Iterator[tuple[str, str]]:
+    """(node, task id) of the per-table nodes of step `name` in the last execution."""
+    cache = dr.cache
+    for key in cache.logs(run_id=cache.last_run_id, level="debug"):
+        if isinstance(key, tuple):
+            node = dr.graph.nodes.get(key[0])
+            if node is not None and node.tags.get("step") == name and node.node_role == NodeType.STANDARD:
+                yield key
+
+
+def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int]:
+    """(tables computed, tables served from the cache) of a per-table step; (0, 0) otherwise."""
+    cache = getattr(dr, "cache", None)
+    if cache is None:
+        items = getattr(result, "tables", None)
+        per_table = any(n.tags.get("step") == name for n in dr.graph.nodes.values())
+        return (len(items), 0) if per_table and isinstance(items, dict) else (0, 0)
+    logs = cache.logs(run_id=cache.last_run_id, level="debug")
+    executed: dict[str, bool] = {}
+    for node_name, task_id in _block_tasks(dr, name):
+        ran = any(_event(e) == "execute_node" for e in logs[(node_name, task_id)])
+        executed[task_id] = executed.get(task_id, False) or ran
+    computed = sum(executed.values())
+    return computed, len(executed) - computed
+
+
+def _served_from_cache(dr: h_driver.Driver, name: str) -> bool:
+    """Whether Hamilton's cache served the step node itself in the last execute."""
+    cache = getattr(dr, "cache", None)
+    if cache is None:
+        return False
+    logs = cache.logs(run_id=cache.last_run_id, level="debug")
+    events = [e for key, events in logs.items() if (key[0] if isinstance(key, tuple) else key) == name
+              for e in events]
+    return any(_event(e) == "get_result" for e in events)
+
+
+def _event(e: Any) -> str | None:
+    return getattr(e.event_type, "value", None)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress]:
     """A progress bar on stderr; it vanishes when done on a terminal, and is written once,
     finished, where stderr is a log."""
     console = Console(file=sys.stderr, quiet=not enabled)
-    return Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
-                    console=console, transient=console.is_terminal, disable=not enabled)
+    with Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
+                  console=console, transient=console.is_terminal, disable=not enabled) as bar:
+        yield bar

@@ -1,0 +1,44 @@
+"""The profiling steps as plain functions over all tables, with the signatures of their inputs.
+
+In the DAG each of these steps is a per-table block (a `Parallelizable` item, per-table nodes,
+and the step collecting them); the tests that exercise one step on hand-made inputs call the
+same node functions here, table by table, and collect like Hamilton does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataraum_context.dataflows import schema_profiling as _profiling
+from dataraum_context.dataflows import staging as _staging
+from dataraum_context.dataflows import statistics as _statistics
+from dataraum_context.dataflows import type_resolution as _typing
+from dataraum_context.dataflows.staging import SourceManifest
+
+from dataraum_context.models import (
+    SchemaProfilingResult,
+    StagingResult,
+    StatisticsResult,
+    TypeResolutionResult,
+)
+
+
+def staging(source_manifest: SourceManifest, workspace: str) -> StagingResult:
+    items = _staging.table_to_stage(source_manifest)
+    return _staging.staging([_staging.table_staging(t, workspace) for t in items], source_manifest)
+
+
+def schema_profiling(staging: StagingResult, workspace: str, **options: Any) -> SchemaProfilingResult:
+    items = _profiling.table_to_profile(staging)
+    return _profiling.schema_profiling([_profiling.table_schema(t, workspace, **options) for t in items])
+
+
+def type_resolution(schema_profiling: SchemaProfilingResult, staging: StagingResult, workspace: str,
+                    type_overrides: dict[str, str] | None = None, **options: Any) -> TypeResolutionResult:
+    items = _typing.table_to_type(staging, schema_profiling, type_overrides)
+    return _typing.type_resolution([_typing.resolved_table(t, workspace, **options) for t in items])
+
+
+def statistics_profiling(type_resolution: TypeResolutionResult, workspace: str, **options: Any) -> StatisticsResult:
+    items = _statistics.table_to_describe(type_resolution)
+    return _statistics.statistics_profiling([_statistics.table_statistics(t, workspace, **options) for t in items])
