@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, Literal, get_args
 
 from hamilton import driver as h_driver
+from hamilton.execution import executors
 from hamilton.node import DependencyType
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -212,8 +213,12 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str
 
 
 def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
-    # per-table steps are Parallelizable/Collect blocks; the engine chooses how items run
+    # Per-table steps are Parallelizable/Collect blocks. Their items run one after the other in
+    # this thread: Hamilton's default thread pool is polled in a busy loop that takes the GIL
+    # from the work (it doubled the profile's time); parallel engines choose their executor.
     builder = (h_driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
+               .with_local_executor(executors.SynchronousLocalTaskExecutor())
+               .with_remote_executor(executors.SynchronousLocalTaskExecutor())
                .with_modules(*modules).with_config(config))
     if cache_dir is not None:
         builder = builder.with_cache(path=str(cache_dir))
