@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--workspace", help="workspace directory (default: a temporary one)")
     _output_options(demo)
 
+    sample = commands.add_parser("sample", help="copy the bundled sample shop (four CSV files) into a "
+                                                "directory, to try the commands on")
+    sample.add_argument("directory", help="where to write the files (created if missing)")
+
     dag = commands.add_parser("dag", help="draw a pipeline's DAG (.png, .svg or .dot)")
     _pipeline_option(dag)
     dag.add_argument("--out", required=True, help="output file: .png, .svg or .dot")
@@ -185,6 +189,22 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
     return 2 if any(step.user_error and step.criticality != "optional" for step in result.failed_steps) else 1
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    import shutil
+
+    from dataraum_context.sample import shop_dir
+
+    target = Path(args.directory)
+    if target.exists() and not target.is_dir():
+        raise DataraumError(f"{target}: not a directory")
+    target.mkdir(parents=True, exist_ok=True)
+    files = sorted(shop_dir().glob("*.csv"))
+    for path in files:
+        shutil.copyfile(path, target / path.name)
+    print(f"dataraum: wrote {len(files)} files to {target}: {', '.join(p.name for p in files)}", file=sys.stderr)
+    return 0
+
+
 def _cmd_dag(args: argparse.Namespace) -> int:
     out = Path(args.out)
     fmt = out.suffix.lower().lstrip(".")
@@ -285,7 +305,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "dag": _cmd_dag, "steps": _cmd_steps,
+_COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sample": _cmd_sample, "dag": _cmd_dag, "steps": _cmd_steps,
              "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
              "annotate": _cmd_annotate}
 
