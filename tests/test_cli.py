@@ -132,3 +132,12 @@ def test_a_required_step_failing_on_user_input_exits_2(shop: Path, tmp_path: Pat
     assert result.code == 2
     assert "step ontology (required) failed" in result.err and "no_such_ontology" in result.err
     assert out.is_file()
+
+
+def test_dag_labels_each_step_by_its_name_alone(tmp_path: Path):
+    out = tmp_path / "dag.dot"
+    assert cli("dag", "--out", str(out)).code == 0
+    text = out.read_text()
+    assert "skipped_steps" not in text  # was on every box: `staging: skipped_steps`
+    for name in ("staging", "type_resolution", "semantic_enrichment", "context_document"):
+        assert f"<b>{name}</b>" in text

@@ -9,11 +9,13 @@ so the modules embed in any Hamilton flow as they are.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
-from hamilton.function_modifiers import config, tag
+from hamilton.function_modifiers import tag
+from hamilton.function_modifiers.base import NodeResolver
 
 SKIPPED_STEPS = "skipped_steps"
+SKIP_WARNINGS = "skip_warnings"  # why steps nobody named were left out; the context lists them
 STEP_TAGS = ("scope", "phase", "criticality")
 
 Scope = Literal["source", "table", "column"]
@@ -23,12 +25,25 @@ Criticality = Literal["critical", "required", "optional"]
 
 def step(*, scope: Scope, phase: Phase, criticality: Criticality) -> Callable[[Callable], Callable]:
     def decorate(fn: Callable) -> Callable:
-        name = fn.__name__
-
-        def included(cfg: dict) -> bool:
-            return name not in (cfg.get(SKIPPED_STEPS) or ())
-
         fn = tag(scope=scope, phase=phase, criticality=criticality)(fn)
-        return config(included, config_used=[SKIPPED_STEPS])(fn)
+        return _unless_skipped()(fn)
 
     return decorate
+
+
+class _unless_skipped(NodeResolver):
+    """Keeps a function in the DAG unless the config lists it in `skipped_steps`. Hamilton's
+    `@config` would do the same, but it marks each node it decorates with the config key, and
+    drawings then label every step `<step>: skipped_steps`."""
+
+    def resolve(self, fn: Callable, config: dict[str, Any]) -> Callable | None:
+        return None if fn.__name__ in (config.get(SKIPPED_STEPS) or ()) else fn
+
+    def validate(self, fn: Callable) -> None:
+        pass
+
+    def required_config(self) -> list[str]:
+        return []
+
+    def optional_config(self) -> dict[str, Any]:
+        return {SKIPPED_STEPS: None}
