@@ -17,7 +17,7 @@ from hamilton import driver as h_driver
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import DataraumError, StepFailed
+from dataraum_context.errors import DataraumError, StepFailed, disk_full
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import PipelineConfig, hard_dependencies, step_nodes, upstream_steps
 from dataraum_context.workspace import Workspace
@@ -52,6 +52,9 @@ class LocalEngine:
                 try:
                     results[name] = self._execute(dr, name, overrides, workspace)
                 except Exception as exc:
+                    full = disk_full(exc)
+                    if full is not None:  # every later step would fail the same way
+                        raise full from exc
                     broken.add(name)
                     error = f"{type(exc).__name__}: {exc}"
                     runs.append(StepRun(name=name, criticality=criticality, status="failed",
