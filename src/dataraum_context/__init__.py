@@ -17,9 +17,20 @@ from typing import Any
 
 from hamilton import driver as _h_driver
 
-from dataraum_context.errors import ConfigError, DataraumError, SourceError, StepFailed, WorkspaceBusy
+from dataraum_context.errors import (
+    ConfigError,
+    DataraumError,
+    SourceError,
+    StepFailed,
+    WorkspaceBusy,
+)
 from dataraum_context.models import ContextDocument, PipelineRun, register_fingerprint
-from dataraum_context.pipeline import DEFAULT_WORKSPACE, PipelineConfig, build_driver, load_pipeline
+from dataraum_context.pipeline import (
+    DEFAULT_WORKSPACE,
+    PipelineConfig,
+    build_driver,
+    load_pipeline,
+)
 from dataraum_context.step import SKIP_WARNINGS
 from dataraum_context.workspace import Workspace
 

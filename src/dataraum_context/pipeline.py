@@ -19,7 +19,13 @@ from typing import Any, Literal, get_args
 from hamilton import driver as h_driver
 from hamilton.htypes import get_type_as_string
 from hamilton.node import DependencyType
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
