@@ -75,8 +75,9 @@ def test_skipping_a_hard_dependency_names_the_chain():
 
 
 def test_skipped_optional_input_becomes_none(shop: Path, workspace: Path):
+    # semantic_enrichment, critical, needs statistics: it goes only when named too (see below)
     dr = dc.driver("default", sources=[str(shop)], workspace=str(workspace),
-                   skip_steps=["statistics_profiling"])
+                   skip_steps=["statistics_profiling", "semantic_enrichment"])
     assert "statistics_profiling" not in step_nodes(dr)
     ctx = dr.execute(["context_document"])["context_document"]
     assert ctx.table("orders").columns[0].statistics is None
@@ -100,3 +101,65 @@ def test_tables_filter(shop: Path, workspace: Path):
     assert [t.name for t in run.context.tables] == ["orders"]
     with pytest.raises(ConfigError, match=r"tables: invoices not among the sources' tables \(customers, orders\)"):
         dc.run("default", sources=[str(shop)], workspace=str(workspace), tables=["invoices"])
+
+
+def test_a_step_both_wanted_and_skipped_is_refused(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nmodules: [staging, schema_profiling, type_resolution, statistics, context]\n"
+                    "steps: [statistics_profiling]\nskip_steps: [statistics_profiling]\n")
+    with pytest.raises(ConfigError, match="step 'statistics_profiling' is in both steps and skip_steps"):
+        dc.driver(str(path), cache=False)
+    with pytest.raises(ConfigError, match="'type_resolution' is in both"):
+        dc.driver("quick_profile", steps=["type_resolution"], skip_steps=["type_resolution"])
+
+
+def test_a_typo_under_config_is_refused_as_the_same_keyword_is(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nmodules: [staging, schema_profiling, type_resolution, context]\n"
+                    "config: {type_overides: {orders.amount: DOUBLE}}\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'type_overides'.*type_overrides"):
+        dc.driver(str(path), cache=False)
+
+
+def test_a_missing_module_names_the_step_and_the_module(tmp_path: Path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\nmodules: [staging, type_resolution, context]\n")
+    with pytest.raises(ConfigError, match=r"type_resolution needs 'schema_profiling', which none of its modules "
+                                          r"computes \(add module 'schema_profiling' to modules\)"):
+        dc.driver(str(path), cache=False)
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"profile_sample_rows": "abc"},
+     r"config profile_sample_rows: input should be a valid integer, got 'abc' \(declared int\)"),
+    ({"type_overrides": 5}, r"config type_overrides: input should be a valid dictionary, got 5"),
+    ({"type_overrides": {"orders.amount": 5}},
+     r"config type_overrides\.orders\.amount: input should be a valid string, got 5"),
+    ({"top_k": True}, r"config top_k: input should be a valid integer, got True"),
+    ({"null_tokens": "NA"}, r"config null_tokens: 'str' instances are not allowed"),
+])
+def test_config_values_are_checked_against_the_types_the_steps_declare(config: dict, message: str):
+    with pytest.raises(ConfigError, match=message):
+        dc.driver("default", cache=False, **config)
+
+
+def test_config_values_of_the_declared_type_pass():
+    dc.driver("default", cache=False, profile_sample_rows=500, min_type_confidence=1, null_tokens=("NA",),
+              type_overrides={"orders.amount": "DOUBLE"}, reference_date=None)
+
+
+def test_skipping_the_input_of_a_critical_step_names_the_chain():
+    with pytest.raises(ConfigError, match=r"skipping 'statistics_profiling' would also drop the critical step "
+                                          r"'semantic_enrichment' \(statistics_profiling -> semantic_enrichment\)"):
+        dc.driver("default", cache=False, skip_steps=["statistics_profiling"])
+
+
+def test_steps_left_out_with_a_skipped_input_are_warned(shop: Path, workspace: Path):
+    run = dc.run("default", sources=[str(shop)], workspace=str(workspace),
+                 skip_steps=["statistics_profiling", "semantic_enrichment"])
+    left_out = [w for w in run.warnings if " left out: " in w]
+    assert "step topology_enrichment left out: it needs statistics_profiling, which is skipped" in left_out
+    # further down, what needs a step left out goes too, and says so
+    assert "step cross_table_multicollinearity left out: it needs topology_enrichment, which is skipped" in left_out
+    assert not any("step statistics_profiling left out" in w for w in left_out)  # named, not dropped
+    assert [w for w in run.context.warnings if " left out: " in w] == left_out

@@ -17,16 +17,28 @@ from typing import Any
 
 from hamilton import driver as _h_driver
 
-from dataraum_context.errors import ConfigError, DataraumError, SourceError, StepFailed
+from dataraum_context.errors import (
+    ConfigError,
+    DataraumError,
+    SourceError,
+    StepFailed,
+    WorkspaceBusy,
+)
 from dataraum_context.models import ContextDocument, PipelineRun, register_fingerprint
-from dataraum_context.pipeline import PipelineConfig, build_driver, load_pipeline
+from dataraum_context.pipeline import (
+    DEFAULT_WORKSPACE,
+    PipelineConfig,
+    build_driver,
+    load_pipeline,
+)
+from dataraum_context.step import SKIP_WARNINGS
 from dataraum_context.workspace import Workspace
 
 register_fingerprint()
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
-    "SourceError", "StepFailed", "Workspace", "driver", "load_pipeline", "run",
+    "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "driver", "load_pipeline", "run",
 ]
 
 Sources = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None
@@ -43,10 +55,16 @@ def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", source
 def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
         workspace: str | os.PathLike[str] | None = None, progress: bool = False,
         **config: Any) -> PipelineRun:
-    """Run a pipeline with its engine: per-step status and timing, criticality applied."""
+    """Run a pipeline with its engine: per-step status and timing, criticality applied. The run
+    holds the workspace's write lock: a second run on the same workspace fails at once
+    (`WorkspaceBusy`, naming the holder)."""
     from dataraum_context.engines.local import LocalEngine
 
-    dr, cfg = build_driver(pipeline, sources, workspace, **config)
-    if cfg.engine != "local":
-        raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
-    return LocalEngine().run(dr, cfg, progress=progress)
+    ws = Workspace(workspace or DEFAULT_WORKSPACE)
+    with ws.lock():
+        dr, cfg = build_driver(pipeline, sources, ws.root, **config)
+        if cfg.engine != "local":
+            raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
+        result = LocalEngine().run(dr, cfg, progress=progress)
+    left_out = dr.graph.config.get(SKIP_WARNINGS) or []
+    return result.model_copy(update={"warnings": (*left_out, *result.warnings)})

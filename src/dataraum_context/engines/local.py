@@ -24,7 +24,7 @@ from hamilton.node import NodeType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import DataraumError, StepFailed
+from dataraum_context.errors import DataraumError, StepFailed, disk_full
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import (
     PipelineConfig,
@@ -72,6 +72,9 @@ class LocalEngine:
             try:
                 result = _execute(dr, name, overrides, workspace)
             except Exception as exc:
+                full = disk_full(exc)
+                if full is not None:  # every later step would fail the same way
+                    raise full from exc
                 broken.add(name)
                 error = f"{type(exc).__name__}: {exc}"
                 record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
