@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
+from dataraum_context.loaders.sources import UserSources, config_sources
 from dataraum_context.step import SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import parse_yaml
@@ -222,7 +223,7 @@ def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | 
 
 def build_driver(
     pipeline: str | os.PathLike[str] | PipelineConfig = "default",
-    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+    sources: UserSources | None = None,
     workspace: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> tuple[h_driver.Driver, PipelineConfig]:
@@ -246,9 +247,7 @@ def build_driver(
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}
     if sources is not None:
-        if isinstance(sources, (str, os.PathLike)):
-            sources = [sources]
-        hconfig["sources"] = [os.fspath(s) for s in sources]
+        hconfig["sources"] = config_sources(sources, ws)  # frames are written to the workspace here
 
     modules = resolve_modules(cfg.modules)
     full = _build(modules, hconfig, None)
