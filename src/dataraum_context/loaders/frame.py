@@ -108,7 +108,7 @@ def _to_arrow(kind: str, frame: Any) -> tuple[pa.Table, bool]:
     if kind in ("polars DataFrame", "polars LazyFrame"):
         return _from_polars(frame.collect() if kind == "polars LazyFrame" else frame)
     if kind == "DuckDB relation":
-        frame = frame.arrow()  # a RecordBatchReader since DuckDB 1.4, a Table before
+        frame = frame.arrow()  # a RecordBatchReader in DuckDB 2, a Table in earlier versions
     if isinstance(frame, pa.RecordBatchReader):
         return frame.read_all(), False
     return frame, False
