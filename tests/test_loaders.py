@@ -46,8 +46,9 @@ def test_dataraum_loaders_lists_every_loader_with_its_strength():
     result = cli("loaders")
     assert result.code == 0
     listed = {line.split()[0]: line.split()[1] for line in result.out.splitlines()}
-    assert listed == {"api": "untyped", "csv": "untyped", "duckdb": "strong", "excel": "untyped",
+    assert listed == {"api": "untyped", "csv": "untyped", "duckdb": "strong", "excel": "untyped", "frame": "strong",
                       "json": "untyped", "parquet": "strong", "postgres": "strong", "sqlite": "weak"}
+    assert "in-memory frames given to driver()/run()" in result.out
 
 
 def test_uris_pick_their_loader(tmp_path):

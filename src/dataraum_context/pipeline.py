@@ -30,7 +30,7 @@ from pydantic import (
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
-from dataraum_context.loaders.sources import check_no_password, is_uri
+from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import parse_yaml
@@ -249,7 +249,7 @@ def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | 
 
 def build_driver(
     pipeline: str | os.PathLike[str] | PipelineConfig = "default",
-    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+    sources: UserSources | None = None,
     workspace: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> tuple[h_driver.Driver, PipelineConfig]:
@@ -273,13 +273,12 @@ def build_driver(
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}
     if sources is not None:
-        if isinstance(sources, (str, os.PathLike)):
-            sources = [sources]
-        hconfig["sources"] = [os.fspath(s) for s in sources]
+        hconfig["sources"] = config_sources(sources, ws)  # frames are written to the workspace here
         # here, not only in the loader: Hamilton logs a failing node's inputs, URI and all
         for source in hconfig["sources"]:
-            if is_uri(source):
-                check_no_password(source)
+            uri = source if isinstance(source, str) else source.source
+            if is_uri(uri):
+                check_no_password(uri)
 
     modules = resolve_modules(cfg.modules)
     full = _build(modules, hconfig, None)

@@ -4,6 +4,7 @@
     <root>/staged/<table>.rejects.parquet malformed source rows (line number, raw line, reason)
     <root>/tables/<table>.parquet        typed rows
     <root>/quarantine/<table>.parquet    values that failed their cast, and rejected rows
+    <root>/frames/<name>.parquet         in-memory frames handed to `driver()`/`run()`, as sources
     <root>/cache/                        Hamilton's cache
     <root>/runs/<run id>.json            one record per run: steps, status, timings, tables computed
     <root>/.lock                         the write lock; it holds who holds it
@@ -38,6 +39,7 @@ from dataraum_context.sql import connect, quote_ident, quote_literal
 STAGED = "staged"
 TABLES = "tables"
 QUARANTINE = "quarantine"
+FRAMES = "frames"
 CACHE = "cache"
 RUNS = "runs"
 LOCK = ".lock"
@@ -136,14 +138,18 @@ class Workspace:
         return removed
 
     def write_parquet(self, con: duckdb.DuckDBPyConnection, query: str, relative: str,
-                      params: list | None = None) -> Path:
-        """COPY a query's result to `relative` atomically (temporary name, then rename).
+                      params: list | None = None, metadata: dict[str, str] | None = None) -> Path:
+        """COPY a query's result to `relative` atomically (temporary name, then rename), with
+        `metadata` as the file's key-value metadata.
         Snappy without dictionary pages: a fifth faster to write than DuckDB's default, and the
         files are scanned whole by the next step, where dictionaries buy nothing."""
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(target)
         options = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1"
+        if metadata:
+            pairs = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in metadata.items())
+            options += f", KV_METADATA {{{pairs}}}"
         try:
             with _full_disk_named(target):
                 con.execute(f"COPY ({query}) TO {quote_literal(str(tmp))} ({options})", params or [])

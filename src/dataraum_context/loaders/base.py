@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -43,6 +44,7 @@ class LoaderBase(ABC):
     always_restaged: ClassVar[bool] = False  # no cheap, reliable sign of change (a server, an API)
     driver: ClassVar[str | None] = None  # the module a loader needs beyond the core install,
     extra: ClassVar[str | None] = None  # and the extra of this package that installs it
+    listed_as: ClassVar[str | None] = None  # what `dataraum loaders` says it reads, when not files or URIs
 
     def __init__(self, source: str, table: str | None = None, options: dict | None = None,
                  credentials: dict | None = None):
@@ -192,7 +194,7 @@ def resolve_sources(sources: list[str] | tuple[str, ...] | str) -> list[LoaderBa
     return staged_loaders(sources, tolerate=False)[0]
 
 
-def staged_loaders(sources: list[str] | tuple[str, ...] | str,
+def staged_loaders(sources: Sequence[str | SourceSpec] | str,
                    tolerate: bool = True) -> tuple[list[LoaderBase], list[SourceFailure]]:
     """One loader per table of the sources, and the sources that could not be read (by name,
     with the reason) when `tolerate`: one unreachable database must not sink the others.
@@ -204,7 +206,7 @@ def staged_loaders(sources: list[str] | tuple[str, ...] | str,
     registry = plugins.loaders()
     chosen: list[LoaderBase] = []
     failures: list[SourceFailure] = []
-    for spec in source_specs([os.fspath(s) for s in sources]):
+    for spec in source_specs([s if isinstance(s, SourceSpec) else os.fspath(s) for s in sources]):
         try:
             chosen.extend(_loaders_of(spec, registry))
         except SourceError as exc:

@@ -1,4 +1,5 @@
-"""What the user names as sources: paths, globs, directories, URIs, or a `sources.yaml`.
+"""What the user names as sources: paths, globs, directories, URIs, or a `sources.yaml`; through
+the Python API also a mapping of names to those or to in-memory frames (`config_sources`).
 
 A `sources.yaml` lists sources by name:
 
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
@@ -29,6 +31,12 @@ from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.models import Frozen
 from dataraum_context.yaml_files import parse_yaml
+
+if TYPE_CHECKING:
+    from dataraum_context.workspace import Workspace
+
+# what `driver()`/`run()` accept: a path, paths, or names -> paths or frames (pandas, polars, ...)
+UserSources = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | Mapping[str, Any]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SOURCES_FILE_KEYS = ("name", "kind", "source", "options", "credentials")
@@ -73,12 +81,54 @@ def _netloc(user: str | None, host: str | None, port: int | None) -> str:
     return f"{user}@{netloc}" if user else netloc
 
 
-def source_specs(sources: list[str]) -> list[SourceSpec]:
-    """Each source as a spec: a `sources.yaml` contributes its entries, anything else is one
-    spec named as given."""
+def config_sources(sources: UserSources, workspace: Workspace) -> list[str | SourceSpec]:
+    """The sources given to `driver()`/`run()` as the staging step reads them: a path or a list
+    of paths as text; a mapping as specs named by its keys, each frame materialized in the
+    workspace first (`loaders.frame`). Anything else is a TypeError saying what is accepted."""
+    # imported here: loaders.frame imports this module
+    from dataraum_context.loaders.frame import ACCEPTED, frame_kind, materialize
+
+    def refused(value: object, where: str = "sources") -> TypeError:
+        kind = frame_kind(value)
+        if kind is not None:
+            return TypeError(f"{where}: a {kind} needs a name, its table's: pass sources={{'name': frame, ...}}")
+        return TypeError(f"{where}: expected a path, a list of paths, or a mapping of names to paths or "
+                         f"frames ({ACCEPTED}); got {type(value).__name__}")
+
+    if isinstance(sources, (str, os.PathLike)):
+        return [os.fspath(sources)]
+    if isinstance(sources, Mapping):
+        entries: list[str | SourceSpec] = []
+        for name, value in sources.items():
+            if not isinstance(name, str):
+                raise TypeError(f"sources: names are strings; got {type(name).__name__} {name!r}")
+            if isinstance(value, (str, os.PathLike)):
+                path = os.fspath(value)
+                entries.append(SourceSpec(name=name, source=path if is_uri(path) else os.path.abspath(path)))
+            elif (kind := frame_kind(value)) is not None:
+                entries.append(SourceSpec(name=name, source=materialize(name, value, kind, workspace), kind="frame"))
+            else:
+                raise refused(value, f"source {name!r}")
+        return entries
+    if frame_kind(sources) is None and isinstance(sources, Iterable):
+        paths = list(sources)
+        for path in paths:
+            if not isinstance(path, (str, os.PathLike)):
+                raise refused(path)
+        return [os.fspath(path) for path in paths]
+    raise refused(sources)
+
+
+def source_specs(sources: list[str | SourceSpec]) -> list[SourceSpec]:
+    """Each source as a spec: a `sources.yaml` contributes its entries, a spec (named by a
+    mapping given to `driver()`) is itself, anything else is one spec named as given."""
     specs: list[SourceSpec] = []
     for source in sources:
-        if source.lower().endswith((".yaml", ".yml")) and not is_uri(source):
+        if isinstance(source, SourceSpec):
+            if is_uri(source.source):
+                check_no_password(source.source)
+            specs.append(source)
+        elif source.lower().endswith((".yaml", ".yml")) and not is_uri(source):
             specs.extend(_read_sources_file(Path(source)))
         else:
             if is_uri(source):
