@@ -4,6 +4,7 @@ atomically, a full disk says so, and one run at a time writes a workspace."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shlex
 import signal
@@ -18,6 +19,7 @@ import pytest
 from conftest import SHOP_ORDERS, cli, write
 from dataraum_context.errors import WorkspaceBusy
 from dataraum_context.workspace import Workspace, temp_path
+from servers import Reply
 
 TESTS = Path(__file__).parent
 SCRIPT = Path(sys.executable).with_name("dataraum")  # the installed command, as a user runs it
@@ -248,6 +250,28 @@ def test_a_workspace_on_a_disk_already_full_is_one_line(shop: Path, small_disk):
     assert result.returncode == 2
     assert _one_error_line(result.stderr) == f"dataraum: error: disk full: {ws}/.lock"
 
+
+
+def test_a_full_tmpdir_says_so_and_keeps_no_partial_copy(tmp_path: Path, small_disk):
+    """A cp1252 CSV (here gzip-compressed) is read through a UTF-8 copy in TMPDIR."""
+    mnt, run = small_disk
+    rows = "".join(f"{i};5 € – “quoted” {i}\n" for i in range(50_000))  # 1.4 MB decompressed
+    source = write(tmp_path / "w.csv.gz", gzip.compress(("id;label\n" + rows).encode("cp1252")))
+    result = run(f"TMPDIR={mnt} {shlex.join(command('run', str(source), '--workspace', str(tmp_path / 'ws')))}; "
+                 f"echo exit=$?; ls -a {mnt}")
+    line = _one_error_line(result.stderr)
+    assert line.startswith(f"dataraum: error: disk full: {mnt}/dataraum-") and line.endswith(".csv (in TMPDIR)")
+    assert result.stdout.split() == ["exit=2", ".", ".."]  # the partial copy is gone
+
+
+def test_an_api_download_into_a_full_tmpdir_says_so_and_is_removed(tmp_path: Path, small_disk, http_app):
+    mnt, run = small_disk
+    app = http_app(lambda req: Reply(body=[{"id": i, "text": "x" * 100} for i in range(5_000)]))  # 600 KB
+    result = run(f"TMPDIR={mnt} {shlex.join(command('run', f'{app.url}/items', '--workspace', str(tmp_path / 'ws')))}; "
+                 f"echo exit=$?; ls -a {mnt}")
+    line = _one_error_line(result.stderr)
+    assert line.startswith(f"dataraum: error: disk full: {mnt}/dataraum-") and line.endswith(".ndjson (in TMPDIR)")
+    assert result.stdout.split() == ["exit=2", ".", ".."]
 
 # --- one run at a time per workspace -------------------------------------------------------
 

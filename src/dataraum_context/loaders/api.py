@@ -24,16 +24,16 @@ from __future__ import annotations
 import email.utils
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 from dataraum_context.errors import ConfigError, SourceError
+from dataraum_context.loaders.base import write_temporary
 from dataraum_context.loaders.json import JSONLoader
 from dataraum_context.loaders.sources import Secrets
 from dataraum_context.models import StagedColumn, StagedTable, TypeSystemStrength
@@ -95,21 +95,17 @@ class APILoader(JSONLoader):
             os.unlink(path)
 
     def _download(self, pages: int | None) -> str:
-        """Every page's records (or the first `pages`) as an NDJSON file."""
-        fd, path = tempfile.mkstemp(prefix="dataraum-api-", suffix=".ndjson")
-        records = 0
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                for page in self._pages(pages):
-                    for record in page:
-                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    records += len(page)
+        """Every page's records (or the first `pages`) as a temporary NDJSON file."""
+        def fill(out: IO[bytes]) -> None:
+            records = 0
+            for page in self._pages(pages):
+                for record in page:
+                    out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                records += len(page)
             if not records:
                 raise SourceError(f"{self.source}: the API returned no records")
-        except BaseException:
-            os.unlink(path)
-            raise
-        return path
+
+        return write_temporary(".ndjson", fill)
 
     def _pages(self, limit: int | None) -> Iterator[list[dict]]:
         """The records page by page; messages scrubbed of the credentials (a server may echo

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import glob
 import os
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 import duckdb
 
 from dataraum_context import plugins
-from dataraum_context.errors import ConfigError, SourceError
+from dataraum_context.errors import ConfigError, SourceError, disk_full
 from dataraum_context.loaders.sources import SourceSpec, is_uri, source_specs, uri_scheme
 from dataraum_context.models import (
     Relationship,
@@ -163,6 +164,22 @@ class LoaderBase(ABC):
 
     def _read_error(self, exc: duckdb.Error) -> SourceError:
         return SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}")
+
+
+def write_temporary(suffix: str, fill: Callable[[IO[bytes]], object]) -> str:
+    """The path of a new temporary file (in TMPDIR) that `fill` writes. Whatever stops the
+    writing, the partial file is removed; a full disk is reported as such, by name."""
+    fd, path = tempfile.mkstemp(prefix="dataraum-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            fill(out)
+    except BaseException as exc:
+        os.unlink(path)
+        full = disk_full(exc, f"{path} (in TMPDIR)") if isinstance(exc, Exception) else None
+        if full is not None:
+            raise full from exc
+        raise
+    return path
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,14 +17,14 @@ import csv
 import gzip
 import os
 import re
-import tempfile
+from collections.abc import Iterator
 from functools import cached_property
 from typing import IO
 
 import duckdb
 
 from dataraum_context.errors import SourceError
-from dataraum_context.loaders.base import LoaderBase, _first_line
+from dataraum_context.loaders.base import LoaderBase, _first_line, write_temporary
 from dataraum_context.models import StagedTable, TypeSystemStrength
 from dataraum_context.sql import connect, quote_literal
 from dataraum_context.workspace import STAGED, Workspace
@@ -32,6 +32,7 @@ from dataraum_context.workspace import STAGED, Workspace
 _REJECTS = "dataraum_rejects"
 _SCANS = "dataraum_reject_scans"
 _HEAD = 65536
+_CHUNK = 1 << 20
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _DATA_VALUE = re.compile(r"^[-+]?[0-9][0-9.,:/ T-]*$")  # a number, a date or a time
@@ -59,6 +60,15 @@ class CSVLoader(LoaderBase):
                                   "pip install 'dataraum-context[zstd]'") from None
             return zstandard.open(self.source, "rb")
         return open(self.source, "rb")
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The file's bytes, decompressed, a MiB at a time."""
+        try:
+            with self._open() as f:
+                while chunk := f.read(_CHUNK):
+                    yield chunk
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{self.source}: cannot be read: {exc}") from None
 
     @cached_property
     def _head(self) -> bytes:
@@ -92,9 +102,8 @@ class CSVLoader(LoaderBase):
         """cp1252 when the file uses its characters in 0x80-0x9F, else Latin-1 (one pass over
         the file, made only for files that are not UTF-8)."""
         seen: set[int] = set()
-        with self._open() as f:
-            while chunk := f.read(1 << 20):
-                seen.update(m[0] for m in _C1.findall(chunk))
+        for chunk in self._chunks():
+            seen.update(m[0] for m in _C1.findall(chunk))
         return "cp1252" if seen and not seen & _CP1252_UNDEFINED else "latin-1"
 
     @property
@@ -111,16 +120,16 @@ class CSVLoader(LoaderBase):
             codecs.lookup(self.encoding)
         except LookupError:
             raise SourceError(f"{self.source}: unknown encoding {self.encoding!r}") from None
-        fd, path = tempfile.mkstemp(prefix="dataraum-", suffix=".csv")
-        with os.fdopen(fd, "wb") as out, self._open() as raw:
-            reader = codecs.getreader(self.encoding)(raw, errors="strict")
-            try:
-                while text := reader.read(1 << 20):
-                    out.write(text.encode("utf-8"))
-            except UnicodeDecodeError as exc:
-                os.unlink(path)
-                raise SourceError(f"{self.source}: not {self.encoding} text: {exc.reason}") from None
-        return path
+        return write_temporary(".csv", self._write_utf8)
+
+    def _write_utf8(self, out: IO[bytes]) -> None:
+        decoder = codecs.getincrementaldecoder(self.encoding)("strict")
+        try:
+            for chunk in self._chunks():
+                out.write(decoder.decode(chunk).encode("utf-8"))
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.source}: not {self.encoding} text: {exc.reason}") from None
 
     def _discard_copy(self) -> None:
         if self._converted and "_readable" in self.__dict__:
