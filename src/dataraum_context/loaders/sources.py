@@ -18,12 +18,14 @@ scrubs their values from any message it raises.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -191,8 +193,8 @@ def _check_references(value: Any, where: str, key: str = "credentials") -> None:
 
 
 class Secrets:
-    """Credential values read from the environment for one connection; `scrub` removes them
-    from any text that might leave the loader (error messages)."""
+    """Credential values read from the environment for one connection; `scrub` removes them,
+    as written, percent-encoded or in base64, from any text that might leave the loader."""
 
     def __init__(self, references: dict[str, Any], source: str):
         self._values: list[str] = []
@@ -214,6 +216,17 @@ class Secrets:
         return _ENV_REF.sub(read, value)
 
     def scrub(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, "***")
-        return text
+        return self._forms.sub("***", text) if self._values else text
+
+    @cached_property
+    def _forms(self) -> re.Pattern[str]:
+        """Every value in every form a URL, a header or a log may carry it (longest first)."""
+        forms = {form for value in self._values for form in _encodings(value)}
+        return re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))), re.IGNORECASE)
+
+
+def _encodings(value: str) -> list[str]:
+    raw = value.encode()
+    b64 = [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
+    return [value, quote(value, safe=""), quote(value), quote_plus(value), quote_plus(value, safe="/"),
+            *b64, *(b.rstrip("=") for b in b64)]
