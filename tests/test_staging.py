@@ -174,3 +174,55 @@ def test_get_schema_reads_columns_without_loading(data_dir, workspace):
     assert [(c.name, c.data_type, c.source_name) for c in columns] == [
         ("id", "VARCHAR", None), ("column1", "VARCHAR", ""), ("name", "VARCHAR", None)]
     assert not workspace.exists()
+
+
+# --- JSON documents that are not records -------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,found", [
+    ("42", "a number"), ('"x"', "a string"), ("true", "a boolean"), ("null", "null"),
+    ("-1.5e3\n", "a number"), ("1\n2\n", "a number"),
+])
+def test_a_scalar_json_document_is_a_one_line_error(data_dir, tmp_path, text, found):
+    path = write(data_dir / "s.json", text)
+    with pytest.raises(SourceError, match=f"s.json: .*array of objects.*found {found}"):
+        _stage(path, tmp_path / "ws")
+    result = cli("run", str(path), "--workspace", str(tmp_path / "ws"))
+    assert result.code == 2 and "s.json" in result.err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[]", "the array is empty"),
+    ("  [ ]\n", "the array is empty"),
+    ("{}", "no fields"),
+    ("[{}, {}]", "no fields"),
+    ('[{"a": 1}, 2]', "mixes objects with other values"),
+    ('{"a": 1}\n7\n', "mixes objects with other values"),
+])
+def test_json_without_a_table_in_it_is_a_clear_error(data_dir, workspace, text, message):
+    with pytest.raises(SourceError, match=f"e.json: .*{message}"):
+        _stage(write(data_dir / "e.json", text), workspace)
+
+
+@pytest.mark.parametrize("text,rows", [
+    ("[1, 2, 3]", [("1",), ("2",), ("3",)]),
+    ('["a", null, "b"]', [("a",), (None,), ("b",)]),
+    ("[[1, 2], [3]]", [("[1,2]",), ("[3]",)]),
+])
+def test_a_json_array_of_scalars_is_a_table_of_values(data_dir, workspace, text, rows):
+    t = _stage(write(data_dir / "v.json", text), workspace)
+    assert [c.name for c in t.columns] == ["value"] and _rows(workspace, t.path) == rows
+
+
+def test_a_json_object_of_scalars_is_one_row(data_dir, workspace):
+    t = _stage(write(data_dir / "o.json", '{"a": 1, "b": "x", "c": {"d": true}}'), workspace)
+    assert [c.name for c in t.columns] == ["a", "b", "c.d"]
+    assert _rows(workspace, t.path) == [("1", "x", "true")]
+
+
+def test_json_objects_with_too_many_keys_for_columns_are_kept_whole(data_dir, workspace):
+    """DuckDB takes objects with hundreds of different keys for maps, not records."""
+    t = _stage(write(data_dir / "k.json", json.dumps([{f"k{i}": i} for i in range(500)])), workspace)
+    assert [c.name for c in t.columns] == ["value"] and t.row_count == 500
+    assert _rows(workspace, t.path)[:2] == [('{"k0":0}',), ('{"k1":1}',)]
+    assert any("too many different keys" in w for w in t.warnings)
