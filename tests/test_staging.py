@@ -176,6 +176,30 @@ def test_get_schema_reads_columns_without_loading(data_dir, workspace):
     assert not workspace.exists()
 
 
+# --- quotes and dialects: the dialect reported is the one read (issue 9) -----------------------
+
+
+@pytest.mark.parametrize("rows", [100, 5000])
+def test_an_unterminated_quote_at_the_end_rejects_only_the_broken_row(data_dir, workspace, rows):
+    names = "".join(f'{i},"Ann Lee {i}",Paris\n' for i in range(rows))
+    path = write(data_dir / "q.csv", f'id,name,city\n{names}{rows},"Broken,Rome\n')
+    t = _stage(path, workspace)
+    assert (t.options["delimiter"], t.options["quote"]) == (",", '"')
+    assert (t.row_count, t.rejected_rows) == (rows, 1)
+    staged = _rows(workspace, t.path)
+    assert staged[0] == ("0", "Ann Lee 0", "Paris") and all('"' not in r[1] for r in staged)
+    [(line, raw)] = duckdb.execute(
+        f"SELECT line, raw_line FROM read_parquet('{workspace / t.rejects_path}')").fetchall()
+    assert (line, raw.strip()) == (rows + 2, f'{rows},"Broken,Rome')
+
+
+def test_a_ragged_row_does_not_change_the_delimiter(data_dir, workspace):
+    path = write(data_dir / "o.csv", "order_no,cust_id,amount\n1,10,5.0\n2,11,6.5,extra\n3,12,7.0\n")
+    t = _stage(path, workspace)
+    assert t.options["delimiter"] == "," and not t.warnings
+    assert [c.name for c in t.columns] == ["order_no", "cust_id", "amount"]
+    assert (t.row_count, t.rejected_rows) == (2, 1)
+
 # --- JSON documents that are not records -------------------------------------------------------
 
 

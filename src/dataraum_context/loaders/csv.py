@@ -1,13 +1,18 @@
 """CSV and TSV files (also gzip- and zstd-compressed), staged VARCHAR-first.
 
-DuckDB's sniffer finds the delimiter, quote and header (each can be set as an option). The
-encoding is found here: UTF-8 (with or without BOM), UTF-16 by its BOM, and otherwise Latin-1 or
-Windows-1252. DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are
+DuckDB's sniffer finds the dialect (delimiter, quote, escape, header; each can be set as an
+option) once, and the file is read with exactly that dialect: what is reported is what was read.
+A quote left open at the end of a file makes the sniffer drop the quote altogether; when fields
+of the first lines are plainly wrapped in double quotes, the dialect is sniffed again from those
+lines, so the broken row is rejected instead of every value keeping its quotes.
+
+The encoding is found here: UTF-8 (with or without BOM), UTF-16 by its BOM, and otherwise Latin-1
+or Windows-1252. DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are
 characters like € and –; a file with those is converted to a temporary UTF-8 copy first, so
 nothing is lost.
 
-Malformed rows (too many or too few fields) are not dropped: DuckDB's rejects table records
-them and they go to the table's quarantine with their line number and raw text.
+Malformed rows (too many or too few fields, a quote never closed) are not dropped: DuckDB's rejects table records them and they go to the table's
+quarantine with their line number and raw text.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import os
 import re
 from collections.abc import Iterator
 from functools import cached_property
-from typing import IO
+from typing import IO, NamedTuple
 
 import duckdb
 
 from dataraum_context.errors import SourceError
 from dataraum_context.loaders.base import LoaderBase, _first_line, write_temporary
-from dataraum_context.models import StagedTable, TypeSystemStrength
+from dataraum_context.models import StagedColumn, StagedTable, TypeSystemStrength
 from dataraum_context.sql import connect, quote_literal
 from dataraum_context.workspace import STAGED, Workspace
 
@@ -36,6 +41,34 @@ _CHUNK = 1 << 20
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _DATA_VALUE = re.compile(r"^[-+]?[0-9][0-9.,:/ T-]*$")  # a number, a date or a time
+
+
+class _Dialect(NamedTuple):
+    """How the file is read, as DuckDB's sniffer found it (or the options set it)."""
+
+    header: bool
+    delimiter: str
+    quote: str
+    escape: str
+    new_line: str
+    comment: str
+    skip: int
+    columns: tuple[str, ...]
+
+    def options(self) -> list[str]:
+        """read_csv's arguments for exactly this dialect: nothing is sniffed again."""
+        columns = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in self.columns)
+        texts = {"delim": self.delimiter, "quote": self.quote, "escape": self.escape,
+                 "new_line": self.new_line, "comment": self.comment}
+        return ["auto_detect=false", f"header={str(self.header).lower()}", f"skip={self.skip}",
+                *(f"{k}={quote_literal(v)}" for k, v in texts.items() if v or k != "new_line"),
+                f"columns={{{columns}}}"]
+
+    def fixed(self, header: bool | None = None, quote: str | None = None) -> dict[str, str]:
+        """This dialect's delimiter, quote and header as sniffing options, header or quote changed."""
+        return {"delim": quote_literal(self.delimiter),
+                "quote": quote_literal(self.quote if quote is None else quote),
+                "header": str(self.header if header is None else header).lower()}
 
 
 class CSVLoader(LoaderBase):
@@ -111,6 +144,10 @@ class CSVLoader(LoaderBase):
         """Whether DuckDB cannot read the encoding itself and reads a UTF-8 copy."""
         return self.encoding not in ("utf-8", "utf-16", "latin-1")
 
+    @property
+    def _duckdb_encoding(self) -> str:
+        return "utf-8" if self._converted else self.encoding
+
     @cached_property
     def _readable(self) -> str:
         """The file DuckDB reads: the source, or its UTF-8 copy (removed after the load)."""
@@ -135,7 +172,7 @@ class CSVLoader(LoaderBase):
         if self._converted and "_readable" in self.__dict__:
             os.unlink(self.__dict__.pop("_readable"))
 
-    def get_schema(self):
+    def get_schema(self) -> list[StagedColumn]:
         try:
             return super().get_schema()
         finally:
@@ -147,64 +184,103 @@ class CSVLoader(LoaderBase):
             if self.encoding == "utf-8" and self._invalid_encoding:
                 # UTF-8 in the first 64 KiB, but not further on: read it again as what it is
                 self.encoding = self._single_byte_encoding()
-                for cached in ("_readable", "_sniffed"):
+                for cached in ("_readable", "_dialect", "_head_text"):
                     self.__dict__.pop(cached, None)
                 staged = super().load(workspace)
             return staged
         finally:
             self._discard_copy()
 
-    def _reading_options(self) -> list[str]:
-        encoding = "utf-8" if self._converted else self.encoding
-        args = [f"encoding={quote_literal(encoding)}"]
-        for key in ("delimiter", "quote"):
-            if key in self.options:
-                args.append(f"{'delim' if key == 'delimiter' else key}={quote_literal(str(self.options[key]))}")
-        return args
-
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        header = f"header={'true' if self._sniffed[0] else 'false'}"
-        args = [quote_literal(self._readable), "all_varchar=true", *self._reading_options(), header,
-                "store_rejects=true", f"rejects_table={quote_literal(_REJECTS)}",
-                f"rejects_scan={quote_literal(_SCANS)}"]
+        args = [quote_literal(self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
+                *self._dialect.options(), "store_rejects=true",
+                f"rejects_table={quote_literal(_REJECTS)}", f"rejects_scan={quote_literal(_SCANS)}"]
         return f"read_csv({', '.join(args)})"
 
     @cached_property
-    def _sniffed(self) -> tuple[bool, str, str]:
-        """(has a header, delimiter, quote). DuckDB's sniffer finds the dialect; its verdict of
-        "no header" is taken only when the first line holds a number or a date, which a header
-        does not: with every value text (or a ragged row) the sniffer can miss a real header."""
-        args = ", ".join([quote_literal(self._readable), *self._reading_options()])
+    def _dialect(self) -> _Dialect:
+        """The dialect the file is read with. DuckDB's sniffer finds it; its verdict of "no
+        header" is taken only when the first line holds a number or a date, which a header does
+        not: with every value text (or a ragged row) the sniffer can miss a real header."""
+        dialect = self._sniff(self._readable, self._duckdb_encoding)
+        if not dialect.header and "header" not in self.options and not any(
+                _DATA_VALUE.match(v.strip()) for v in self._first_line(dialect.delimiter, dialect.quote)):
+            dialect = self._sniff(self._readable, self._duckdb_encoding, **dialect.fixed(header=True))
+        if "quote" not in self.options and self._quotes_dropped(dialect):
+            dialect = self._sniff_quoted_head(dialect) or dialect
+        return dialect
+
+    def _sniff(self, path: str, encoding: str, **fixed: str) -> _Dialect:
+        """DuckDB's sniffer, with the options set and those `fixed`, tolerating malformed rows
+        as the read does (it rejects them)."""
+        options = {"encoding": quote_literal(encoding), **self._set_options(), **fixed}
+        args = ", ".join([quote_literal(path), *(f"{k}={v}" for k, v in options.items()), "ignore_errors=true"])
         try:
             with connect() as con:
-                header, delimiter, quote = con.execute(
-                    f"SELECT HasHeader, Delimiter, Quote FROM sniff_csv({args})").fetchone()
+                [(header, skip, columns, *texts)] = con.execute(
+                    "SELECT HasHeader, SkipRows, Columns, Delimiter, Quote, Escape, NewLineDelimiter, "
+                    f"Comment FROM sniff_csv({args})").fetchall()
         except duckdb.Error as exc:
             raise SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}") from None
-        quote = "" if quote == "(empty)" else quote
+        delimiter, quote, escape, new_line, comment = ("" if t == "(empty)" else t for t in texts)
         if "header" in self.options:
             header = _truthy(self.options["header"])
-        elif not header:
-            header = not any(_DATA_VALUE.match(v.strip()) for v in self._first_line(delimiter, quote))
-        return header, delimiter, quote
+        return _Dialect(header, delimiter, quote, escape, new_line, comment, skip,
+                        tuple(c["name"] for c in columns))
+
+    def _set_options(self) -> dict[str, str]:
+        """The dialect options the user set, as DuckDB's arguments."""
+        names = {"delimiter": "delim", "quote": "quote"}
+        options = {names[k]: quote_literal(str(v)) for k, v in self.options.items() if k in names}
+        if "header" in self.options:
+            options["header"] = str(_truthy(self.options["header"])).lower()
+        return options
+
+    def _quotes_dropped(self, dialect: _Dialect) -> bool:
+        """Whether the sniffer settled for no quote (or one that never occurs) while fields of
+        the first lines are wrapped in double quotes: the sign of a quote never closed."""
+        text = self._head_text
+        if dialect.quote == '"' or (dialect.quote and dialect.quote in text) or not dialect.delimiter:
+            return False
+        return any(len(field) > 1 and field[0] == field[-1] == '"'
+                   for line in text.splitlines() for field in map(str.strip, line.split(dialect.delimiter)))
+
+    def _sniff_quoted_head(self, dialect: _Dialect) -> _Dialect | None:
+        """The dialect of the first lines read with double quotes, up to the row whose quote is
+        never closed; None when they do not read so either."""
+        text = self._head_text
+        if len(self._head) == _HEAD:
+            text = text[: text.rfind("\n") + 1]  # whole lines only
+        if text.count('"') % 2:  # leave out the row where the unclosed quote opens
+            text = text[: text.rfind("\n", 0, text.rfind('"')) + 1]
+        sample = write_temporary(".csv", lambda out: out.write(text.encode("utf-8")))
+        try:
+            quoted = self._sniff(sample, "utf-8", **dialect.fixed(quote='"'))
+        except SourceError:
+            return None
+        finally:
+            os.unlink(sample)
+        return quoted if quoted.quote == '"' else None
+
+    @cached_property
+    def _head_text(self) -> str:
+        return self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
 
     def _first_line(self, delimiter: str, quote: str) -> list[str]:
-        text = self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
-        dialect = dict(delimiter=delimiter or ",", quotechar=quote or '"',
-                       quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE)
-        return next(csv.reader(text.splitlines()[:1], **dialect), [])
+        return next(csv.reader(self._head_text.splitlines()[:1], delimiter=delimiter or ",", quotechar=quote or '"',
+                               quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE), [])
 
     def _detected_options(self) -> dict[str, str]:
-        header, delimiter, quote = self._sniffed
-        return {"encoding": self.encoding, "delimiter": delimiter, "quote": quote,
-                "header": "true" if header else "false"}
+        d = self._dialect
+        return {"encoding": self.encoding, "delimiter": d.delimiter, "quote": d.quote,
+                "header": "true" if d.header else "false"}
 
     def _source_names(self, con: duckdb.DuckDBPyConnection) -> list[str] | None:
         """The header as written (DuckDB renames empty and repeated names)."""
-        header, delimiter, quote = self._sniffed
-        if not header:
+        d = self._dialect
+        if not d.header:
             return None
-        return [name.strip() for name in self._first_line(delimiter, quote)] or None
+        return [name.strip() for name in self._first_line(d.delimiter, d.quote)] or None
 
     def _rejects(self, con: duckdb.DuckDBPyConnection, workspace: Workspace) -> tuple[int, str | None]:
         try:
