@@ -176,6 +176,50 @@ def test_get_schema_reads_columns_without_loading(data_dir, workspace):
     assert not workspace.exists()
 
 
+# --- encodings decided by the evidence of the whole file (issue 9) ------------------------------
+
+
+_CAFES = "".join(f"{i},café {i}\n" for i in range(50000)).encode()
+
+
+@pytest.mark.parametrize("where", ["late", "early"])
+def test_a_latin1_row_in_a_utf8_file_goes_to_quarantine_and_the_rest_stays_utf8(data_dir, tmp_path, where):
+    """Valid UTF-8 is never read as Latin-1: the one row that is not UTF-8 is quarantined with
+    its exact bytes and its line, whether it comes after the sniffed sample or inside it."""
+    latin1 = b"50000,Gr\xfc\xdfe\n"
+    body = _CAFES + latin1 if where == "late" else latin1 + _CAFES
+    path = write(data_dir / "m.csv", b"id,word\n" + body)
+    run = dc.run("quick_profile", sources=[str(path)], workspace=str(tmp_path / "ws"))
+    staged = run.results["staging"].tables["m"]
+    assert staged.options["encoding"] == "utf-8"
+    words = dict(_rows(tmp_path / "ws", staged.path))
+    assert len(words) == 50000 and words["0"] == "café 0" and words["49999"] == "café 49999"
+    line = 50002 if where == "late" else 2
+    assert any("not UTF-8" in w and f"line {line}" in w for w in staged.warnings)
+    table = run.results["type_resolution"].tables["m"]
+    assert (table.row_count, table.rejected_rows, table.source_rows) == (50000, 1, 50001)
+    quarantined = duckdb.execute(
+        f"SELECT row_number, raw_value, reason FROM read_parquet('{tmp_path / 'ws' / table.quarantine_path}') "
+        "WHERE \"column\" IS NULL").fetchall()
+    assert [(r[0], r[1]) for r in quarantined] == [(line, "50000,Gr\\xfc\\xdfe")]
+    assert "not UTF-8" in quarantined[0][2]
+
+
+def test_a_cp1252_file_stays_cp1252_when_a_pair_of_its_letters_happens_to_be_utf8(data_dir, workspace):
+    """`É’` in cp1252 is the bytes of UTF-8 `ɒ`: one such pair does not outweigh the file."""
+    text = "id;name\n1;CAFÉ’S\n2;Müller\n3;Hélène – “quoted”\n"
+    t = _stage(write(data_dir / "w.csv", text.encode("cp1252")), workspace)
+    assert t.options["encoding"] == "cp1252" and t.rejected_rows == 0
+    assert [r[1] for r in _rows(workspace, t.path)] == ["CAFÉ’S", "Müller", "Hélène – “quoted”"]
+
+
+def test_an_explicit_utf8_encoding_is_kept(data_dir, workspace):
+    path = write(data_dir / "x.csv", b"id,word\n1,plain\n2,Gr\xfc\xdfe\n")
+    [loader] = resolve_sources([str(path)])
+    loader.options["encoding"] = "utf-8"
+    t = loader.load(Workspace(workspace))
+    assert t.options["encoding"] == "utf-8" and (t.row_count, t.rejected_rows) == (1, 1)
+
 # --- quotes and dialects: the dialect reported is the one read (issue 9) -----------------------
 
 

@@ -6,12 +6,15 @@ A quote left open at the end of a file makes the sniffer drop the quote altogeth
 of the first lines are plainly wrapped in double quotes, the dialect is sniffed again from those
 lines, so the broken row is rejected instead of every value keeping its quotes.
 
-The encoding is found here: UTF-8 (with or without BOM), UTF-16 by its BOM, and otherwise Latin-1
-or Windows-1252. DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are
-characters like € and –; a file with those is converted to a temporary UTF-8 copy first, so
-nothing is lost.
+The encoding is found here, by the evidence of the whole file: UTF-8 (with or without BOM),
+UTF-16 by its BOM, and Latin-1 or Windows-1252 only for a file with fewer UTF-8 multi-byte
+characters than bytes that are not UTF-8: a stray Latin-1 byte never turns the UTF-8 of a file into
+mojibake; the rows holding such bytes are rejected with their exact bytes (written `\\xNN`).
+DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are characters like
+€ and –; a file with those is converted to a temporary UTF-8 copy first, so nothing is lost.
 
-Malformed rows (too many or too few fields, a quote never closed) are not dropped: DuckDB's rejects table records them and they go to the table's
+Malformed rows (too many or too few fields, a quote never closed, bytes not in the file's
+encoding) are not dropped: DuckDB's rejects table records them and they go to the table's
 quarantine with their line number and raw text.
 """
 
@@ -38,9 +41,11 @@ _REJECTS = "dataraum_rejects"
 _SCANS = "dataraum_reject_scans"
 _HEAD = 65536
 _CHUNK = 1 << 20
+_ASCII = bytes(range(128))
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _DATA_VALUE = re.compile(r"^[-+]?[0-9][0-9.,:/ T-]*$")  # a number, a date or a time
+_NOT_UTF8 = "INVALID ENCODING: bytes that are not UTF-8 (written \\xNN), unlike the rest of the file"
 
 
 class _Dialect(NamedTuple):
@@ -78,7 +83,7 @@ class CSVLoader(LoaderBase):
                        for comp in ("", ".gz", ".zst"))
     option_names = ("delimiter", "quote", "header", "encoding")
 
-    _invalid_encoding: bool | None = False
+    _undecodable: tuple[int, ...] = ()  # the lines DuckDB rejected as not UTF-8
 
     def _open(self) -> IO[bytes]:
         """The file's bytes, decompressed."""
@@ -128,16 +133,36 @@ class CSVLoader(LoaderBase):
         except UnicodeDecodeError as exc:
             # a multi-byte character cut at the end of the sample is still UTF-8
             if len(head) < _HEAD or exc.start < len(head) - 3:
-                return self._single_byte_encoding()
+                return self._file_encoding
         return "utf-8"
 
-    def _single_byte_encoding(self) -> str:
-        """cp1252 when the file uses its characters in 0x80-0x9F, else Latin-1 (one pass over
-        the file, made only for files that are not UTF-8)."""
-        seen: set[int] = set()
+    @cached_property
+    def _evidence(self) -> tuple[int, int, set[int]]:
+        """(UTF-8 multi-byte characters, bytes that are not UTF-8, bytes in 0x80-0x9F) in the
+        whole file: one pass, made only for a file that is not UTF-8 all through."""
+        utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+        characters = not_utf8 = 0
+        c1: set[int] = set()
         for chunk in self._chunks():
-            seen.update(m[0] for m in _C1.findall(chunk))
-        return "cp1252" if seen and not seen & _CP1252_UNDEFINED else "latin-1"
+            text = utf8.decode(chunk)
+            bad = text.count("\ufffd")
+            ascii_bytes = len(chunk) - len(chunk.translate(None, _ASCII))
+            characters += len(text) - ascii_bytes - bad
+            not_utf8 += bad
+            c1.update(m[0] for m in _C1.findall(chunk))
+        return characters, not_utf8, c1
+
+    @property
+    def _file_encoding(self) -> str:
+        """The encoding by the evidence of the whole file: UTF-8 when its UTF-8 characters
+        outnumber its bytes that are not (the rows holding those are rejected), so a stray
+        Latin-1 byte never turns a UTF-8 file into mojibake, nor does a pair of Latin-1 letters
+        that happens to be UTF-8 make a Latin-1 file UTF-8. Else cp1252 when the file uses its
+        characters in 0x80-0x9F, else Latin-1."""
+        characters, not_utf8, c1 = self._evidence
+        if characters > not_utf8:
+            return "utf-8"
+        return "cp1252" if c1 and not c1 & _CP1252_UNDEFINED else "latin-1"
 
     @property
     def _converted(self) -> bool:
@@ -181,15 +206,22 @@ class CSVLoader(LoaderBase):
     def load(self, workspace: Workspace) -> StagedTable:
         try:
             staged = super().load(workspace)
-            if self.encoding == "utf-8" and self._invalid_encoding:
-                # UTF-8 in the first 64 KiB, but not further on: read it again as what it is
-                self.encoding = self._single_byte_encoding()
+            if self._rereads:
+                # UTF-8 in the first 64 KiB, not further on, and mostly not UTF-8 as a whole:
+                # read it again as what it is
+                self.encoding = self._file_encoding
                 for cached in ("_readable", "_dialect", "_head_text"):
                     self.__dict__.pop(cached, None)
                 staged = super().load(workspace)
             return staged
         finally:
             self._discard_copy()
+
+    @property
+    def _rereads(self) -> bool:
+        """Whether the rows DuckDB found not UTF-8 show a file in a single-byte encoding."""
+        return (bool(self._undecodable) and self.encoding == "utf-8"
+                and "encoding" not in self.options and self._file_encoding != "utf-8")
 
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         args = [quote_literal(self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
@@ -282,25 +314,68 @@ class CSVLoader(LoaderBase):
             return None
         return [name.strip() for name in self._first_line(d.delimiter, d.quote)] or None
 
+    def _warnings(self, columns: list[StagedColumn]) -> list[str]:
+        warnings = super()._warnings(columns)
+        if self._undecodable:
+            shown = ", ".join(map(str, self._undecodable[:5])) + (", ..." if len(self._undecodable) > 5 else "")
+            warnings.append(f"{self.source}: {len(self._undecodable)} row(s) not UTF-8, unlike the rest "
+                            f"of the file, moved to quarantine (line{'s' if len(self._undecodable) > 1 else ''} "
+                            f"{shown}); if the file has another encoding, set the `encoding` option")
+        return warnings
+
     def _rejects(self, con: duckdb.DuckDBPyConnection, workspace: Workspace) -> tuple[int, str | None]:
+        self._undecodable = ()
         try:
-            count, self._invalid_encoding = con.execute(
-                f"SELECT count(DISTINCT line), bool_or(error_type = 'INVALID ENCODING') FROM {_REJECTS}"
-            ).fetchone()
+            [(count, undecodable)] = con.execute(
+                f"SELECT count(DISTINCT line), list(DISTINCT line ORDER BY line) "
+                f"FILTER (WHERE error_type = 'INVALID ENCODING') FROM {_REJECTS}").fetchall()
         except duckdb.CatalogException:
             return 0, None
+        self._undecodable = tuple(undecodable or ())
         relative = workspace.relative(STAGED, self.table, ".rejects.parquet")
         if not count:
             workspace.remove(relative)
             return 0, None
+        # DuckDB writes `?` for the bytes that are not UTF-8: the rows kept get their own bytes
+        exact = self._lines_not_utf8() if self._undecodable and not self._rereads else []
+        paired = len(exact) == len(self._undecodable)  # one line each (no quoted line breaks)
         workspace.write_parquet(
             con,
-            f"SELECT line::BIGINT AS line, any_value(csv_line) AS raw_line, "
-            f"string_agg(DISTINCT error_type::VARCHAR, '; ') || ': ' || any_value(error_message) AS reason "
-            f"FROM {_REJECTS} GROUP BY line ORDER BY line",
+            "WITH exact AS (SELECT unnest(?::BIGINT[]) AS line, unnest(?::VARCHAR[]) AS raw_line) "
+            "SELECT r.line::BIGINT AS line, coalesce(any_value(exact.raw_line), any_value(r.csv_line)) AS raw_line, "
+            f"CASE WHEN bool_or(r.error_type = 'INVALID ENCODING') THEN {quote_literal(_NOT_UTF8)} "
+            "ELSE string_agg(DISTINCT r.error_type::VARCHAR, '; ') || ': ' || any_value(r.error_message) END AS reason "
+            f"FROM {_REJECTS} r LEFT JOIN exact ON r.line = exact.line GROUP BY r.line ORDER BY r.line",
             relative,
+            [list(self._undecodable) if paired else [], exact if paired else []],
         )
         return count, relative
+
+    def _lines_not_utf8(self) -> list[str]:
+        """The lines that are not UTF-8, in order, those bytes written `\\xNN`: one pass over
+        the file in blocks of whole lines, with a step per such line and none per row."""
+        found: list[str] = []
+        rest = b""
+        for chunk in [*self._chunks(), b""]:
+            block = rest + chunk
+            end = block.rfind(b"\n") + 1 if chunk else len(block)
+            found.extend(_not_utf8(block[:end]))
+            rest = block[end:]
+        return found
+
+
+def _not_utf8(block: bytes) -> Iterator[str]:
+    """The lines of a block of whole lines that are not UTF-8."""
+    view, start = memoryview(block), 0
+    while True:
+        try:
+            codecs.utf_8_decode(view[start:], "strict", True)
+            return
+        except UnicodeDecodeError as exc:
+            bad = start + exc.start
+            first = block.rfind(b"\n", 0, bad) + 1
+            start = block.find(b"\n", bad) + 1 or len(block)
+            yield block[first:start].rstrip(b"\r\n").decode("utf-8", "backslashreplace")
 
 
 def _truthy(value: object) -> bool:
