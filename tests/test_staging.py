@@ -223,10 +223,10 @@ def test_an_explicit_utf8_encoding_is_kept(data_dir, workspace):
 # --- quotes and dialects: the dialect reported is the one read (issue 9) -----------------------
 
 
-@pytest.mark.parametrize("rows", [100, 5000])
-def test_an_unterminated_quote_at_the_end_rejects_only_the_broken_row(data_dir, workspace, rows):
-    names = "".join(f'{i},"Ann Lee {i}",Paris\n' for i in range(rows))
-    path = write(data_dir / "q.csv", f'id,name,city\n{names}{rows},"Broken,Rome\n')
+@pytest.mark.parametrize("rows,newline", [(100, "\n"), (5000, "\n"), (100, "\r")])
+def test_an_unterminated_quote_at_the_end_rejects_only_the_broken_row(data_dir, workspace, rows, newline):
+    names = "".join(f'{i},"Ann Lee {i}",Paris{newline}' for i in range(rows))
+    path = write(data_dir / "q.csv", f'id,name,city{newline}{names}{rows},"Broken,Rome{newline}')
     t = _stage(path, workspace)
     assert (t.options["delimiter"], t.options["quote"]) == (",", '"')
     assert (t.row_count, t.rejected_rows) == (rows, 1)

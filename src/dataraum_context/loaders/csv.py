@@ -280,12 +280,12 @@ class CSVLoader(LoaderBase):
     def _sniff_quoted_head(self, dialect: _Dialect) -> _Dialect | None:
         """The dialect of the first lines read with double quotes, up to the row whose quote is
         never closed; None when they do not read so either."""
-        text = self._head_text
+        lines = self._head_text.splitlines(keepends=True)
         if len(self._head) == _HEAD:
-            text = text[: text.rfind("\n") + 1]  # whole lines only
-        if text.count('"') % 2:  # leave out the row where the unclosed quote opens
-            text = text[: text.rfind("\n", 0, text.rfind('"')) + 1]
-        sample = write_temporary(".csv", lambda out: out.write(text.encode("utf-8")))
+            lines.pop()  # whole lines only
+        if sum(line.count('"') for line in lines) % 2:  # leave out the row where the unclosed quote opens
+            lines = lines[: max(i for i, line in enumerate(lines) if '"' in line)]
+        sample = write_temporary(".csv", lambda out: out.write("".join(lines).encode("utf-8")))
         try:
             quoted = self._sniff(sample, "utf-8", **dialect.fixed(quote='"'))
         except SourceError:
