@@ -30,6 +30,7 @@ def test_optional_failure_is_a_warning_required_failure_fails_the_run(tmp_path, 
     assert status["flaky_enrichment"] == "failed"
     assert status["broken_requirement"] == "failed"
     assert status["needs_broken"] == "skipped"
+    assert status["needs_broken_through_a_part"] == "skipped"  # its intermediate node needs it
     assert status["independent_enrichment"] == "succeeded"
     assert status["context_document"] == "succeeded"
     assert run.status == "failed"

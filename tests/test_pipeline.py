@@ -9,7 +9,12 @@ import pytest
 import dataraum_context as dc
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import StatisticsResult
-from dataraum_context.pipeline import builtin_pipelines, load_pipeline, step_nodes
+from dataraum_context.pipeline import (
+    builtin_pipelines,
+    hard_dependencies,
+    load_pipeline,
+    step_nodes,
+)
 
 
 def test_builtin_pipelines_validate_and_resolve():
@@ -82,6 +87,17 @@ def test_skipped_optional_input_becomes_none(shop: Path, workspace: Path):
     ctx = dr.execute(["context_document"])["context_document"]
     assert ctx.table("orders").columns[0].statistics is None
     assert ctx.table("orders").columns[0].data_type == "BIGINT"
+
+
+def test_a_steps_own_nodes_go_with_it():
+    dr = dc.driver("default", cache=False)
+    own = {n.name for n in dr.list_available_variables() if n.tags.get("step") == "temporal_enrichment"}
+    assert {"temporal_tables", "configured_reference_date"} <= own
+    assert not own & set(step_nodes(dr))
+    # what its own nodes need, the step needs: skipping statistics skips temporal too
+    assert set(hard_dependencies(dr, "temporal_enrichment")) == {"statistics_profiling", "type_resolution"}
+    skipped = dc.driver("default", cache=False, skip_steps=["temporal_enrichment"])
+    assert not own & {n.name for n in skipped.list_available_variables()}
 
 
 def test_steps_keep_only_what_they_need(tmp_path: Path):

@@ -20,7 +20,7 @@ import dataraum_context as dc
 from dataraum_context import sample
 from dataraum_context.dataflows.quality import quality_assessment
 from support.steps import statistics_profiling
-from dataraum_context.dataflows.temporal import temporal_enrichment
+from support.steps import temporal_enrichment
 from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import (
     QualityAssessmentResult,
