@@ -1,10 +1,11 @@
 """Temporal: how time runs through every date and timestamp column.
 
-Per table (`temporal.table_temporal`), from DuckDB over the typed Parquet: each time column's
-range, granularity, cadence, completeness and gaps; along the table's primary time column,
-every measure summed per period gives a trend direction and weekday / month-of-year
-seasonality hints. Across tables, `temporal_enrichment` adds freshness against one reference
-date: `reference_date` when given, otherwise the latest value of the tables' primary time
+A per-table block: `table_to_time` yields each typed table with its statistics, and
+`table_temporal` profiles one (`temporal.profile_table`, from DuckDB over its typed Parquet):
+each time column's range, granularity, cadence, completeness and gaps; along the table's
+primary time column, every measure summed per period gives a trend direction and weekday /
+month-of-year seasonality hints. Freshness is measured across tables, after collecting: against
+`reference_date` when given, otherwise against the latest value of the tables' primary time
 columns, so that a rerun on the same data gives the same result. The result says which
 (`reference_source`).
 """
@@ -13,10 +14,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from hamilton.htypes import Collect, Parallelizable
+
 from dataraum_context import settings
 from dataraum_context.models import (
     StatisticsResult,
     TableTemporal,
+    TableToTime,
     TemporalResult,
     TypeResolutionResult,
 )
@@ -24,7 +28,7 @@ from dataraum_context.step import part_of_step, step
 from dataraum_context.temporal import (
     latest_primary_value,
     parse_reference,
-    table_temporal,
+    profile_table,
     with_freshness,
 )
 from dataraum_context.workspace import Workspace
@@ -39,20 +43,33 @@ def configured_reference_date(reference_date: str | None = None) -> date | datet
 
 
 @part_of_step(_STEP)
-def temporal_tables(
-    statistics_profiling: StatisticsResult,
-    type_resolution: TypeResolutionResult,
+def table_to_time(statistics_profiling: StatisticsResult,
+                  type_resolution: TypeResolutionResult) -> Parallelizable[TableToTime]:
+    """Each typed table with its statistics (and its file's version: a retyped table is
+    analysed again)."""
+    for name, statistics in statistics_profiling.tables.items():
+        if name in type_resolution.tables:
+            yield TableToTime(table=type_resolution.tables[name], statistics=statistics)
+
+
+@part_of_step(_STEP)
+def table_temporal(
+    table_to_time: TableToTime,
     workspace: str,
     regular_share: float = settings.REGULAR_SHARE,
     trend_min_r2: float = settings.TREND_MIN_R2,
     seasonality_min_strength: float = settings.SEASONALITY_MIN_STRENGTH,
-) -> dict[str, TableTemporal]:
-    """Each typed table's time columns profiled, with its measures' trends along the primary
-    one; no freshness yet."""
-    ws = Workspace(workspace)
-    return {name: table_temporal(ws.path(type_resolution.tables[name].path), stats, regular_share,
-                                 trend_min_r2, seasonality_min_strength)
-            for name, stats in statistics_profiling.tables.items() if name in type_resolution.tables}
+) -> TableTemporal:
+    """One table's time columns profiled, the primary one first with the trends of the table's
+    measures along it; no freshness yet."""
+    return profile_table(Workspace(workspace).path(table_to_time.table.path), table_to_time.statistics,
+                         regular_share, trend_min_r2, seasonality_min_strength)
+
+
+@part_of_step(_STEP)
+def temporal_tables(table_temporal: Collect[TableTemporal]) -> dict[str, TableTemporal]:
+    """Every table's time profiles, by table."""
+    return {t.name: t for t in table_temporal}
 
 
 @step(scope="column", phase="enrichment", criticality="optional")

@@ -12,8 +12,11 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-
+from dataraum_context.dataflows import temporal as temporal_flow
+from hamilton import driver
+from hamilton.node import NodeType
 from support.steps import statistics_profiling, temporal_enrichment
+
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import TableTemporal, TemporalProfile, TemporalResult
 from dataraum_context.sample import schemas
@@ -118,6 +121,24 @@ def test_freshness_against_the_data_or_a_given_reference(tmp_path):
     assert given.tables["t"].columns["created"].freshness_days == 31
     with pytest.raises(ConfigError, match="reference_date"):
         temporal(tmp_path / "c", frame, reference_date="yesterday")
+
+
+def test_runs_as_a_per_table_hamilton_block_with_freshness_across_tables(tmp_path):
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(60)]
+    frames = {"early": pl.DataFrame({"day": days[:30]}), "late": pl.DataFrame({"day": days}),
+              "timeless": pl.DataFrame({"n": [1, 2, 3]})}
+    types = schemas.Schema(seed=0, style="test", tables=frames).workspace(tmp_path)
+    stats = statistics_profiling(types, str(tmp_path))
+    dr = driver.Builder().enable_dynamic_execution(allow_experimental_mode=True).with_modules(temporal_flow).build()
+    roles = {name: node.node_role for name, node in dr.graph.nodes.items()}
+    assert (roles["table_to_time"], roles["table_temporal"], roles["temporal_tables"]) == (
+        NodeType.EXPAND, NodeType.STANDARD, NodeType.COLLECT)
+    result = dr.execute(["temporal_enrichment"], inputs={
+        "statistics_profiling": stats, "type_resolution": types, "workspace": str(tmp_path)})["temporal_enrichment"]
+    assert result == temporal_enrichment(stats, types, str(tmp_path))
+    assert list(result.tables) == ["early", "late", "timeless"] and not result.tables["timeless"].columns
+    assert result.reference_date == days[-1]  # the latest primary time value of any table
+    assert result.tables["early"].columns["day"].freshness_days == 30
 
 
 def test_trend_and_weekday_seasonality_of_measures(tmp_path):

@@ -48,5 +48,7 @@ def statistics_profiling(type_resolution: TypeResolutionResult, workspace: str, 
 
 def temporal_enrichment(statistics_profiling: StatisticsResult, type_resolution: TypeResolutionResult,
                         workspace: str, reference_date: str | None = None, **options: Any) -> TemporalResult:
-    tables = _temporal.temporal_tables(statistics_profiling, type_resolution, workspace, **options)
-    return _temporal.temporal_enrichment(tables, _temporal.configured_reference_date(reference_date))
+    reference = _temporal.configured_reference_date(reference_date)
+    items = _temporal.table_to_time(statistics_profiling, type_resolution)
+    tables = _temporal.temporal_tables([_temporal.table_temporal(t, workspace, **options) for t in items])
+    return _temporal.temporal_enrichment(tables, reference)

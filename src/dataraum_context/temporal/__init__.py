@@ -1,6 +1,6 @@
 """Temporal analysis: how time runs through a table's date and timestamp columns.
 
-Per table (`profile.table_temporal`, a function of one typed Parquet file and its statistics):
+Per table (`profile.profile_table`, a function of one typed Parquet file and its statistics):
 each time column's granularity (`granularity`), cadence (`cadence`), completeness and gaps
 (`gaps`); along the table's primary time column (`columns`), every measure summed per period
 (`series`) gives a trend direction (`detrending`, `direction`) and weekday / month-of-year
@@ -15,6 +15,6 @@ from dataraum_context.temporal.freshness import (
     parse_reference,
     with_freshness,
 )
-from dataraum_context.temporal.profile import table_temporal
+from dataraum_context.temporal.profile import profile_table
 
-__all__ = ["latest_primary_value", "parse_reference", "table_temporal", "with_freshness"]
+__all__ = ["latest_primary_value", "parse_reference", "profile_table", "with_freshness"]

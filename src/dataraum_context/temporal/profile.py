@@ -25,7 +25,7 @@ from dataraum_context.temporal.trends import measure_trends
 from dataraum_context.temporal.view import open_table
 
 
-def table_temporal(path: str | Path, statistics: TableStatistics, regular_share: float,
+def profile_table(path: str | Path, statistics: TableStatistics, regular_share: float,
                    trend_min_r2: float, seasonality_min_strength: float) -> TableTemporal:
     """Every time column of the table at `path` profiled, the primary one first and with the
     trends of the table's measures along it (freshness is added across tables, later)."""
