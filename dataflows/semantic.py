@@ -119,7 +119,7 @@ def semantic_enrichment(
     batches = _batches(facts, llm_provider.batch_columns, ontology, measured=topology_enrichment is not None)
     enrichments = _enriched(llm_provider, batches, llm_response_cache)
     answers: dict[str, list[TableAnswer]] = {}
-    for batch, enrichment in zip(batches, enrichments):
+    for batch, enrichment in zip(batches, enrichments, strict=True):
         try:
             check_answer(enrichment.answer, batch)
         except ValueError as exc:
@@ -228,7 +228,8 @@ def _proposed(enrichments: list[Enrichment], topology: TopologyResult | None, pr
               known: set[str]) -> tuple[Relationship, ...]:
     """Joins the provider proposed between columns that exist and that are not among the
     measured ones, each once."""
-    measured = {(r.from_table, r.from_columns, r.to_table, r.to_columns) for r in (topology.relationships if topology else ())}
+    measured = {(r.from_table, r.from_columns, r.to_table, r.to_columns)
+                for r in (topology.relationships if topology else ())}
     out: dict[tuple, Relationship] = {}
     for enrichment in enrichments:
         for r in enrichment.answer.relationships:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flows import own_ontology
 
 import dataraum_context as dc
 from dataraum_context.errors import ConfigError
@@ -16,6 +15,8 @@ from dataraum_context.pipeline import (
     load_pipeline,
     step_nodes,
 )
+
+from flows import own_ontology
 
 
 def test_builtin_pipelines_validate_and_resolve():

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 import dataraum_context as dc
 from dataraum_context import sample
 from dataraum_context.dataflows.quality import quality_assessment
-from support.steps import statistics_profiling, temporal_enrichment
 from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import (
     QualityAssessmentResult,
@@ -32,7 +31,9 @@ from dataraum_context.models import (
 from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
 from dataraum_context.sample import schemas
+
 from conftest import write
+from support.steps import statistics_profiling, temporal_enrichment
 
 # --- a small world with a known number of failing rows per rule ----------------------------
 

@@ -12,11 +12,10 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
-from dataraum_context.dataflows import temporal as temporal_flow
 from hamilton import driver
 from hamilton.node import NodeType
-from support.steps import statistics_profiling, temporal_enrichment
 
+from dataraum_context.dataflows import temporal as temporal_flow
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import TableTemporal, TemporalProfile, TemporalResult
 from dataraum_context.sample import schemas
@@ -28,6 +27,8 @@ from dataraum_context.temporal.gaps import Periods, periods
 from dataraum_context.temporal.granularity import finest
 from dataraum_context.temporal.seasonality import WEEKDAYS, seasonality
 from dataraum_context.temporal.view import VIEW
+
+from support.steps import statistics_profiling, temporal_enrichment
 
 MICROSECONDS = pl.Datetime("us")
 

@@ -15,7 +15,6 @@ from dataraum_context.dataflows import statistics as _statistics
 from dataraum_context.dataflows import temporal as _temporal
 from dataraum_context.dataflows import type_resolution as _typing
 from dataraum_context.dataflows.staging import SourceManifest
-
 from dataraum_context.models import (
     SchemaProfilingResult,
     StagingResult,

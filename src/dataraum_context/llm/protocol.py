@@ -121,7 +121,8 @@ class Enrichment(Frozen):
     """A provider's answer for one batch, with what it cost."""
 
     answer: BatchAnswer
-    usage: dict[str, int] = Field(default_factory=dict)  # requests, input_tokens, output_tokens, cache_hits, invalid_answers
+    # requests, input_tokens, output_tokens, cache_hits, invalid_answers
+    usage: dict[str, int] = Field(default_factory=dict)
 
 
 def check_answer(answer: BatchAnswer, batch: Batch) -> None:

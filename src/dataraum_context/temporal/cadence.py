@@ -36,11 +36,12 @@ def spacings(con: duckdb.DuckDBPyConnection, column: str) -> tuple[np.ndarray, n
     rows = con.execute(
         f"SELECT epoch(v) - epoch(lag(v) OVER (ORDER BY v)), "
         f"(year(v) * 12 + month(v)) - (year(lag(v) OVER (ORDER BY v)) * 12 + month(lag(v) OVER (ORDER BY v))) "
-        f"FROM (SELECT DISTINCT {x} AS v FROM {VIEW} WHERE {x} IS NOT NULL) QUALIFY lag(v) OVER (ORDER BY v) IS NOT NULL"
+        f"FROM (SELECT DISTINCT {x} AS v FROM {VIEW} WHERE {x} IS NOT NULL) "
+        f"QUALIFY lag(v) OVER (ORDER BY v) IS NOT NULL"
     ).fetchall()
     if not rows:
         return np.array([]), np.array([])
-    seconds, months = zip(*rows)
+    seconds, months = zip(*rows, strict=True)
     return np.asarray(seconds, dtype=float), np.asarray(months, dtype=float)
 
 

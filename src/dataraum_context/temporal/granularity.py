@@ -29,7 +29,7 @@ def granularity(con: duckdb.DuckDBPyConnection, column: str, data_type: str) -> 
 def finest(counts: tuple[int, ...]) -> str:
     """The first unit of `GRANULARITIES` with values not a whole number of the next unit
     (`counts`, one per unit but the last); `year` when there is none."""
-    return next((unit for unit, n in zip(GRANULARITIES, counts) if n), GRANULARITIES[-1])
+    return next((unit for unit, n in zip(GRANULARITIES, counts, strict=False) if n), GRANULARITIES[-1])
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, conditions: tuple[str, ...], x: str) -> tuple[int, ...]:
