@@ -9,7 +9,14 @@ import pytest
 import dataraum_context as dc
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import StatisticsResult
-from dataraum_context.pipeline import builtin_pipelines, load_pipeline, step_nodes
+from dataraum_context.pipeline import (
+    builtin_pipelines,
+    hard_dependencies,
+    load_pipeline,
+    step_nodes,
+)
+
+from flows import own_ontology
 
 
 def test_builtin_pipelines_validate_and_resolve():
@@ -82,6 +89,40 @@ def test_skipped_optional_input_becomes_none(shop: Path, workspace: Path):
     ctx = dr.execute(["context_document"])["context_document"]
     assert ctx.table("orders").columns[0].statistics is None
     assert ctx.table("orders").columns[0].data_type == "BIGINT"
+
+
+def test_a_steps_own_nodes_go_with_it():
+    dr = dc.driver("default", cache=False)
+    own = {n.name for n in dr.list_available_variables() if n.tags.get("step") == "temporal_enrichment"}
+    assert {"temporal_tables", "configured_reference_date"} <= own
+    assert not own & set(step_nodes(dr))
+    # what its own nodes need, the step needs: skipping statistics skips temporal too
+    assert set(hard_dependencies(dr, "temporal_enrichment")) == {"statistics_profiling", "type_resolution"}
+    skipped = dc.driver("default", cache=False, skip_steps=["temporal_enrichment"])
+    assert not own & {n.name for n in skipped.list_available_variables()}
+
+
+def test_quality_without_semantic_gets_the_ontology_it_needs(tmp_path: Path, shop: Path, workspace: Path):
+    path = tmp_path / "q.yaml"
+    path.write_text("name: q\nmodules: [staging, schema_profiling, type_resolution, statistics, quality]\n"
+                    "ontology: financial_reporting\n")
+    assert "ontology" in step_nodes(dc.driver(str(path), cache=False))
+    run = dc.run(str(path), sources=[str(shop)], workspace=str(workspace))
+    assert {s.name: s.status for s in run.steps}["quality_assessment"] == "succeeded"
+    quality = run.results["quality_assessment"]
+    assert quality.binding == "concept_matcher" and quality.ontology.startswith("financial_reporting ")
+    # a config written before `ontology` was a module of its own still gets it with `semantic`
+    path.write_text("name: s\nmodules: [staging, schema_profiling, type_resolution, statistics, semantic]\n")
+    assert "ontology" in step_nodes(dc.driver(str(path), cache=False))
+
+
+def test_the_ontology_comes_only_where_a_step_needs_it_and_none_computes_it(tmp_path: Path):
+    assert "ontology" not in step_nodes(dc.driver("quick_profile", cache=False))
+    path = tmp_path / "q.yaml"
+    path.write_text("name: q\nmodules: [staging, schema_profiling, type_resolution, statistics, quality, "
+                    "flows.own_ontology]\n")
+    dr = dc.driver(str(path), cache=False)  # one `ontology` node: yours, not a built-in step beside it
+    assert dr.graph.nodes["ontology"].originating_functions[0] is own_ontology.ontology
 
 
 def test_steps_keep_only_what_they_need(tmp_path: Path):

@@ -19,8 +19,6 @@ from hypothesis import strategies as st
 import dataraum_context as dc
 from dataraum_context import sample
 from dataraum_context.dataflows.quality import quality_assessment
-from support.steps import statistics_profiling
-from dataraum_context.dataflows.temporal import temporal_enrichment
 from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import (
     QualityAssessmentResult,
@@ -33,7 +31,9 @@ from dataraum_context.models import (
 from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
 from dataraum_context.sample import schemas
+
 from conftest import write
+from support.steps import statistics_profiling, temporal_enrichment
 
 # --- a small world with a known number of failing rows per rule ----------------------------
 
@@ -210,7 +210,7 @@ def test_examples_are_the_failing_rows_with_row_numbers(world):
 
 
 def test_rule_origin_threshold_and_binding_are_reported(world, tmp_path):
-    root, result = world
+    _root, result = world
     r = by_check(result)["code_format"]
     assert r.ontology_file == "qa_test.yaml" and r.severity == "warning" and r.threshold == 1
     assert result.binding == "semantic_enrichment"
@@ -534,7 +534,7 @@ def test_context_carries_table_quality_and_a_summary(shop_run):
 def test_benchmark_script_runs_on_a_small_table():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
     proc = subprocess.run([sys.executable, str(script), "--rows", "3000", "--repeat", "1"],
-                          capture_output=True, text=True, timeout=600)
+                          check=False, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert re.search(r"^3,000 rows: \d+ checks in \d+\.\d+ s", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^3,000 rows: \d+ checks in \d+\.\d+ s", proc.stdout, re.MULTILINE), proc.stdout
     assert "orders.order_id duplicate_key: 6 of 3,000 rows" in proc.stdout

@@ -393,6 +393,13 @@ class TemporalProfile(Frozen):
     trends: tuple[MeasureTrend, ...] = ()  # measures along the primary time column
 
 
+class TableToTime(Frozen):
+    """One typed table with its statistics: what its temporal analysis reads."""
+
+    table: ResolvedTable  # its file, with the file's version: a retyped table is analysed again
+    statistics: TableStatistics
+
+
 class TableTemporal(Frozen):
     name: str
     primary_column: str | None = None

@@ -36,6 +36,7 @@ from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import parse_yaml
 
 DEFAULT_WORKSPACE = ".dataraum"
+_ONTOLOGY = "ontology"  # the step, and the module computing it
 
 
 class LLMSettings(BaseModel):
@@ -149,6 +150,20 @@ def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
         raise ConfigError(f"modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
                           "or a dotted import path)")
     return modules
+
+
+def _with_ontology(modules: list[ModuleType],
+                   config: dict[str, Any]) -> tuple[list[ModuleType], h_driver.Driver]:
+    """The modules, with the `ontology` module when a step needs the ontology and none of them
+    computes it, and the driver of them all. The ontology is a setting of the pipeline (its
+    `ontology:` key) more than a step a user picks: a pipeline with `quality` and without
+    `semantic`, or written before `ontology` was a module, gets it without listing it."""
+    dr = _build(modules, config, None)
+    computed = [n for n in dr.list_available_variables() if not n.is_external_input]
+    if _ONTOLOGY in {n.name for n in computed} or not any(_ONTOLOGY in n.required_dependencies for n in computed):
+        return modules, dr
+    with_ontology = [*modules, plugins.pipeline_modules()[_ONTOLOGY]]
+    return with_ontology, _build(with_ontology, config, None)
 
 
 def step_nodes(dr: h_driver.Driver) -> dict[str, Any]:
@@ -280,8 +295,7 @@ def build_driver(
             if is_uri(uri):
                 check_no_password(uri)
 
-    modules = resolve_modules(cfg.modules)
-    full = _build(modules, hconfig, None)
+    modules, full = _with_ontology(resolve_modules(cfg.modules), hconfig)
     _check_config_keys(full, hconfig, cfg)
     _check_config_types(full, hconfig)
     skipped, skip_warnings = _skipped(full, cfg, f"pipeline {cfg.name!r}")

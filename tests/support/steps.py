@@ -1,4 +1,4 @@
-"""The profiling steps as plain functions over all tables, with the signatures of their inputs.
+"""The per-table steps as plain functions over all tables, with the signatures of their inputs.
 
 In the DAG each of these steps is a per-table block (a `Parallelizable` item, per-table nodes,
 and the step collecting them); the tests that exercise one step on hand-made inputs call the
@@ -12,13 +12,14 @@ from typing import Any
 from dataraum_context.dataflows import schema_profiling as _profiling
 from dataraum_context.dataflows import staging as _staging
 from dataraum_context.dataflows import statistics as _statistics
+from dataraum_context.dataflows import temporal as _temporal
 from dataraum_context.dataflows import type_resolution as _typing
 from dataraum_context.dataflows.staging import SourceManifest
-
 from dataraum_context.models import (
     SchemaProfilingResult,
     StagingResult,
     StatisticsResult,
+    TemporalResult,
     TypeResolutionResult,
 )
 
@@ -42,3 +43,11 @@ def type_resolution(schema_profiling: SchemaProfilingResult, staging: StagingRes
 def statistics_profiling(type_resolution: TypeResolutionResult, workspace: str, **options: Any) -> StatisticsResult:
     items = _statistics.table_to_describe(type_resolution)
     return _statistics.statistics_profiling([_statistics.table_statistics(t, workspace, **options) for t in items])
+
+
+def temporal_enrichment(statistics_profiling: StatisticsResult, type_resolution: TypeResolutionResult,
+                        workspace: str, reference_date: str | None = None, **options: Any) -> TemporalResult:
+    reference = _temporal.configured_reference_date(reference_date)
+    items = _temporal.table_to_time(statistics_profiling, type_resolution)
+    tables = _temporal.temporal_tables([_temporal.table_temporal(t, workspace, **options) for t in items])
+    return _temporal.temporal_enrichment(tables, reference)

@@ -151,11 +151,23 @@ def _drop_stale(dr: h_driver.Driver, name: str, workspace: Workspace) -> bool:
 def _block_tasks(dr: h_driver.Driver, name: str) -> Iterator[tuple[str, str]]:
     """(node, task id) of the per-table nodes of step `name` in the last execution."""
     cache = dr.cache
+    per_table = _per_table_nodes(dr, name)
     for key in cache.logs(run_id=cache.last_run_id, level="debug"):
-        if isinstance(key, tuple):
-            node = dr.graph.nodes.get(key[0])
-            if node is not None and node.tags.get("step") == name and node.node_role == NodeType.STANDARD:
-                yield key
+        if isinstance(key, tuple) and key[0] in per_table:
+            yield key
+
+
+def _per_table_nodes(dr: h_driver.Driver, name: str) -> set[str]:
+    """The nodes of step `name` inside its `Parallelizable`/`Collect` block (not the step's
+    other intermediate nodes, which run once)."""
+    own = {n.name: n.node_role for n in dr.graph.nodes.values() if name in (n.name, n.tags.get("step"))}
+    expanders = [n for n, role in own.items() if role == NodeType.EXPAND]
+    collectors = [n for n, role in own.items() if role == NodeType.COLLECT]
+    if not expanders or not collectors:
+        return set()
+    inside = {n.name for n in dr.what_is_downstream_of(*expanders)} & \
+        {n.name for n in dr.what_is_upstream_of(*collectors)}
+    return {n for n in inside if own.get(n) == NodeType.STANDARD}
 
 
 def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int]:
@@ -163,8 +175,7 @@ def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int
     cache = getattr(dr, "cache", None)
     if cache is None:
         items = getattr(result, "tables", None)
-        per_table = any(n.tags.get("step") == name for n in dr.graph.nodes.values())
-        return (len(items), 0) if per_table and isinstance(items, dict) else (0, 0)
+        return (len(items), 0) if _per_table_nodes(dr, name) and isinstance(items, dict) else (0, 0)
     logs = cache.logs(run_id=cache.last_run_id, level="debug")
     executed: dict[str, bool] = {}
     for node_name, task_id in _block_tasks(dr, name):
