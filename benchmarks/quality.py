@@ -5,7 +5,7 @@
 Writes `orders` (order_id, customer_id, order_date, amount, quantity, email, status) and
 `customers` as Parquet, with duplicated keys, orphaned customers, negative quantities, bad
 e-mails, outliers and nulls, runs the steps quality needs once, then times the step alone
-(median of `--repeat`) and prints what it found.
+with the nodes that are part of it (median of `--repeat`) and prints what it found.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 import duckdb
+from dataraum_context.dataflows import quality
+from hamilton import driver
 
 import dataraum_context as dc
-from dataraum_context.dataflows.quality import quality_assessment
 
 
 def _write(folder: Path, rows: int) -> None:
@@ -50,14 +51,12 @@ def main() -> None:
         data.mkdir()
         _write(data, args.rows)
         run = dc.run("default", sources=[str(data)], workspace=str(ws), skip_steps=["quality_assessment"])
-        r = run.results
+        inputs = {name: result for name, result in run.results.items() if result is not None}
+        dr = driver.Builder().with_modules(quality).build()
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            qa = quality_assessment(r["type_resolution"], r["statistics_profiling"], str(ws), r["ontology"],
-                                    semantic_enrichment=r.get("semantic_enrichment"),
-                                    topology_enrichment=r.get("topology_enrichment"),
-                                    temporal_enrichment=r.get("temporal_enrichment"), staging=r["staging"])
+            qa = dr.execute(["quality_assessment"], inputs={**inputs, "workspace": str(ws)})["quality_assessment"]
             times.append(time.perf_counter() - t0)
         checks = sum(t.checks for t in qa.tables.values())
         print(f"{args.rows:,} rows: {checks} checks in {statistics.median(times):.2f} s "
