@@ -34,6 +34,7 @@ from dataraum_context.models import (
 )
 from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
+from dataraum_context.quality import COMPILERS
 from dataraum_context.sample import schemas
 
 # --- a small world with a known number of failing rows per rule ----------------------------
@@ -147,12 +148,16 @@ EXPECTED = {
 }
 
 
+def quality_driver() -> driver.Driver:
+    """The quality module's nodes alone: the results they need are given as inputs."""
+    return driver.Builder().with_modules(quality).build()
+
+
 def assess(type_resolution, statistics_profiling, workspace, ontology, **inputs) -> QualityAssessmentResult:
-    """The quality step with the nodes before it, run by Hamilton on the given results."""
+    """The quality step with the nodes that are part of it, run by Hamilton on the given results."""
     given = {"type_resolution": type_resolution, "statistics_profiling": statistics_profiling,
              "workspace": workspace, "ontology": ontology, **inputs}
-    dr = driver.Builder().with_modules(quality).build()
-    return dr.execute(["quality_assessment"], inputs=given)["quality_assessment"]
+    return quality_driver().execute(["quality_assessment"], inputs=given)["quality_assessment"]
 
 
 def semantic(terms: dict[str, dict[str, str]]) -> SemanticEnrichmentResult:
@@ -164,15 +169,21 @@ def semantic(terms: dict[str, dict[str, str]]) -> SemanticEnrichmentResult:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> tuple[Path, QualityAssessmentResult]:
+def world_inputs(tmp_path_factory) -> dict:
+    """What the quality nodes need of the small world: its results before quality."""
     root = tmp_path_factory.mktemp("world")
     types = schemas.Schema(seed=0, style="test", tables={
         "readings": READINGS, "devices": DEVICES, "ledger": LEDGER}).workspace(root)
     onto = load_ontology_file(write(root / "qa_test.yaml", ONTOLOGY))
     reference = TemporalResult(reference_date=datetime(2024, 1, 3), reference_source="config", tables={})
-    result = assess(types, statistics_profiling(types, str(root)), str(root), onto,
-                    semantic_enrichment=semantic(TERMS), temporal_enrichment=reference)
-    return root, result
+    return {"type_resolution": types, "statistics_profiling": statistics_profiling(types, str(root)),
+            "workspace": str(root), "ontology": onto, "semantic_enrichment": semantic(TERMS),
+            "temporal_enrichment": reference}
+
+
+@pytest.fixture(scope="module")
+def world(world_inputs) -> tuple[Path, QualityAssessmentResult]:
+    return Path(world_inputs["workspace"]), assess(**world_inputs)
 
 
 def by_check(result: QualityAssessmentResult) -> dict[str, QualityResult]:
@@ -270,6 +281,64 @@ def test_freshness_against_a_recent_reference_passes(tmp_path):
                    semantic_enrichment=semantic({"readings": TERMS["readings"]}))
     assert by_check(clock)["readings_fresh"].failing_rows == 1
     assert clock.reference_time > datetime(2025, 1, 1)
+
+
+# --- the checks before they run ------------------------------------------------------------
+
+
+def test_quality_checks_lists_every_check_with_the_sql_whose_rows_the_step_counts(world_inputs, world):
+    root, result = world
+    checks = quality_driver().execute(["quality_checks"], inputs=world_inputs)["quality_checks"]
+    listed = {(c.table, c.check, c.columns): c for c in checks.checks}
+    counted = {(r.table, r.check, r.columns): r for t in result.tables.values() for r in t.results}
+    assert listed.keys() == counted.keys() and len(listed) == len(checks.checks)
+    assert checks.not_applicable == result.not_applicable and checks.not_applicable  # with the reasons
+    for place, check in listed.items():
+        r = counted[place]
+        assert check.sql.text == r.sql
+        if r.error is None:  # the SQL as listed, run as written, returns exactly the rows counted
+            assert len(dc.Workspace(root).sql(check.sql.text, list(check.sql.params)).fetchall()) == r.failing_rows
+    assert {c.check for c in checks.tables["readings"].checks} >= {"temperature_range", "device_known"}
+
+
+def test_quality_checks_compile_without_reading_a_table(world_inputs, tmp_path):
+    """Nothing runs before the checks are listed: they compile over a workspace without data."""
+    checks = quality_driver().execute(["quality_checks"], inputs={**world_inputs, "workspace": str(tmp_path)})
+    assert len(checks["quality_checks"].checks) == sum(t.checks for t in assess(**world_inputs).tables.values())
+
+
+def test_checks_filtered_out_of_quality_checks_are_not_run(world_inputs, world):
+    _, result = world
+    dr = quality_driver()
+    checks = dr.execute(["quality_checks"], inputs=world_inputs)["quality_checks"]
+    kept = checks.select(lambda c: c.check != "temperature_range")
+    filtered = dr.execute(["quality_assessment"], inputs=world_inputs,
+                          overrides={"quality_checks": kept})["quality_assessment"]
+    dropped = by_check(result)["temperature_range"]
+    assert "temperature_range" not in by_check(filtered)
+    readings, before = filtered.tables["readings"], result.tables["readings"]
+    assert readings.checks == before.checks - 1
+    # the table no longer pays for it: a warning on 3 of 8 rows cost a factor (1 - 0.5 x 3/8)
+    assert dropped.severity == "warning" and not dropped.passed
+    assert readings.score == pytest.approx(before.score / (1 - 0.5 * dropped.failing_share), abs=1e-3)
+    assert filtered.tables["ledger"] == result.tables["ledger"]
+
+
+def test_one_compiler_per_rule_type():
+    assert set(COMPILERS) == set(RuleType)
+
+
+def test_the_nodes_of_the_step_go_with_it(tmp_path):
+    """Skipping quality_assessment, or a step it needs, drops the nodes that are part of it."""
+    parts = {"quality_reference_time", "staged_null_tokens", "quality_checks", "quality_by_table"}
+
+    def nodes(**cfg) -> set[str]:
+        dr = dc.driver("default", sources=[str(sample.shop_dir())], workspace=str(tmp_path), **cfg)
+        return {n.name for n in dr.list_available_variables() if not n.is_external_input}
+
+    assert parts <= nodes()
+    assert not parts & nodes(skip_steps=["quality_assessment"])
+    assert not parts & nodes(skip_steps=["statistics_profiling"])
 
 
 def _concept_column(concept, rng: random.Random) -> list:
@@ -517,6 +586,18 @@ def test_sample_defects_are_quality_results(shop_run):
     for r in checks.values():
         assert r.error is None
         assert reproduced(ws, r) == r.failing_rows, r.check
+
+
+def test_each_table_s_checks_name_the_files_they_read_with_their_versions(shop_run):
+    """What one table's checks read is in its item, versions included: a table whose files
+    changed runs its checks again, the others need not."""
+    _, ws = shop_run
+    dr = dc.driver("default", sources=[str(sample.shop_dir())], workspace=str(ws))
+    orders = dr.execute(["quality_checks"])["quality_checks"].tables["orders"]
+    assert orders.reads == {"orders": "tables/orders.parquet", "customers": "tables/customers.parquet"}
+    files = [*orders.reads.values(), "quarantine/orders.parquet", "staged/orders.parquet"]
+    assert orders.quarantine == "quarantine/orders.parquet"
+    assert orders.versions == dc.Workspace(ws).versions(files)
 
 
 def test_context_carries_table_quality_and_a_summary(shop_run):
