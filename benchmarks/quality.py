@@ -52,7 +52,7 @@ def main() -> None:
         _write(data, args.rows)
         run = dc.run("default", sources=[str(data)], workspace=str(ws), skip_steps=["quality_assessment"])
         inputs = {name: result for name, result in run.results.items() if result is not None}
-        dr = driver.Builder().with_modules(quality).build()
+        dr = driver.Builder().enable_dynamic_execution(allow_experimental_mode=True).with_modules(quality).build()
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

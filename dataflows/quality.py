@@ -5,7 +5,9 @@ failing rows exactly, keeps a few as examples and carries the SQL that returns t
     quality_reference_time  what freshness rules are measured against
     staged_null_tokens      the null tokens written in the staged text columns
     quality_checks          every check with its SQL and values, before anything runs
-    quality_by_table        each table's checks run and scored, one table at a time
+    table_checks            one table's checks (a Parallelizable item per table)
+    table_quality           that table's checks run and scored
+    quality_by_table        every table's quality, collected
     quality_assessment      the step: every table's quality and the overall score
 
 A notebook can look at the checks, and run only some of them:
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hamilton.function_modifiers import cache
+from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import settings
 from dataraum_context.models import (
@@ -35,16 +38,15 @@ from dataraum_context.models import (
 )
 from dataraum_context.ontology import Ontology
 from dataraum_context.quality import (
-    SEVERITY_WEIGHTS,
     QualityChecks,
     StagedNullTokens,
+    TableChecks,
     Tables,
     find_null_tokens,
-    overall_score,
     plan_checks,
     reference_time,
     run_checks,
-    table_quality,
+    score,
 )
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
@@ -94,15 +96,28 @@ def quality_checks(
 
 
 @part_of_step("quality_assessment")
-def quality_by_table(
-    quality_checks: QualityChecks,
+def table_checks(quality_checks: QualityChecks) -> Parallelizable[TableChecks]:
+    """Each table's checks, with the versions of the files they read: a table whose files or
+    checks changed is checked again, the others are served from the cache."""
+    yield from quality_checks.tables.values()
+
+
+@part_of_step("quality_assessment")
+def table_quality(
+    table_checks: TableChecks,
     workspace: str,
     quality_example_rows: int = settings.QUALITY_EXAMPLE_ROWS,
-) -> dict[str, TableQuality]:
-    """Each table's checks run, one table at a time on its own files: failing rows counted
-    exactly, examples, the reproducing SQL, the table's score."""
-    return {name: table_quality(name, run_checks(checks, workspace, quality_example_rows))
-            for name, checks in quality_checks.tables.items()}
+) -> TableQuality:
+    """One table's checks run on its own files: failing rows counted exactly, examples, the
+    reproducing SQL, the table's score."""
+    return score.table_quality(table_checks.table, run_checks(table_checks, workspace, quality_example_rows))
+
+
+@part_of_step("quality_assessment")
+def quality_by_table(table_quality: Collect[TableQuality]) -> dict[str, TableQuality]:
+    """Every table's quality, collected. (The collecting node takes nothing else: in Hamilton
+    1.90 a `Collect` node with a second input hangs when another block runs before it.)"""
+    return {t.name: t for t in table_quality}
 
 
 @step(scope="table", phase="quality", criticality="optional")
@@ -112,9 +127,10 @@ def quality_assessment(quality_checks: QualityChecks,
     rows counted exactly, examples, the reproducing SQL; a score per table (the product, over
     the checks that did not pass, of 1 - severity weight x failing share) and overall (the
     tables' scores weighted by their rows)."""
+    tables = {name: quality_by_table[name] for name in quality_checks.tables}
     return QualityAssessmentResult(
-        tables=quality_by_table,
-        score=overall_score((quality_checks.tables[name].rows, t.score) for name, t in quality_by_table.items()),
+        tables=tables,
+        score=score.overall_score((quality_checks.tables[name].rows, t.score) for name, t in tables.items()),
         binding=quality_checks.binding, ontology=quality_checks.ontology,
         reference_time=quality_checks.reference_time, not_applicable=quality_checks.not_applicable,
-        settings={**quality_checks.settings, "severity_weights": SEVERITY_WEIGHTS})
+        settings={**quality_checks.settings, "severity_weights": score.SEVERITY_WEIGHTS})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -150,7 +151,7 @@ EXPECTED = {
 
 def quality_driver() -> driver.Driver:
     """The quality module's nodes alone: the results they need are given as inputs."""
-    return driver.Builder().with_modules(quality).build()
+    return driver.Builder().enable_dynamic_execution(allow_experimental_mode=True).with_modules(quality).build()
 
 
 def assess(type_resolution, statistics_profiling, workspace, ontology, **inputs) -> QualityAssessmentResult:
@@ -330,7 +331,8 @@ def test_one_compiler_per_rule_type():
 
 def test_the_nodes_of_the_step_go_with_it(tmp_path):
     """Skipping quality_assessment, or a step it needs, drops the nodes that are part of it."""
-    parts = {"quality_reference_time", "staged_null_tokens", "quality_checks", "quality_by_table"}
+    parts = {"quality_reference_time", "staged_null_tokens", "quality_checks", "table_checks", "table_quality",
+             "quality_by_table"}
 
     def nodes(**cfg) -> set[str]:
         dr = dc.driver("default", sources=[str(sample.shop_dir())], workspace=str(tmp_path), **cfg)
@@ -598,6 +600,30 @@ def test_each_table_s_checks_name_the_files_they_read_with_their_versions(shop_r
     files = [*orders.reads.values(), "quarantine/orders.parquet", "staged/orders.parquet"]
     assert orders.quarantine == "quarantine/orders.parquet"
     assert orders.versions == dc.Workspace(ws).versions(files)
+
+
+def test_a_changed_source_checks_again_only_the_tables_that_read_it(tmp_path):
+    data, ws = tmp_path / "data", tmp_path / "ws"
+    shutil.copytree(sample.shop_dir(), data)
+    first = dc.run("default", sources=[str(data)], workspace=str(ws))
+    again = dc.run("default", sources=[str(data)], workspace=str(ws))
+    products = data / "products.csv"
+    products.write_text(products.read_text().replace(",42.74", ",99999.99"), encoding="utf-8")
+    changed = dc.run("default", sources=[str(data)], workspace=str(ws))
+    fresh = dc.run("default", sources=[str(data)], workspace=str(tmp_path / "fresh"))
+
+    def tables(run: dc.PipelineRun) -> tuple[int, int]:
+        step = next(s for s in run.steps if s.name == "quality_assessment")
+        return step.tables_computed, step.tables_cached
+
+    def counts(run: dc.PipelineRun) -> dict:
+        return {(r.table, r.check, r.columns): (r.failing_rows, r.total_rows)
+                for t in run.results["quality_assessment"].tables.values() for r in t.results}
+
+    assert (tables(first), tables(again)) == ((4, 0), (0, 4))
+    # products, and order_items, whose orphan check reads products; not orders nor customers
+    assert tables(changed) == (2, 2)
+    assert counts(changed) == counts(fresh) != counts(first)
 
 
 def test_context_carries_table_quality_and_a_summary(shop_run):

@@ -149,10 +149,11 @@ def _drop_stale(dr: h_driver.Driver, name: str, workspace: Workspace) -> bool:
 
 
 def _block_tasks(dr: h_driver.Driver, name: str) -> Iterator[tuple[str, str]]:
-    """(node, task id) of the per-table nodes of step `name` in the last execution."""
+    """(node, task id) of the per-table nodes of step `name` in the last execution: the tasks of
+    its block (`expand-<item>.<i>.block-<item>`), not its nodes before the block."""
     cache = dr.cache
     for key in cache.logs(run_id=cache.last_run_id, level="debug"):
-        if isinstance(key, tuple):
+        if isinstance(key, tuple) and ".block-" in key[1]:
             node = dr.graph.nodes.get(key[0])
             if node is not None and node.tags.get("step") == name and node.node_role == NodeType.STANDARD:
                 yield key

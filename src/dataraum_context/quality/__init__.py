@@ -16,16 +16,10 @@ from dataraum_context.quality.generic import StagedNullTokens, find_null_tokens
 from dataraum_context.quality.plan import plan_checks
 from dataraum_context.quality.rules import COMPILERS, reference_time
 from dataraum_context.quality.runner import run_checks
-from dataraum_context.quality.score import (
-    SEVERITY_WEIGHTS,
-    overall_score,
-    table_quality,
-)
 from dataraum_context.quality.tables import Tables
 
 __all__ = [
     "COMPILERS",
-    "SEVERITY_WEIGHTS",
     "Check",
     "QualityChecks",
     "Sql",
@@ -33,9 +27,7 @@ __all__ = [
     "TableChecks",
     "Tables",
     "find_null_tokens",
-    "overall_score",
     "plan_checks",
     "reference_time",
     "run_checks",
-    "table_quality",
 ]
