@@ -163,11 +163,12 @@ def _gaps(table: str, p: TemporalProfile, period: tuple[str, float]) -> Check:
                    "e AS (SELECT range AS bucket FROM range(0, CAST((SELECT max(bucket) FROM b) AS BIGINT) + 1)) "
                    "SELECT ", start, " AS missing_period_start FROM e ANTI JOIN b USING (bucket)")
     how = f"every {p.cadence}" if p.regular else f"irregular: counted in periods of {p.period}"
+    found = f"{p.gap_count} gap(s), the largest {p.largest_gap_periods} period(s) (temporal_enrichment)"
     return Check(check="temporal_gap", rule_type="temporal_gap", table=table, columns=(p.column,),
                  severity="warning" if p.regular else "info", unit="periods", table_rows=False,
                  query=query, total=p.expected_periods,
                  description=f"periods of {p.period} without a value between {p.min} and {p.max} ({how})",
-                 evidence=(f"{p.gap_count} gap(s), the largest {p.largest_gap_periods} period(s) (temporal_enrichment)",))
+                 evidence=(found,))
 
 
 # --- null tokens ---------------------------------------------------------------------------

@@ -122,16 +122,17 @@ def _places(rule: QualityRule, params: Any, base: Check, bindings: Bindings, ref
             return [(None, bindings.unbound(rule.applies_to))]
     else:  # every table with a column for each concept
         concepts = list(dict.fromkeys(compiler.together(rule, params)))
-        places = [bound for t in bindings.tables.tables if len(bound := _bound_in(bindings, t, concepts)) == len(concepts)]
+        in_tables = (_bound_in(bindings, t, concepts) for t in bindings.tables.tables)
+        places = [found for found in in_tables if len(found) == len(concepts)]
         if not places:
             return [(None, bindings.not_together(concepts))]
     out: list[tuple[str | None, Check | str]] = []
-    for bound in places:
-        first = next(iter(bound.values()))
+    for place in places:
+        first = next(iter(place.values()))
         check = base.model_copy(update={"table": first.table,
-                                        "columns": tuple(dict.fromkeys(b.column for b in bound.values())),
-                                        "evidence": tuple(b.how for b in bound.values())})
-        out.append((first.table, compiler.compile(At(rule, params, check, bound, bindings, reference))))
+                                        "columns": tuple(dict.fromkeys(b.column for b in place.values())),
+                                        "evidence": tuple(b.how for b in place.values())})
+        out.append((first.table, compiler.compile(At(rule, params, check, place, bindings, reference))))
     return out
 
 
