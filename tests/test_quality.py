@@ -14,17 +14,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import write
-from dataraum_context.dataflows import quality
-from dataraum_context.dataflows.temporal import temporal_enrichment
-from dataraum_context.dataflows.topology import topology_enrichment
 from hamilton import driver
+from hamilton.execution.executors import SynchronousLocalTaskExecutor
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.steps import statistics_profiling
 
 import dataraum_context as dc
 from dataraum_context import sample
+from dataraum_context.dataflows import quality
+from dataraum_context.dataflows.temporal import temporal_enrichment
+from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import (
     QualityAssessmentResult,
     QualityResult,
@@ -37,6 +36,9 @@ from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
 from dataraum_context.quality import COMPILERS
 from dataraum_context.sample import schemas
+
+from conftest import write
+from support.steps import statistics_profiling
 
 # --- a small world with a known number of failing rows per rule ----------------------------
 
@@ -150,8 +152,12 @@ EXPECTED = {
 
 
 def quality_driver() -> driver.Driver:
-    """The quality module's nodes alone: the results they need are given as inputs."""
-    return driver.Builder().enable_dynamic_execution(allow_experimental_mode=True).with_modules(quality).build()
+    """The quality module's nodes alone, the per-table items in this thread as the pipeline runs
+    them: the results they need are given as inputs."""
+    return (driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
+            .with_local_executor(SynchronousLocalTaskExecutor())
+            .with_remote_executor(SynchronousLocalTaskExecutor())
+            .with_modules(quality).build())
 
 
 def assess(type_resolution, statistics_profiling, workspace, ontology, **inputs) -> QualityAssessmentResult:
@@ -340,7 +346,7 @@ def test_the_nodes_of_the_step_go_with_it(tmp_path):
 
     assert parts <= nodes()
     assert not parts & nodes(skip_steps=["quality_assessment"])
-    assert not parts & nodes(skip_steps=["statistics_profiling"])
+    assert not parts & nodes(skip_steps=["statistics_profiling", "semantic_enrichment"])
 
 
 def _concept_column(concept, rng: random.Random) -> list:

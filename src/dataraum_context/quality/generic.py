@@ -101,7 +101,7 @@ def orphan_rows(check: Check, tables: Tables, to_table: str, to_columns: Sequenc
     columns; `known`: the count an earlier step made exactly."""
     table, columns = check.table, check.columns
     on = []
-    for c, k in zip(columns, to_columns):
+    for c, k in zip(columns, to_columns, strict=True):
         same = tables.dtype(table, c) == tables.dtype(to_table, k)
         f, r = f"f.{quote_ident(c)}", f"r.{quote_ident(k)}"
         on.append(f"{f} = {r}" if same else f"CAST({f} AS VARCHAR) = CAST({r} AS VARCHAR)")
@@ -201,7 +201,8 @@ def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeRe
                 "SELECT " + ", ".join(f"list(DISTINCT trim({quote_ident(c)}) ORDER BY trim({quote_ident(c)})) "
                                       f"FILTER (WHERE list_contains($1, trim({quote_ident(c)})))" for c in columns)
                 + f" FROM {staged_relation(ws, staged.path)}", [tokens]).fetchone()
-            written = {column: tuple(w) for column, w in zip(columns, row or ()) if w}
+            assert row is not None  # an aggregate returns one row
+            written = {column: tuple(w) for column, w in zip(columns, row, strict=True) if w}
             if written:
                 found[table] = written
     finally:

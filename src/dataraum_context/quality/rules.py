@@ -324,7 +324,7 @@ def _group_by(at: At) -> tuple[Bound, ...] | str:
     """The `group_by` concepts' columns in the rule's table, or which are not bound there."""
     b = at.column
     found = [at.bindings.best_in(b.table, g) for g in at.params.group_by]
-    missing = [g for g, x in zip(at.params.group_by, found) if x is None]
+    missing = [g for g, x in zip(at.params.group_by, found, strict=True) if x is None]
     if missing:
         return f"{', '.join(missing)} (group_by) not bound in {b.table}"
     return tuple(x for x in found if x is not None)
