@@ -149,7 +149,8 @@ def _drop_stale(dr: h_driver.Driver, name: str, workspace: Workspace) -> bool:
 
 
 def _block_tasks(dr: h_driver.Driver, name: str) -> Iterator[tuple[str, str]]:
-    """(node, task id) of the per-table nodes of step `name` in the last execution."""
+    """(node, task id) of the per-table nodes of step `name` in the last execution: the tasks of
+    its block (`expand-<item>.<i>.block-<item>`), not its nodes before the block."""
     cache = dr.cache
     per_table = _per_table_nodes(dr, name)
     for key in cache.logs(run_id=cache.last_run_id, level="debug"):
