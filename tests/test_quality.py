@@ -19,9 +19,8 @@ from hypothesis import strategies as st
 import dataraum_context as dc
 from dataraum_context import sample
 from dataraum_context.dataflows.quality import quality_assessment
-from support.steps import statistics_profiling
+from support.steps import statistics_profiling, topology_enrichment
 from dataraum_context.dataflows.temporal import temporal_enrichment
-from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import (
     QualityAssessmentResult,
     QualityResult,
