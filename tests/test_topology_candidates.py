@@ -10,7 +10,7 @@ import pytest
 from dataraum_context.dataflows.topology import relationship_candidates
 
 import dataraum_context as dc
-from dataraum_context import sql
+from dataraum_context import sample, sql
 from dataraum_context.models import (
     ColumnStatistics,
     Relationship,
@@ -146,3 +146,12 @@ def test_the_nodes_inside_the_step_go_with_it():
     assert not any("phase" in full[name] for name in inside)  # not steps of their own
     assert not inside & set(nodes(skip_steps=["topology_enrichment"]))
 
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("cache", [True, False])
+def test_the_step_counts_no_tables_for_its_intermediate_nodes(tmp_path, cache):
+    """The run record counts tables for the per-table steps only."""
+    run = dc.run("default", sources=[str(sample.shop_dir())], workspace=str(tmp_path / "ws"), cache=cache)
+    counts = {s.name: (s.tables_computed, s.tables_cached) for s in run.steps}
+    assert counts["topology_enrichment"] == (0, 0)
+    assert counts["statistics_profiling"] == (4, 0)

@@ -150,12 +150,19 @@ def _drop_stale(dr: h_driver.Driver, name: str, workspace: Workspace) -> bool:
 
 def _block_tasks(dr: h_driver.Driver, name: str) -> Iterator[tuple[str, str]]:
     """(node, task id) of the per-table nodes of step `name` in the last execution."""
-    cache = dr.cache
+    cache, per_table = dr.cache, _per_table_nodes(dr, name)
     for key in cache.logs(run_id=cache.last_run_id, level="debug"):
-        if isinstance(key, tuple):
-            node = dr.graph.nodes.get(key[0])
-            if node is not None and node.tags.get("step") == name and node.node_role == NodeType.STANDARD:
-                yield key
+        if isinstance(key, tuple) and key[0] in per_table:
+            yield key
+
+
+def _per_table_nodes(dr: h_driver.Driver, name: str) -> set[str]:
+    """The nodes of step `name` inside its `Parallelizable` block (its other nodes, such as
+    topology's candidates, are intermediate results computed once)."""
+    inside = [n for n in dr.graph.nodes.values() if n.tags.get("step") == name]
+    expanders = [n.name for n in inside if n.node_role == NodeType.EXPAND]
+    downstream = {v.name for v in dr.what_is_downstream_of(*expanders)} if expanders else set()
+    return {n.name for n in inside if n.name in downstream and n.node_role == NodeType.STANDARD}
 
 
 def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int]:
@@ -163,7 +170,7 @@ def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int
     cache = getattr(dr, "cache", None)
     if cache is None:
         items = getattr(result, "tables", None)
-        per_table = any(n.tags.get("step") == name for n in dr.graph.nodes.values())
+        per_table = bool(_per_table_nodes(dr, name))
         return (len(items), 0) if per_table and isinstance(items, dict) else (0, 0)
     logs = cache.logs(run_id=cache.last_run_id, level="debug")
     executed: dict[str, bool] = {}
