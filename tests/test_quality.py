@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 import dataraum_context as dc
 from dataraum_context import sample
 from dataraum_context.dataflows import quality
-from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import (
     QualityAssessmentResult,
     QualityResult,
@@ -37,7 +36,7 @@ from dataraum_context.quality import COMPILERS
 from dataraum_context.sample import schemas
 
 from conftest import write
-from support.steps import statistics_profiling, temporal_enrichment
+from support.steps import statistics_profiling, temporal_enrichment, topology_enrichment
 
 # --- a small world with a known number of failing rows per rule ----------------------------
 
