@@ -42,12 +42,15 @@ def context_document(
     ontology: Ontology | None = None,
     quality_assessment: QualityAssessmentResult | None = None,
     semantic_enrichment: SemanticEnrichmentResult | None = None,
+    skip_warnings: list[str] | None = None,
 ) -> ContextDocument:
-    """Tables with their typed columns and statistics, plus every warning the steps raised."""
+    """Tables with their typed columns and statistics, plus every warning the steps raised and
+    the steps left out because a step they need was skipped (`skip_warnings`)."""
     tables = []
     # an incomplete run says so first: the context covers only the sources that were staged
     warnings: list[str] = [f"incomplete: source {f.source} was not staged: {f.reason}"
                            for f in staging.failures]
+    warnings += skip_warnings or []
     for name, staged in staging.tables.items():
         warnings.extend(staged.warnings)
         resolved = type_resolution.tables.get(name) if type_resolution else None

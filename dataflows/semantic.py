@@ -1,8 +1,5 @@
-"""Semantics: the domain ontology, and what each table and column means.
-
-The pipeline config's `ontology:` key (or `dataraum run --ontology NAME`) arrives here as
-`ontology_name`; `ontology_paths` in `config:` adds directories to look in, before
-`DATARAUM_ONTOLOGY_PATH`, the `dataraum.ontologies` plugins and the built-in ones.
+"""Semantics: what each table and column means, in the terms of the pipeline's ontology
+(the `ontology` step, in dataflows/ontology.py).
 
 `semantic_enrichment` asks the pipeline's provider (`llm: {provider, model}`, chosen by
 `@config.when`: `heuristic` by default, `anthropic`, or any `dataraum.llm_providers` plugin)
@@ -43,17 +40,8 @@ from dataraum_context.models import (
     TopologyResult,
     TypeResolutionResult,
 )
-from dataraum_context.ontology import Ontology, load_ontology
+from dataraum_context.ontology import Ontology
 from dataraum_context.step import step
-
-
-@cache(behavior="recompute")  # cheap, and an edited YAML file must take effect on the next run
-@step(scope="source", phase="enrichment", criticality="required")
-def ontology(ontology_name: str = "base", ontology_paths: list[str] | None = None) -> Ontology:
-    """The named ontology with its `extends:` chain resolved: concepts, metrics, quality rules,
-    semantic hints and suggested queries, each entry with the file it came from."""
-    return load_ontology(ontology_name, ontology_paths)
-
 
 # --- the provider and what it needs --------------------------------------------------------
 
@@ -131,7 +119,7 @@ def semantic_enrichment(
     batches = _batches(facts, llm_provider.batch_columns, ontology, measured=topology_enrichment is not None)
     enrichments = _enriched(llm_provider, batches, llm_response_cache)
     answers: dict[str, list[TableAnswer]] = {}
-    for batch, enrichment in zip(batches, enrichments):
+    for batch, enrichment in zip(batches, enrichments, strict=True):
         try:
             check_answer(enrichment.answer, batch)
         except ValueError as exc:
@@ -240,7 +228,8 @@ def _proposed(enrichments: list[Enrichment], topology: TopologyResult | None, pr
               known: set[str]) -> tuple[Relationship, ...]:
     """Joins the provider proposed between columns that exist and that are not among the
     measured ones, each once."""
-    measured = {(r.from_table, r.from_columns, r.to_table, r.to_columns) for r in (topology.relationships if topology else ())}
+    measured = {(r.from_table, r.from_columns, r.to_table, r.to_columns)
+                for r in (topology.relationships if topology else ())}
     out: dict[tuple, Relationship] = {}
     for enrichment in enrichments:
         for r in enrichment.answer.relationships:

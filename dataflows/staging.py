@@ -17,6 +17,7 @@ from hamilton.htypes import Collect, Parallelizable
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.loaders.base import staged_loaders
+from dataraum_context.loaders.sources import SourceSpec
 from dataraum_context.models import Frozen, SourceFailure, StagingResult, TableStaging
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
@@ -45,7 +46,7 @@ class SourceManifest(Frozen):
 
 
 @cache(behavior="recompute")
-def source_manifest(sources: list[str], tables: list[str] | None = None) -> SourceManifest:
+def source_manifest(sources: list[str | SourceSpec], tables: list[str] | None = None) -> SourceManifest:
     """Expand `sources` into their tables, keeping only `tables` when given (always recomputed:
     it reads only catalogs and file times, and a changed source must be restaged)."""
     loaders, failures = staged_loaders(sources)

@@ -3,8 +3,11 @@ header, an auth header from the environment, rate limits, server errors, endless
 
 from __future__ import annotations
 
+import base64
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import duckdb
 import pytest
@@ -12,8 +15,10 @@ import pytest
 import dataraum_context as dc
 from dataraum_context.errors import SourceError
 from dataraum_context.loaders.base import resolve_sources
+from dataraum_context.loaders.sources import Secrets
 from dataraum_context.workspace import Workspace
 
+from conftest import cli
 from servers import Reply, Seen
 
 _PEOPLE = [{"id": i, "name": f"p{i}", "address": {"city": "Paris" if i % 2 else "Rome"}} for i in range(1, 8)]
@@ -151,3 +156,57 @@ def test_get_schema_reads_only_the_first_page(http_app, tmp_path):
     [loader] = resolve_sources([_sources_file(tmp_path, f"{app.url}/people", "{pagination: page}")])
     assert [c.name for c in loader.get_schema()] == ["id", "name", "address.city"]
     assert len(app.requests) == 1 and not (tmp_path / "ws").exists()
+
+
+def _encodings(secret: str) -> dict[str, str]:
+    """Every form in which a secret could leak: as is, percent-encoded, base64."""
+    raw = secret.encode()
+    return {"raw": secret, "quote": quote(secret, safe=""), "quote/": quote(secret),
+            "quote_plus": quote_plus(secret), "quote lower-case": quote(secret, safe="").lower(),
+            "base64": base64.b64encode(raw).decode(), "base64url": base64.urlsafe_b64encode(raw).decode()}
+
+
+def test_a_token_echoed_in_a_link_header_leaks_nowhere_in_any_encoding(http_app, tmp_path, monkeypatch):
+    """The API echoes the query credential into its Link header (percent-encoded), then fails:
+    stderr, the context, the run record, the cache and TMPDIR hold no form of the token."""
+    token = "tok/with+plus=eq&amp;" + "s3cr3t" * 3
+    monkeypatch.setenv("API_TOKEN", token)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+
+    def pages(req: Seen) -> Reply:
+        page = int(req.query.get("page", 1))
+        if page == 3:  # a failure whose body echoes the token again
+            return Reply(status=500, body={"error": f"bad key {req.query['api_key']}"})
+        following = f"{app.url}/people?page={page + 1}&api_key={quote(req.query['api_key'], safe='')}"
+        return Reply(body=_PEOPLE[page - 1: page], headers={"Link": f'<{following}>; rel="next"'})
+
+    app = http_app(pages)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "other.csv").write_text("a,b\n1,2\n")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"sources:\n  - name: people\n    source: {app.url}/people\n"
+                       "    options: {max_retries: 0}\n"
+                       "    credentials:\n      params:\n        api_key: ${API_TOKEN}\n"
+                       f"  - name: other\n    source: {data / 'other.csv'}\n")
+    ws, out = tmp_path / "ws", tmp_path / "context.json"
+    result = cli("run", str(sources), "--workspace", str(ws), "--out", str(out))
+    assert result.code == 1 and "source people was not staged" in result.err
+    assert "page 3" in result.err and "HTTP 500" in result.err
+    assert app.requests[1].query["api_key"] == token  # the token was really sent and echoed
+    files = [p for p in tmp_path.rglob("*") if p.is_file() and p != sources]
+    assert any("cache" in p.parts for p in files) and out in files
+    for name, form in _encodings(token).items():
+        assert form not in result.err + result.out, name
+        assert not [p for p in files if form.encode() in p.read_bytes()], name
+    assert not list(tmp.iterdir())
+
+
+def test_secrets_are_scrubbed_in_every_encoding(monkeypatch):
+    token = "a/b+c=d&e" + "x" * 12
+    monkeypatch.setenv("T", token)
+    secrets = Secrets({"token": "${T}"}, "http://h/x")
+    for name, form in _encodings(token).items():
+        assert secrets.scrub(f"before {form} after") == "before *** after", name

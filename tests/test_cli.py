@@ -145,3 +145,38 @@ def test_runs_lists_the_recorded_runs_newest_first(shop, workspace):
     assert "statistics_profiling" in listed.out and "2 computed, 0 cached" in listed.out
     assert "1 computed, 0 cached" in listed.out  # the second run staged only orders
     assert cli("runs", "--workspace", str(workspace), "--last", "1").out.count("quick_profile") == 1
+
+
+def test_dag_labels_each_step_by_its_name_alone(tmp_path: Path):
+    out = tmp_path / "dag.dot"
+    assert cli("dag", "--out", str(out)).code == 0
+    text = out.read_text()
+    assert "skipped_steps" not in text  # was on every box: `staging: skipped_steps`
+    for name in ("staging", "type_resolution", "semantic_enrichment", "context_document"):
+        assert f"<b>{name}</b>" in text
+
+
+def test_steps_left_out_with_a_skipped_input_are_listed_on_stderr_and_in_the_context(shop: Path, tmp_path: Path):
+    out = tmp_path / "ctx.json"
+    result = cli("run", str(shop), "--workspace", str(tmp_path / "ws"), "--out", str(out),
+                 "--skip-step", "statistics_profiling", "--skip-step", "semantic_enrichment")
+    assert result.code == 0, result.err
+    warning = "step temporal_enrichment left out: it needs statistics_profiling, which is skipped"
+    assert f"dataraum: warning: {warning}" in result.err.splitlines()
+    assert warning in json.loads(out.read_text())["warnings"]
+
+
+def test_config_mistakes_found_at_build_time_exit_2(shop: Path, tmp_path: Path):
+    cases = {
+        "modules: [staging, type_resolution, context]": "needs 'schema_profiling'",
+        "modules: [staging, schema_profiling, context]\nconfig: {profile_sample_rows: abc}": "profile_sample_rows",
+        "modules: [staging, schema_profiling, context]\nconfig: {profile_sampel_rows: 10}": "'profile_sampel_rows'",
+        "modules: [staging, schema_profiling, context]\nsteps: [schema_profiling]\nskip_steps: [schema_profiling]":
+            "'schema_profiling' is in both",
+    }
+    for config, expected in cases.items():
+        pipeline = write(tmp_path / "p.yaml", f"name: p\n{config}\n")
+        result = cli("run", str(shop), "--pipeline", str(pipeline), "--workspace", str(tmp_path / "ws"))
+        assert result.code == 2, (config, result)
+        [line] = result.err.splitlines()
+        assert expected in line, (config, line)

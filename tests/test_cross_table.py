@@ -11,8 +11,7 @@ import polars as pl
 import pytest
 
 from dataraum_context.dataflows.cross_table import cross_table_multicollinearity
-from support.steps import statistics_profiling
-from dataraum_context.dataflows.topology import topology_enrichment
+from support.steps import statistics_profiling, topology_enrichment
 from dataraum_context.models import MulticollinearityReport
 from dataraum_context.sample import schemas
 

@@ -30,6 +30,7 @@ def test_optional_failure_is_a_warning_required_failure_fails_the_run(tmp_path, 
     assert status["flaky_enrichment"] == "failed"
     assert status["broken_requirement"] == "failed"
     assert status["needs_broken"] == "skipped"
+    assert status["needs_broken_through_a_part"] == "skipped"  # its intermediate node needs it
     assert status["independent_enrichment"] == "succeeded"
     assert status["context_document"] == "succeeded"
     assert run.status == "failed"
@@ -117,7 +118,7 @@ def test_a_changed_source_recomputes_only_its_table(data_dir, workspace):
     record = json.loads((workspace / "runs" / f"{second.run_id}.json").read_text())
     assert (record["pipeline"], record["engine"], record["status"]) == ("default", "local", "succeeded")
     steps = {s["name"]: s for s in record["steps"]}
-    for name in ("staging", "schema_profiling", "type_resolution", "statistics_profiling"):
+    for name in ("staging", "schema_profiling", "type_resolution", "statistics_profiling", "temporal_enrichment"):
         assert (steps[name]["tables_computed"], steps[name]["tables_cached"]) == (1, 7), name
         assert steps[name]["status"] == "succeeded" and steps[name]["duration_s"] > 0
     assert second.context.table("t3").row_count == 19 + 3 + 1

@@ -15,8 +15,7 @@ import dataraum_context as dc
 from conftest import cli, write
 from dataraum_context import sample
 from dataraum_context.dataflows.semantic import semantic_enrichment
-from support.steps import statistics_profiling
-from dataraum_context.dataflows.topology import topology_enrichment
+from support.steps import statistics_profiling, topology_enrichment
 from dataraum_context.errors import ConfigError
 from dataraum_context.llm import Annotations, HeuristicProvider, ResponseCache, read_annotations
 from dataraum_context.llm.redaction import is_phone, redact

@@ -174,3 +174,123 @@ def test_get_schema_reads_columns_without_loading(data_dir, workspace):
     assert [(c.name, c.data_type, c.source_name) for c in columns] == [
         ("id", "VARCHAR", None), ("column1", "VARCHAR", ""), ("name", "VARCHAR", None)]
     assert not workspace.exists()
+
+
+# --- encodings decided by the evidence of the whole file (issue 9) ------------------------------
+
+
+_CAFES = "".join(f"{i},café {i}\n" for i in range(50000)).encode()
+
+
+@pytest.mark.parametrize("where", ["late", "early"])
+def test_a_latin1_row_in_a_utf8_file_goes_to_quarantine_and_the_rest_stays_utf8(data_dir, tmp_path, where):
+    """Valid UTF-8 is never read as Latin-1: the one row that is not UTF-8 is quarantined with
+    its exact bytes and its line, whether it comes after the sniffed sample or inside it."""
+    latin1 = b"50000,Gr\xfc\xdfe\n"
+    body = _CAFES + latin1 if where == "late" else latin1 + _CAFES
+    path = write(data_dir / "m.csv", b"id,word\n" + body)
+    run = dc.run("quick_profile", sources=[str(path)], workspace=str(tmp_path / "ws"))
+    staged = run.results["staging"].tables["m"]
+    assert staged.options["encoding"] == "utf-8"
+    words = dict(_rows(tmp_path / "ws", staged.path))
+    assert len(words) == 50000 and words["0"] == "café 0" and words["49999"] == "café 49999"
+    line = 50002 if where == "late" else 2
+    assert any("not UTF-8" in w and f"line {line}" in w for w in staged.warnings)
+    table = run.results["type_resolution"].tables["m"]
+    assert (table.row_count, table.rejected_rows, table.source_rows) == (50000, 1, 50001)
+    quarantined = duckdb.execute(
+        f"SELECT row_number, raw_value, reason FROM read_parquet('{tmp_path / 'ws' / table.quarantine_path}') "
+        "WHERE \"column\" IS NULL").fetchall()
+    assert [(r[0], r[1]) for r in quarantined] == [(line, "50000,Gr\\xfc\\xdfe")]
+    assert "not UTF-8" in quarantined[0][2]
+
+
+def test_a_cp1252_file_stays_cp1252_when_a_pair_of_its_letters_happens_to_be_utf8(data_dir, workspace):
+    """`É’` in cp1252 is the bytes of UTF-8 `ɒ`: one such pair does not outweigh the file."""
+    text = "id;name\n1;CAFÉ’S\n2;Müller\n3;Hélène – “quoted”\n"
+    t = _stage(write(data_dir / "w.csv", text.encode("cp1252")), workspace)
+    assert t.options["encoding"] == "cp1252" and t.rejected_rows == 0
+    assert [r[1] for r in _rows(workspace, t.path)] == ["CAFÉ’S", "Müller", "Hélène – “quoted”"]
+
+
+def test_an_explicit_utf8_encoding_is_kept(data_dir, workspace):
+    path = write(data_dir / "x.csv", b"id,word\n1,plain\n2,Gr\xfc\xdfe\n")
+    [loader] = resolve_sources([str(path)])
+    loader.options["encoding"] = "utf-8"
+    t = loader.load(Workspace(workspace))
+    assert t.options["encoding"] == "utf-8" and (t.row_count, t.rejected_rows) == (1, 1)
+
+# --- quotes and dialects: the dialect reported is the one read (issue 9) -----------------------
+
+
+@pytest.mark.parametrize("rows,newline", [(100, "\n"), (5000, "\n"), (100, "\r")])
+def test_an_unterminated_quote_at_the_end_rejects_only_the_broken_row(data_dir, workspace, rows, newline):
+    names = "".join(f'{i},"Ann Lee {i}",Paris{newline}' for i in range(rows))
+    path = write(data_dir / "q.csv", f'id,name,city{newline}{names}{rows},"Broken,Rome{newline}')
+    t = _stage(path, workspace)
+    assert (t.options["delimiter"], t.options["quote"]) == (",", '"')
+    assert (t.row_count, t.rejected_rows) == (rows, 1)
+    staged = _rows(workspace, t.path)
+    assert staged[0] == ("0", "Ann Lee 0", "Paris") and all('"' not in r[1] for r in staged)
+    [(line, raw)] = duckdb.execute(
+        f"SELECT line, raw_line FROM read_parquet('{workspace / t.rejects_path}')").fetchall()
+    assert (line, raw.strip()) == (rows + 2, f'{rows},"Broken,Rome')
+
+
+def test_a_ragged_row_does_not_change_the_delimiter(data_dir, workspace):
+    path = write(data_dir / "o.csv", "order_no,cust_id,amount\n1,10,5.0\n2,11,6.5,extra\n3,12,7.0\n")
+    t = _stage(path, workspace)
+    assert t.options["delimiter"] == "," and not t.warnings
+    assert [c.name for c in t.columns] == ["order_no", "cust_id", "amount"]
+    assert (t.row_count, t.rejected_rows) == (2, 1)
+
+# --- JSON documents that are not records -------------------------------------------------------
+
+
+@pytest.mark.parametrize("text,found", [
+    ("42", "a number"), ('"x"', "a string"), ("true", "a boolean"), ("null", "null"),
+    ("-1.5e3\n", "a number"), ("1\n2\n", "a number"),
+])
+def test_a_scalar_json_document_is_a_one_line_error(data_dir, tmp_path, text, found):
+    path = write(data_dir / "s.json", text)
+    with pytest.raises(SourceError, match=f"s.json: .*array of objects.*found {found}"):
+        _stage(path, tmp_path / "ws")
+    result = cli("run", str(path), "--workspace", str(tmp_path / "ws"))
+    assert result.code == 2 and "s.json" in result.err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[]", "the array is empty"),
+    ("  [ ]\n", "the array is empty"),
+    ("{}", "no fields"),
+    ("[{}, {}]", "no fields"),
+    ('[{"a": 1}, 2]', "mixes objects with other values"),
+    ('{"a": 1}\n7\n', "mixes objects with other values"),
+])
+def test_json_without_a_table_in_it_is_a_clear_error(data_dir, workspace, text, message):
+    with pytest.raises(SourceError, match=f"e.json: .*{message}"):
+        _stage(write(data_dir / "e.json", text), workspace)
+
+
+@pytest.mark.parametrize("text,rows", [
+    ("[1, 2, 3]", [("1",), ("2",), ("3",)]),
+    ('["a", null, "b"]', [("a",), (None,), ("b",)]),
+    ("[[1, 2], [3]]", [("[1,2]",), ("[3]",)]),
+])
+def test_a_json_array_of_scalars_is_a_table_of_values(data_dir, workspace, text, rows):
+    t = _stage(write(data_dir / "v.json", text), workspace)
+    assert [c.name for c in t.columns] == ["value"] and _rows(workspace, t.path) == rows
+
+
+def test_a_json_object_of_scalars_is_one_row(data_dir, workspace):
+    t = _stage(write(data_dir / "o.json", '{"a": 1, "b": "x", "c": {"d": true}}'), workspace)
+    assert [c.name for c in t.columns] == ["a", "b", "c.d"]
+    assert _rows(workspace, t.path) == [("1", "x", "true")]
+
+
+def test_json_objects_with_too_many_keys_for_columns_are_kept_whole(data_dir, workspace):
+    """DuckDB takes objects with hundreds of different keys for maps, not records."""
+    t = _stage(write(data_dir / "k.json", json.dumps([{f"k{i}": i} for i in range(500)])), workspace)
+    assert [c.name for c in t.columns] == ["value"] and t.row_count == 500
+    assert _rows(workspace, t.path)[:2] == [('{"k0":0}',), ('{"k1":1}',)]
+    assert any("too many different keys" in w for w in t.warnings)

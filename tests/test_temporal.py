@@ -3,18 +3,34 @@ and seasonality, on typed Parquet written by the tests."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import polars as pl
 import pytest
+from hamilton import driver
+from hamilton.node import NodeType
 
-from support.steps import statistics_profiling
-from dataraum_context.dataflows.temporal import temporal_enrichment
+from dataraum_context.dataflows import temporal as temporal_flow
 from dataraum_context.errors import ConfigError
-from dataraum_context.models import TemporalProfile, TemporalResult
+from dataraum_context.models import TableTemporal, TemporalProfile, TemporalResult
 from dataraum_context.sample import schemas
+from dataraum_context.temporal import latest_primary_value, with_freshness
+from dataraum_context.temporal.cadence import DAY, Cadence, cadence, period_name
+from dataraum_context.temporal.detrending import without_cycle
+from dataraum_context.temporal.direction import direction
+from dataraum_context.temporal.gaps import Periods, periods
+from dataraum_context.temporal.granularity import finest
+from dataraum_context.temporal.seasonality import WEEKDAYS, seasonality
+from dataraum_context.temporal.view import VIEW
+
+from support.steps import statistics_profiling, temporal_enrichment
+
+MICROSECONDS = pl.Datetime("us")
 
 
 def temporal(root: Path, frame: pl.DataFrame, **kwargs) -> TemporalResult:
@@ -22,7 +38,7 @@ def temporal(root: Path, frame: pl.DataFrame, **kwargs) -> TemporalResult:
     return temporal_enrichment(statistics_profiling(types, str(root)), types, str(root), **kwargs)
 
 
-def profile(root: Path, values: list, dtype: pl.DataType = pl.Datetime("us"), **kwargs) -> TemporalProfile:
+def profile(root: Path, values: list, dtype: pl.DataType = MICROSECONDS, **kwargs) -> TemporalProfile:
     return temporal(root, pl.DataFrame({"v": pl.Series(values, dtype=dtype)}), **kwargs).tables["t"].columns["v"]
 
 
@@ -108,6 +124,24 @@ def test_freshness_against_the_data_or_a_given_reference(tmp_path):
         temporal(tmp_path / "c", frame, reference_date="yesterday")
 
 
+def test_runs_as_a_per_table_hamilton_block_with_freshness_across_tables(tmp_path):
+    days = [date(2024, 1, 1) + timedelta(days=i) for i in range(60)]
+    frames = {"early": pl.DataFrame({"day": days[:30]}), "late": pl.DataFrame({"day": days}),
+              "timeless": pl.DataFrame({"n": [1, 2, 3]})}
+    types = schemas.Schema(seed=0, style="test", tables=frames).workspace(tmp_path)
+    stats = statistics_profiling(types, str(tmp_path))
+    dr = driver.Builder().enable_dynamic_execution(allow_experimental_mode=True).with_modules(temporal_flow).build()
+    roles = {name: node.node_role for name, node in dr.graph.nodes.items()}
+    assert (roles["table_to_time"], roles["table_temporal"], roles["temporal_tables"]) == (
+        NodeType.EXPAND, NodeType.STANDARD, NodeType.COLLECT)
+    result = dr.execute(["temporal_enrichment"], inputs={
+        "statistics_profiling": stats, "type_resolution": types, "workspace": str(tmp_path)})["temporal_enrichment"]
+    assert result == temporal_enrichment(stats, types, str(tmp_path))
+    assert list(result.tables) == ["early", "late", "timeless"] and not result.tables["timeless"].columns
+    assert result.reference_date == days[-1]  # the latest primary time value of any table
+    assert result.tables["early"].columns["day"].freshness_days == 30
+
+
 def test_trend_and_weekday_seasonality_of_measures(tmp_path):
     rng = random.Random(2)
     rows = []
@@ -136,3 +170,82 @@ def test_decreasing_monthly_trend_and_month_seasonality(tmp_path):
     sales = next(m for m in t.trends if m.measure == "sales")
     assert sales.period == "month" and sales.direction == "decreasing"
     assert any(h.cycle == "month" and h.peak == "Dec" for h in sales.seasonality)
+
+
+# --- the pieces of dataraum_context.temporal, on hand-built series ---------------------------
+
+
+def spacings_of(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds and calendar months between consecutive values, as `cadence.spacings` reads them."""
+    seconds = [(b - a).total_seconds() for a, b in itertools.pairwise(values)]
+    months = [(b.year * 12 + b.month) - (a.year * 12 + a.month) for a, b in itertools.pairwise(values)]
+    return np.array(seconds, dtype=float), np.array(months, dtype=float)
+
+
+def test_cadence_of_hand_built_spacings():
+    days = [START + timedelta(days=i) for i in range(30) if i != 12]  # one day missing
+    assert cadence("day", *spacings_of(days), 0.9) == Cadence("day", DAY, True, ("s", DAY))
+    quarter_hours = [START + timedelta(minutes=15 * i) for i in range(100)]
+    assert cadence("minute", *spacings_of(quarter_hours), 0.9) == Cadence("15 minutes", 900, True, ("s", 900))
+    mid_months = [date(2020 + i // 12, i % 12 + 1, 15) for i in range(24)]  # 28 to 31 days apart
+    c = cadence("day", *spacings_of(mid_months), 0.9)
+    assert (c.name, c.regular, c.period) == ("month", True, ("m", 1.0))
+    # irregular: counted in the smallest unit at least as long as the median spacing
+    uneven = [START + timedelta(days=d) for d in itertools.accumulate([0, 20, 61, 33, 47, 40, 52, 38, 44])]
+    c = cadence("day", *spacings_of(uneven), 0.9)
+    assert (c.name, c.regular, c.median_seconds) == ("irregular", False, 42 * DAY)
+    assert c.period == ("m", 3.0)  # 42 days: more than a month, so a quarter
+    assert [period_name(p) for p in [("s", 3600.0), ("s", 2 * 7 * DAY), ("m", 3.0), ("m", 24.0)]] == [
+        "hour", "2 weeks", "quarter", "24 months"]
+
+
+def view_of(values: list) -> duckdb.DuckDBPyConnection:
+    """A connection with `values` as column `v` of the analysed table's view."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE hand_built (v TIMESTAMP)")
+    con.executemany("INSERT INTO hand_built VALUES (?)", [[v] for v in values])
+    con.execute(f"CREATE VIEW {VIEW} AS SELECT * FROM hand_built")
+    return con
+
+
+def test_periods_and_gaps_of_a_hand_built_series():
+    missing = {5, 6, 20}  # a gap of two hours after hour 4, one of one hour after hour 19
+    hours = [START + timedelta(hours=i, minutes=i % 7) for i in range(30) if i not in missing]
+    p = periods(view_of(hours + hours[:3]), "v", hours[0], ("s", 3600.0))
+    assert p == Periods(expected=30, observed=27, gap_count=2, largest_gap=2,
+                        largest_gap_after=START + timedelta(hours=4, minutes=4))
+    assert p.completeness == pytest.approx(0.9)
+    # calendar months from the first value's month: the 20th of January to the 3rd of June
+    months = [datetime(2024, 1, 20), datetime(2024, 2, 3), datetime(2024, 2, 28), datetime(2024, 5, 9),
+              datetime(2024, 6, 3)]
+    assert periods(view_of(months), "v", months[0], ("m", 1.0)) == Periods(6, 4, 1, 2, datetime(2024, 2, 28))
+    complete = periods(view_of(hours[:5]), "v", hours[0], ("s", 3600.0))
+    assert (complete.gap_count, complete.largest_gap_after, complete.completeness) == (0, None, 1.0)
+
+
+def test_granularity_is_the_first_unit_with_values_off_the_next():
+    assert finest((0, 0, 0, 4, 9, 9, 9)) == "minute"
+    assert finest((0, 0, 0, 0, 0, 0, 0)) == "year"
+
+
+def test_direction_is_fitted_without_the_weekly_cycle():
+    weekday = np.arange(84) % 7
+    busy_mondays = np.where(weekday == 0, 300.0, 10.0)
+    rising = busy_mondays + np.arange(84) * 0.5
+    assert direction(rising, 0.3)[0] == "flat"  # the Mondays hide the trend ...
+    assert direction(without_cycle(rising, weekday), 0.3)[0] == "increasing"  # ... until removed
+    assert direction(-np.arange(20.0) - 100, 0.3)[0] == "decreasing"
+    hint = seasonality("weekday", WEEKDAYS, weekday, rising, 0.2)
+    assert hint is not None and (hint.peak, hint.strength > 0.9) == ("Mon", True)
+    assert seasonality("weekday", WEEKDAYS, weekday, np.arange(84.0), 0.2) is None  # a line has no cycle
+
+
+def test_freshness_reference_is_the_latest_primary_value_across_tables():
+    def table(name: str, latest: date | datetime) -> TableTemporal:
+        return TableTemporal(name=name, primary_column="t", columns={
+            "t": TemporalProfile(column="t", data_type="DATE", max=latest, primary=True)})
+    tables = [table("a", date(2024, 5, 1)), table("b", datetime(2024, 5, 1, 6)), TableTemporal(name="c")]
+    assert latest_primary_value(tables) == datetime(2024, 5, 1, 6)
+    assert latest_primary_value([TableTemporal(name="c")]) is None
+    fresh = with_freshness(tables[0], datetime(2024, 5, 3, 12))
+    assert fresh.columns["t"].freshness_days == 2.5 and fresh.columns["t"].reference_date == datetime(2024, 5, 3, 12)

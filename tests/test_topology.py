@@ -9,11 +9,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from support.steps import statistics_profiling, topology_enrichment
 
 import dataraum_context as dc
 from dataraum_context import sample
-from support.steps import statistics_profiling
-from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.joins import join_path
 from dataraum_context.models import TopologyResult
 from dataraum_context.sample import schemas
@@ -128,7 +127,7 @@ def shop_frames() -> dict[str, pl.DataFrame]:
             "rating": pick(rng, list(range(1, 11)), n),
             "is_returned": pick(rng, [0, 1], n),  # boolean-like
             "priority": pick(rng, [1, 2], n),  # tiny cardinality
-            "units_sold": pick(rng, list(range(0, 40)), n),  # an integer measure inside products' keys
+            "units_sold": pick(rng, list(range(40)), n),  # an integer measure inside products' keys
             "sale_date": [date(2024, 1, 1) + timedelta(days=rng.randrange(100)) for _ in range(n)],
         }),
         "calendar": pl.DataFrame({"day": [date(2024, 1, 1) + timedelta(days=i) for i in range(120)]}),
@@ -201,8 +200,8 @@ def test_user_id_points_at_customers_id(tmp_path):
 def test_table_prefixed_keys_tpch_style(tmp_path):
     rng = random.Random(7)
     frames = {
-        "region": pl.DataFrame({"r_regionkey": range(0, 5), "r_name": list("ABCDE")}),
-        "nation": pl.DataFrame({"n_nationkey": range(0, 25), "n_regionkey": pick(rng, list(range(5)), 25)}),
+        "region": pl.DataFrame({"r_regionkey": range(5), "r_name": list("ABCDE")}),
+        "nation": pl.DataFrame({"n_nationkey": range(25), "n_regionkey": pick(rng, list(range(5)), 25)}),
         "customer": pl.DataFrame({"c_custkey": range(1, 301), "c_nationkey": pick(rng, list(range(25)), 300),
                                   "c_acctbal": [rng.random() * 1e4 for _ in range(300)]}),
         "orders": pl.DataFrame({"o_orderkey": range(1, 3001), "o_custkey": pick(rng, list(range(1, 301)), 3000),
@@ -253,6 +252,24 @@ def test_inclusion_above_the_exact_limit_is_sampled_with_a_bound(tmp_path):
     assert abs(rel.inclusion - truth) <= rel.inclusion_error
     exact = topology_enrichment(stats, types, str(tmp_path))
     assert exact.relationships[0].inclusion == pytest.approx(truth) and exact.relationships[0].inclusion_error == 0
+
+
+def test_a_sampled_key_that_references_another_keeps_its_exact_distinct_count(tmp_path):
+    """accounts.account_id is the key transfers reference, and itself references its one-to-one
+    extension account_details. Measured on a sample as a referencing column, it still counts its
+    distinct values exactly as a key: it repeats none, so transfers reference accounts."""
+    rng = random.Random(12)
+    keys = rng.sample(range(10**9), 3000)
+    frames = {"accounts": pl.DataFrame({"account_id": keys}),
+              "account_details": pl.DataFrame({"account_id": keys + rng.sample(range(10**9, 2 * 10**9), 500)}),
+              "transfers": pl.DataFrame({"transfer_id": range(1, 5001), "account_id": pick(rng, keys, 5000)})}
+    types = schemas.Schema(seed=0, style="test", tables=frames).workspace(tmp_path)
+    topo = topology_enrichment(statistics_profiling(types, str(tmp_path)), types, str(tmp_path),
+                               inclusion_exact_up_to=1000, inclusion_sample_values=1500)
+    assert edges(topo) == {("transfers", "account_id", "accounts", "account_id"),
+                           ("accounts", "account_id", "account_details", "account_id")}
+    rel = next(r for r in topo.relationships if r.from_table == "transfers")
+    assert rel.referenced_duplicates == 0 and rel.inclusion_error > 0
 
 
 def test_bridge_and_roles(tmp_path):

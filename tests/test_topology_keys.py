@@ -13,10 +13,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.steps import statistics_profiling, topology_enrichment
 
 import dataraum_context as dc
-from support.steps import statistics_profiling
-from dataraum_context.dataflows.topology import topology_enrichment
 from dataraum_context.models import Relationship, TopologyResult
 from dataraum_context.sample import schemas
 

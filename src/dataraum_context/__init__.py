@@ -7,46 +7,74 @@
     print(ctx.to_markdown())
 
     run = dc.run("default", sources=["data/shop/"])   # per-step status, criticality, progress
+    run = dc.run("default", sources={"orders": orders_df, "customers": "data/customers.csv"})
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import Any
 
 from hamilton import driver as _h_driver
 
-from dataraum_context.errors import ConfigError, DataraumError, SourceError, StepFailed
+from dataraum_context.errors import (
+    ConfigError,
+    DataraumError,
+    SourceError,
+    StepFailed,
+    WorkspaceBusy,
+)
+from dataraum_context.loaders.sources import UserSources
 from dataraum_context.models import ContextDocument, PipelineRun, register_fingerprint
-from dataraum_context.pipeline import PipelineConfig, build_driver, load_pipeline
+from dataraum_context.pipeline import (
+    DEFAULT_WORKSPACE,
+    PipelineConfig,
+    build_driver,
+    load_pipeline,
+)
+from dataraum_context.step import SKIP_WARNINGS
 from dataraum_context.workspace import Workspace
 
 register_fingerprint()
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
-    "SourceError", "StepFailed", "Workspace", "driver", "load_pipeline", "run",
+    "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "driver", "load_pipeline", "run",
 ]
 
-Sources = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None
+Sources = UserSources | None
 
 
 def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
            workspace: str | os.PathLike[str] | None = None, **config: Any) -> _h_driver.Driver:
     """A Hamilton driver for a pipeline, ready to `execute` any of its steps with no further
     inputs. `config` overrides pipeline keys (`skip_steps`, `tables`, ...) and step settings
-    (`type_overrides`, `null_tokens`, ...)."""
+    (`type_overrides`, `null_tokens`, ...).
+
+    `sources` is a path (file, glob, directory, URI, sources.yaml), a list of paths, or a
+    mapping of names to paths or in-memory frames: pandas and polars DataFrames, polars
+    LazyFrames, pyarrow Tables and RecordBatchReaders, DuckDB relations
+    (`{"orders": df, "customers": "data/customers.csv"}`; a name is its table's name). Frames
+    are written to the workspace once, here, and keep their column types, except pandas text
+    columns, which are inferred like a CSV's; an unchanged frame is served from the cache on
+    the next run, a changed one is staged again."""
     return build_driver(pipeline, sources, workspace, **config)[0]
 
 
 def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
         workspace: str | os.PathLike[str] | None = None, progress: bool = False,
         **config: Any) -> PipelineRun:
-    """Run a pipeline with its engine: per-step status and timing, criticality applied."""
+    """Run a pipeline with its engine: per-step status and timing, criticality applied.
+    `sources` and `config` are those of `driver()`: paths, or names mapped to paths or frames.
+    The run holds the workspace's write lock: a second run on the same workspace fails at once
+    (`WorkspaceBusy`, naming the holder)."""
     from dataraum_context.engines.local import LocalEngine
 
-    dr, cfg = build_driver(pipeline, sources, workspace, **config)
-    if cfg.engine != "local":
-        raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
-    return LocalEngine().run(dr, cfg, progress=progress)
+    ws = Workspace(workspace or DEFAULT_WORKSPACE)
+    with ws.lock():
+        dr, cfg = build_driver(pipeline, sources, ws.root, **config)
+        if cfg.engine != "local":
+            raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
+        result = LocalEngine().run(dr, cfg, progress=progress)
+    left_out = dr.graph.config.get(SKIP_WARNINGS) or []
+    return result.model_copy(update={"warnings": (*left_out, *result.warnings)})

@@ -3,23 +3,37 @@
 Exit codes: 0 success; 1 a step failed (its error on stderr), or the run is incomplete because
 some sources could not be staged (each named with its reason on stderr; the context of the others
 is still written); 2 a user error (a missing file, a bad option, an unknown step, a step that
-failed on the user's input, or no source that could be read), told in one line without a traceback.
+failed on the user's input, no source that could be read, a workspace another run is writing, a
+full disk), told in one line without a traceback. `-v`/`--verbose`, before or after the
+subcommand, adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from dataraum_context.errors import DataraumError, StepFailed
+from dataraum_context.errors import DataraumError, StepFailed, disk_full
 from dataraum_context.llm.protocol import ROLES
 from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, builtin_pipelines, step_nodes
+from dataraum_context.workspace import write_atomically
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # on every (sub)command, so that it may come before or after the subcommand; SUPPRESS
+        # keeps a subcommand from resetting what was given before it
+        self.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                          help="show the traceback of an error")
+
     def error(self, message: str) -> NoReturn:  # one line, not the usage block
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
@@ -108,19 +122,54 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return _COMMANDS[args.command](args)
-    except StepFailed as exc:
-        return _fail(1, str(exc))
-    except DataraumError as exc:
-        return _fail(2, str(exc))
-    except KeyboardInterrupt:
-        return _fail(130, "interrupted")
+    verbose = getattr(args, "verbose", False)
+    with _logging():
+        try:
+            return _COMMANDS[args.command](args)
+        except StepFailed as exc:
+            return _fail(1, str(exc), exc, verbose)
+        except DataraumError as exc:
+            return _fail(2, str(exc), exc, verbose)
+        except KeyboardInterrupt as exc:
+            return _fail(130, "interrupted", exc, verbose)
+        except Exception as exc:  # a full disk outside the steps (creating Hamilton's cache)
+            full = disk_full(exc)
+            if full is None:
+                raise
+            return _fail(2, str(full), exc, verbose)
 
 
-def _fail(code: int, message: str) -> int:
+def _fail(code: int, message: str, exc: BaseException, verbose: bool) -> int:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
     print(f"dataraum: error: {message}", file=sys.stderr)
     return code
+
+
+@contextmanager
+def _logging() -> Iterator[None]:
+    """While a command runs: Hamilton's loggers are silent, since it logs a failing node with
+    its inputs (which can hold secrets) and a traceback before the error reaches us, and we
+    report the error ourselves; our own warnings (a corrupt cache moved aside) go to stderr as
+    `dataraum: warning: ...`."""
+    hamilton, ours = logging.getLogger("hamilton"), logging.getLogger("dataraum_context")
+    saved = hamilton.propagate, hamilton.handlers, ours.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    hamilton.propagate, hamilton.handlers = False, [logging.NullHandler()]
+    ours.addHandler(handler)
+    ours.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        hamilton.propagate, hamilton.handlers = saved[0], saved[1]
+        ours.removeHandler(handler)
+        ours.setLevel(saved[2])
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:  # as the CLI's own messages
+        return f"dataraum: {record.levelname.lower()}: {record.getMessage()}"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -161,6 +210,8 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
     if fmt is None:
         raise DataraumError(f"--out {args.out}: cannot tell the format from the extension "
                             "(use .json, .md or .yaml, or --format)")
+    if args.out:
+        _check_out(args.out)
     result = run(pipeline, sources=sources, workspace=workspace, progress=sys.stderr.isatty(),
                  **overrides)
     for warning in result.warnings:
@@ -177,8 +228,9 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
     if result.context is not None:
         text = render(result.context, fmt)
         if args.out:
-            Path(args.out).write_text(text, encoding="utf-8")
-            print(f"dataraum: wrote {args.out} ({len(result.context.tables)} tables, "
+            write_atomically(args.out, text)
+            tables = len(result.context.tables)
+            print(f"dataraum: wrote {args.out} ({tables} table{'' if tables == 1 else 's'}, "
                   f"{result.duration_s:.1f}s)", file=sys.stderr)
         else:
             sys.stdout.write(text)
@@ -205,22 +257,38 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(out: str) -> None:
+    """Find out before a run, which may take long, that its output cannot be written: a
+    directory, a missing or read-only parent. Tried, not guessed from permission bits."""
+    path = Path(out)
+    if path.is_dir():
+        raise DataraumError(f"--out {out}: is a directory")
+    if not path.parent.is_dir():
+        raise DataraumError(f"--out {out}: no such directory {path.parent}")
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise DataraumError(f"--out {out}: cannot write in {path.parent}: {exc.strerror}") from None
+
+
 def _cmd_dag(args: argparse.Namespace) -> int:
     out = Path(args.out)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "dot"):
         raise DataraumError(f"--out {args.out}: use a .png, .svg or .dot file")
+    _check_out(args.out)
     dr, _cfg = build_driver(args.pipeline, cache=False)
     graph = dr.display_all_functions()
     if graph is None:
         raise DataraumError("drawing needs the graphviz Python package: pip install 'dataraum-context[visualization]'")
     if fmt == "dot":
-        out.write_text(graph.source, encoding="utf-8")
+        write_atomically(out, graph.source)
     else:
         import graphviz
 
         try:
-            graph.render(outfile=str(out), format=fmt, cleanup=True)
+            write_atomically(out, graph.pipe(format=fmt))
         except graphviz.ExecutableNotFound:
             raise DataraumError(
                 f"writing .{fmt} needs Graphviz's `dot` program (apt-get install graphviz, "

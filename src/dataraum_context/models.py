@@ -11,13 +11,49 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Displayed(Frozen):
+    """A step's result as a notebook shows it: one line, or a compact Markdown table
+    (`delivery.notebook`)."""
+
+    def __repr__(self) -> str:
+        from dataraum_context.delivery import notebook
+
+        return notebook.summary(self)
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def _repr_markdown_(self) -> str:
+        from dataraum_context.delivery import notebook
+
+        return notebook.markdown(self)
+
+
+class Tabular(Displayed):
+    """A result with one row per column, relationship or check, as a data frame."""
+
+    def to_polars(self) -> pl.DataFrame:
+        from dataraum_context.delivery import notebook
+
+        return notebook.to_polars(self)
+
+    def to_pandas(self) -> Any:
+        """The rows of `to_polars()` as a pandas DataFrame (pandas must be installed)."""
+        from dataraum_context.delivery import notebook
+
+        return notebook.to_pandas(self)
 
 
 class TypeSystemStrength(str, Enum):
@@ -96,7 +132,7 @@ class TableStaging(Frozen):
     failure: SourceFailure | None = None
 
 
-class StagingResult(Frozen):
+class StagingResult(Displayed):
     tables: dict[str, StagedTable]
     declared_relationships: tuple[Relationship, ...] = ()  # foreign keys the sources declare
     failures: tuple[SourceFailure, ...] = ()  # sources that could not be staged: the run is incomplete
@@ -151,7 +187,7 @@ class TableSchema(Frozen):
     columns: dict[str, ColumnSchema]
 
 
-class SchemaProfilingResult(Frozen):
+class SchemaProfilingResult(Displayed):
     tables: dict[str, TableSchema]
 
 
@@ -188,7 +224,7 @@ class TableToType(Frozen):
     overrides: dict[str, str] = {}  # column -> DuckDB type
 
 
-class TypeResolutionResult(Frozen):
+class TypeResolutionResult(Displayed):
     tables: dict[str, ResolvedTable]
 
     @property
@@ -248,7 +284,7 @@ class TableStatistics(Frozen):
     columns: dict[str, ColumnStatistics]
 
 
-class StatisticsResult(Frozen):
+class StatisticsResult(Tabular):
     tables: dict[str, TableStatistics]
 
 
@@ -299,7 +335,7 @@ class KeyAgreement(Frozen):
     summary: str = ""
 
 
-class TopologyResult(Frozen):
+class TopologyResult(Tabular):
     relationships: tuple[Relationship, ...]
     tables: dict[str, TableRole]
     join_paths: tuple[JoinPath, ...] = ()  # from each fact and bridge table to what it reaches
@@ -357,13 +393,20 @@ class TemporalProfile(Frozen):
     trends: tuple[MeasureTrend, ...] = ()  # measures along the primary time column
 
 
+class TableToTime(Frozen):
+    """One typed table with its statistics: what its temporal analysis reads."""
+
+    table: ResolvedTable  # its file, with the file's version: a retyped table is analysed again
+    statistics: TableStatistics
+
+
 class TableTemporal(Frozen):
     name: str
     primary_column: str | None = None
     columns: dict[str, TemporalProfile] = {}
 
 
-class TemporalResult(Frozen):
+class TemporalResult(Displayed):
     reference_date: Any = None  # what freshness is measured against
     reference_source: str = "data"  # "config" (reference_date given) | "data" (latest primary time value)
     tables: dict[str, TableTemporal]
@@ -401,7 +444,7 @@ class JoinedAnalysis(Frozen):
     note: str | None = None  # why nothing was computed
 
 
-class MulticollinearityReport(Frozen):
+class MulticollinearityReport(Displayed):
     analyses: tuple[JoinedAnalysis, ...]
 
     @property
@@ -445,7 +488,7 @@ class TableEntity(Frozen):
     source: str
 
 
-class SemanticEnrichmentResult(Frozen):
+class SemanticEnrichmentResult(Displayed):
     tables: dict[str, TableEntity]
     # relationships a provider proposed, kept apart from the measured ones (source = provider name)
     proposed_relationships: tuple[Relationship, ...] = ()
@@ -512,7 +555,7 @@ class InapplicableRule(Frozen):
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
-class QualityAssessmentResult(Frozen):
+class QualityAssessmentResult(Tabular):
     tables: dict[str, TableQuality]
     score: float | None  # the tables' scores weighted by their rows
     binding: str  # how rules found their columns: semantic_enrichment | concept_matcher
@@ -589,7 +632,7 @@ class TableContext(Frozen):
     quality: TableQuality | None = None  # the checks on this table and its score (quality_assessment)
 
 
-class ContextDocument(Frozen):
+class ContextDocument(Displayed):
     pipeline: str
     generated_at: datetime
     ontology: str | None = None  # the domain ontology the semantic steps used: "name version"
@@ -661,7 +704,7 @@ class StepRun(Frozen):
     user_error: bool = False  # failed on the user's input (a DataraumError), not on a defect
 
 
-class PipelineRun(Frozen):
+class PipelineRun(Displayed):
     """What an engine reports: per-step outcome and timing, warnings, and the step results.
     Without `results`, it is the run record in `<workspace>/runs/<run_id>.json`."""
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 #: tokens that mark a key or a reference (`customer_id`, `custkey`, `country_code`)
 KEY_TOKENS = frozenset({"id", "key", "code", "no", "nr", "num", "number", "ref", "fk", "sk",
@@ -71,6 +72,8 @@ _PERSON_ROLES = _singular_keys(_PERSON_ROLES)  # names are compared in the singu
 _SELF_ROLES = frozenset(singular(w) for w in _SELF_ROLES)
 _PERSON_SELF_ROLES = frozenset(singular(w) for w in _PERSON_SELF_ROLES)
 _PEOPLE = frozenset().union(*_PERSON_ROLES.values())
+_PERSON_ROLE_WORDS = tuple(_PERSON_ROLES)
+_SELF_AND_PERSON_SELF_ROLES = _SELF_ROLES | _PERSON_SELF_ROLES
 
 
 def tokens(name: str) -> list[str]:
@@ -134,12 +137,13 @@ def column_name(table: str, column: str, prefix: str | None) -> ColumnName:
     return ColumnName(table=table, column=column, core=core, key_suffix=key_suffix, entity=entity(table))
 
 
-def _role_words(word: str, roles: Iterable[str]) -> list[str]:
+@lru_cache(maxsize=10_000)  # a wide schema asks about the same words for thousands of column pairs
+def _role_words(word: str, roles: frozenset[str] | tuple[str, ...]) -> tuple[str, ...]:
     """The roles a name token is or ends with (`supportrep` -> rep, `parentvend` -> parent)."""
     if word in roles:
-        return [word]
-    return sorted((r for r in roles if len(r) >= 3 and len(word) > len(r)
-                   and (word.endswith(r) or word.startswith(r))), key=len, reverse=True)
+        return (word,)
+    return tuple(sorted((r for r in roles if len(r) >= 3 and len(word) > len(r)
+                         and (word.endswith(r) or word.startswith(r))), key=len, reverse=True))
 
 
 def _abbreviates(short: str, word: str) -> bool:
@@ -164,7 +168,7 @@ def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvi
     if not key_is_own:
         return NONE
     if ref.table == key.table:  # within a table only a role says "another row of mine"
-        roles = _SELF_ROLES | (_PERSON_SELF_ROLES if key.entity[-1] in _PEOPLE else frozenset())
+        roles = _SELF_AND_PERSON_SELF_ROLES if key.entity[-1] in _PEOPLE else _SELF_ROLES
         role = next((r for word in ref.core for r in _role_words(word, roles)), None)
         if role:
             return NameEvidence(0.7, f"{ref.column} is a {role!r} reference within {key.table}")
@@ -186,7 +190,7 @@ def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvi
     if ref.core and _abbreviates(ref.core[-1], target[-1]):
         return NameEvidence(0.8, f"{ref.column} abbreviates table {key.table}")
     for word in ref.core:
-        for role in _role_words(word, _PERSON_ROLES):
+        for role in _role_words(word, _PERSON_ROLE_WORDS):
             if target[-1] in _PERSON_ROLES[role]:
                 return NameEvidence(0.65, f"{ref.column} is a {role!r} role, {key.table} holds people")
     if ref.key_suffix and ref.core:

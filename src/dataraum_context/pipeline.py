@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import reprlib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -17,16 +18,25 @@ from typing import Any, Literal, get_args
 
 from hamilton import driver as h_driver
 from hamilton.execution import executors
+from hamilton.htypes import get_type_as_string
 from hamilton.node import DependencyType
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
-from dataraum_context.step import SKIPPED_STEPS, Phase
+from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
+from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import parse_yaml
 
 DEFAULT_WORKSPACE = ".dataraum"
+_ONTOLOGY = "ontology"  # the step, and the module computing it
 
 
 class LLMSettings(BaseModel):
@@ -142,6 +152,20 @@ def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
     return modules
 
 
+def _with_ontology(modules: list[ModuleType],
+                   config: dict[str, Any]) -> tuple[list[ModuleType], h_driver.Driver]:
+    """The modules, with the `ontology` module when a step needs the ontology and none of them
+    computes it, and the driver of them all. The ontology is a setting of the pipeline (its
+    `ontology:` key) more than a step a user picks: a pipeline with `quality` and without
+    `semantic`, or written before `ontology` was a module, gets it without listing it."""
+    dr = _build(modules, config, None)
+    computed = [n for n in dr.list_available_variables() if not n.is_external_input]
+    if _ONTOLOGY in {n.name for n in computed} or not any(_ONTOLOGY in n.required_dependencies for n in computed):
+        return modules, dr
+    with_ontology = [*modules, plugins.pipeline_modules()[_ONTOLOGY]]
+    return with_ontology, _build(with_ontology, config, None)
+
+
 def step_nodes(dr: h_driver.Driver) -> dict[str, Any]:
     """The step nodes of a driver's DAG (nodes tagged with a phase) by name, upstream first;
     of the steps whose inputs are all listed, the earliest phase comes next, then by name (so a
@@ -180,14 +204,18 @@ def hard_dependencies(dr: h_driver.Driver, name: str) -> list[str]:
     return found
 
 
-def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str]:
-    """Steps to drop: `skip_steps`, and with explicit `steps`, whatever they do not need.
-    Keeping a step whose hard dependency is dropped is an error naming the chain."""
+def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> tuple[set[str], list[str]]:
+    """Steps to drop: `skip_steps`, and with explicit `steps`, whatever they do not need; and a
+    warning for each step dropped because a step it needs is skipped. Keeping a step whose hard
+    dependency is dropped, or dropping a critical step nobody named, is an error naming the chain."""
     steps = step_nodes(full)
     valid = ", ".join(steps)
     for name in cfg.skip_steps + ([] if cfg.steps == "all" else cfg.steps):
         if name not in steps:
             raise ConfigError(f"{origin}: unknown step {name!r} (steps of this pipeline: {valid})")
+    both = [name for name in cfg.skip_steps if cfg.steps != "all" and name in cfg.steps]
+    if both:
+        raise ConfigError(f"{origin}: step {both[0]!r} is in both steps and skip_steps")
     skipped = set(cfg.skip_steps)
     if cfg.steps != "all":
         wanted = set(cfg.steps)
@@ -195,6 +223,7 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str
         delivery = {name for name, n in steps.items() if n.tags.get("phase") == "delivery"}
         skipped |= {name for name in steps if name not in needed and name not in delivery}
     requested = set() if cfg.steps == "all" else set(cfg.steps)
+    cascade: dict[str, str] = {}  # a step dropped with its input -> that input
     for name in steps:  # upstream first, so a cascade reaches the steps further down
         if name in skipped:
             continue
@@ -206,10 +235,18 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> set[str
             tags = steps[name].tags
             if (tags.get("criticality") == "optional" or tags.get("phase") == "enrichment") \
                     and name not in requested:
+                cascade[name] = dep
+                if tags.get("criticality") == "critical":
+                    chain = [name, dep]
+                    while chain[-1] in cascade:
+                        chain.append(cascade[chain[-1]])
+                    raise ConfigError(
+                        f"{origin}: skipping {chain[-1]!r} would also drop the critical step {name!r} "
+                        f"({' -> '.join(reversed(chain))}); skip {name!r} too to run without it")
                 skipped.add(name)
                 break
             raise ConfigError(f"{origin}: step {name!r} needs {dep!r}, which this pipeline skips")
-    return skipped
+    return skipped, [f"step {name} left out: it needs {dep}, which is skipped" for name, dep in cascade.items()]
 
 
 def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
@@ -227,7 +264,7 @@ def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | 
 
 def build_driver(
     pipeline: str | os.PathLike[str] | PipelineConfig = "default",
-    sources: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
+    sources: UserSources | None = None,
     workspace: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> tuple[h_driver.Driver, PipelineConfig]:
@@ -251,18 +288,25 @@ def build_driver(
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}
     if sources is not None:
-        if isinstance(sources, (str, os.PathLike)):
-            sources = [sources]
-        hconfig["sources"] = [os.fspath(s) for s in sources]
+        hconfig["sources"] = config_sources(sources, ws)  # frames are written to the workspace here
+        # here, not only in the loader: Hamilton logs a failing node's inputs, URI and all
+        for source in hconfig["sources"]:
+            uri = source if isinstance(source, str) else source.source
+            if is_uri(uri):
+                check_no_password(uri)
 
-    modules = resolve_modules(cfg.modules)
-    full = _build(modules, hconfig, None)
+    modules, full = _with_ontology(resolve_modules(cfg.modules), hconfig)
     _check_config_keys(full, hconfig, cfg)
-    skipped = _skipped(full, cfg, f"pipeline {cfg.name!r}")
+    _check_config_types(full, hconfig)
+    skipped, skip_warnings = _skipped(full, cfg, f"pipeline {cfg.name!r}")
     if skipped:
         hconfig[SKIPPED_STEPS] = sorted(skipped)
-    cache_dir = ws.cache_dir if cfg.cache else None
-    return _build(modules, hconfig, cache_dir), cfg
+    if skip_warnings:
+        hconfig[SKIP_WARNINGS] = skip_warnings
+    cache_dir = ws.checked_cache_dir() if cfg.cache else None
+    dr = _build(modules, hconfig, cache_dir)
+    _check_inputs(dr, hconfig, cfg)
+    return dr, cfg
 
 
 def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig) -> None:
@@ -270,7 +314,9 @@ def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: Pipeli
     variables = dr.list_available_variables()
     computed = {n.name for n in variables if not n.is_external_input}
     inputs = {d for n in variables for d in n.required_dependencies | n.optional_dependencies} - computed
-    known = inputs | set(cfg.hamilton_config()) | {"workspace", "sources", SKIPPED_STEPS}
+    # the keys the pipeline itself sets; those under its `config:` must be read by a step
+    derived = cfg.model_copy(update={"config": {}}).hamilton_config()
+    known = inputs | set(derived) | {"workspace", "sources", SKIPPED_STEPS, SKIP_WARNINGS}
     unknown = sorted(set(hconfig) - known)
     if unknown:
         raise ConfigError(
@@ -278,3 +324,39 @@ def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: Pipeli
             f"{', '.join(sorted(inputs - {'workspace', 'sources'}))}; pipeline keys: "
             f"{', '.join(PipelineConfig.model_fields)})"
         )
+
+
+_STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True)
+
+
+def _check_config_types(dr: h_driver.Driver, hconfig: dict[str, Any]) -> None:
+    """Check each config value against the type its steps declare for it: `top_k: "ten"` is
+    the user's mistake, to be named before the run, not a step failing halfway through."""
+    declared = {n.name: n.type for n in dr.list_available_variables() if n.is_external_input}
+    for key, value in hconfig.items():
+        if key not in declared:
+            continue
+        try:
+            TypeAdapter(declared[key], config=_STRICT).validate_python(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in (key, *err["loc"]))
+            message = err["msg"][:1].lower() + err["msg"][1:]
+            raise ConfigError(f"config {where}: {message}, got {reprlib.repr(err['input'])} "
+                              f"(declared {get_type_as_string(declared[key])})") from None
+
+
+def _check_inputs(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig) -> None:
+    """Every input a step cannot do without is computed by a module or set in the config
+    (`sources` may come later, at `execute`): a missing module is named before the run."""
+    computed = {n.name for n in dr.list_available_variables() if not n.is_external_input}
+    for n in dr.list_available_variables():
+        missing = sorted(n.required_dependencies - computed - set(hconfig) - {"sources"})
+        if n.is_external_input or not missing:
+            continue
+        providers = [name for name, module in plugins.pipeline_modules().items()
+                     if callable(getattr(module, missing[0], None))]
+        fix = f"add module {providers[0]!r} to modules" if providers else f"set {missing[0]!r} under config:"
+        needing = n.tags.get("step", n.name)  # a node inside a step speaks for its step
+        raise ConfigError(f"pipeline {cfg.name!r}: {needing} needs {missing[0]!r}, which none of its modules "
+                          f"computes ({fix})")

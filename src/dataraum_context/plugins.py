@@ -10,7 +10,10 @@ from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dataraum_context.loaders.base import LoaderBase
 
 LOADERS = "dataraum.loaders"
 PIPELINE_STEPS = "dataraum.pipeline_steps"
@@ -33,7 +36,7 @@ def _discover(group: str) -> dict[str, Any]:
     return found
 
 
-def loaders() -> dict[str, type]:
+def loaders() -> dict[str, type[LoaderBase]]:
     """Loader classes by name (csv, json, parquet, ...)."""
     return _discover(LOADERS)
 

@@ -13,11 +13,13 @@ nodes inside are `@part_of_step(<step>)`, so they leave the DAG with their step.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
-from hamilton.function_modifiers import config, tag
+from hamilton.function_modifiers import tag
+from hamilton.function_modifiers.base import NodeResolver
 
 SKIPPED_STEPS = "skipped_steps"
+SKIP_WARNINGS = "skip_warnings"  # why steps nobody named were left out; the context lists them
 STEP_TAGS = ("scope", "phase", "criticality")
 
 Scope = Literal["source", "table", "column"]
@@ -43,8 +45,23 @@ def part_of_step(step_name: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
-def _unless_skipped(step_name: str) -> Callable[[Callable], Callable]:
-    def included(cfg: dict) -> bool:
-        return step_name not in (cfg.get(SKIPPED_STEPS) or ())
+class _unless_skipped(NodeResolver):
+    """Keeps a function in the DAG unless the config lists its step in `skipped_steps`.
+    Hamilton's `@config` would do the same, but it marks each node it decorates with the config
+    key, and drawings then label every step `<step>: skipped_steps`."""
 
-    return config(included, config_used=[SKIPPED_STEPS])
+    def __init__(self, step_name: str):
+        super().__init__()
+        self.step_name = step_name
+
+    def resolve(self, fn: Callable, config: dict[str, Any]) -> Callable | None:
+        return None if self.step_name in (config.get(SKIPPED_STEPS) or ()) else fn
+
+    def validate(self, fn: Callable) -> None:
+        pass
+
+    def required_config(self) -> list[str]:
+        return []
+
+    def optional_config(self) -> dict[str, Any]:
+        return {SKIPPED_STEPS: None}

@@ -4,29 +4,49 @@
     <root>/staged/<table>.rejects.parquet malformed source rows (line number, raw line, reason)
     <root>/tables/<table>.parquet        typed rows
     <root>/quarantine/<table>.parquet    values that failed their cast, and rejected rows
+    <root>/frames/<name>.parquet         in-memory frames handed to `driver()`/`run()`, as sources
     <root>/cache/                        Hamilton's cache
     <root>/runs/<run id>.json            one record per run: steps, status, timings, tables computed
+    <root>/.lock                         the write lock; it holds who holds it
 
 Files are written under a temporary name and renamed, so a crash never leaves half a table.
 No connection is held open: readers and steps open their own short-lived DuckDB connections.
+A run holds the write lock (`Workspace.lock()`); readers never take it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import socket
+import sqlite3
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 
+from dataraum_context.errors import ConfigError, WorkspaceBusy, disk_full
 from dataraum_context.models import PipelineRun
 from dataraum_context.sql import connect, quote_ident, quote_literal
 
 STAGED = "staged"
 TABLES = "tables"
 QUARANTINE = "quarantine"
+FRAMES = "frames"
 CACHE = "cache"
 RUNS = "runs"
+LOCK = ".lock"
+CACHE_DATABASE = "metadata_store.db"  # Hamilton's SQLite metadata store in cache/
+STALE_TEMP_S = 300  # a temporary file untouched this long belongs to a write that died
+
+log = logging.getLogger(__name__)
 
 
 class Workspace:
@@ -46,18 +66,94 @@ class Workspace:
     def cache_dir(self) -> Path:
         return self.root / CACHE
 
+    def create(self) -> Path:
+        """The workspace directory, created when missing; a ConfigError when it is not a directory."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"workspace {self.root}: not a directory")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"workspace {self.root}: cannot be created: {exc.strerror}") from None
+        return self.root
+
+    def checked_cache_dir(self) -> Path:
+        """The cache directory. A corrupt cache database (a crash, a copy cut short) is moved
+        aside with a timestamp and a new one started, with a warning: the cache only saves time,
+        and losing it must not stop a run."""
+        self.create()
+        database = self.cache_dir / CACHE_DATABASE
+        if database.is_file() and _corrupt(database):
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            for suffix in ("", "-journal", "-wal", "-shm"):  # a journal would be replayed into the new one
+                part = database.with_name(database.name + suffix)
+                if part.exists():
+                    os.replace(part, database.with_name(f"{database.name}.corrupt-{stamp}{suffix}"))
+            log.warning(f"the cache database {database} is corrupt: moved aside as "
+                        f"{database.name}.corrupt-{stamp}; this run starts a new cache")
+        return self.cache_dir
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the write lock while the block runs: one run at a time writes a workspace. A
+        second one fails at once with a WorkspaceBusy naming the holder. The OS releases the lock
+        when the process ends, however it ends; readers (`sql`, `connect`) never take it."""
+        import fcntl  # POSIX only; imported here so that reading a workspace works everywhere
+
+        self.create()
+        # unbuffered: a failed write (a full disk) must not be tried again when the file closes
+        with open(self.root / LOCK, "a+b", buffering=0) as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().decode(errors="replace").strip() or "another process"
+                raise WorkspaceBusy(f"workspace {self.root} is being written by {holder}; wait for it "
+                                    "to finish or use another workspace") from None
+            with _full_disk_named(f.name):
+                f.truncate(0)
+                f.write(_this_process().encode())
+            try:
+                self.remove_stale_temp_files()
+                yield
+            finally:
+                f.truncate(0)
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Remove the temporary files of writes that never finished (a process killed while
+        writing): those of a process no longer running on this host, or untouched for
+        STALE_TEMP_S. Safe under the lock: no other run writes, and a writer outside one (a
+        notebook's driver) keeps touching its file. Returns the files removed."""
+        removed = []
+        for path in self.root.rglob(".*.tmp"):
+            match = _TEMP_NAME.fullmatch(path.name)
+            if match is None:
+                continue
+            try:
+                idle = time.time() - path.stat().st_mtime
+                if idle > STALE_TEMP_S or _dead_owner(match["host"], match["pid"]):
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:  # its writer finished meanwhile
+                continue
+        return removed
+
     def write_parquet(self, con: duckdb.DuckDBPyConnection, query: str, relative: str,
-                      params: list | None = None) -> Path:
-        """COPY a query's result to `relative` atomically (temporary name, then rename).
+                      params: list | None = None, metadata: dict[str, str] | None = None) -> Path:
+        """COPY a query's result to `relative` atomically (temporary name, then rename), with
+        `metadata` as the file's key-value metadata.
         Snappy without dictionary pages: a fifth faster to write than DuckDB's default, and the
         files are scanned whole by the next step, where dictionaries buy nothing."""
         target = self.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp = temp_path(target)
         options = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1"
+        if metadata:
+            pairs = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in metadata.items())
+            options += f", KV_METADATA {{{pairs}}}"
         try:
-            con.execute(f"COPY ({query}) TO {quote_literal(str(tmp))} ({options})", params or [])
-            os.replace(tmp, target)
+            with _full_disk_named(target):
+                con.execute(f"COPY ({query}) TO {quote_literal(str(tmp))} ({options})", params or [])
+                os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
         return target
@@ -88,13 +184,7 @@ class Workspace:
         """Record a run as `runs/<run id>.json` (written whole or not at all)."""
         target = self.root / RUNS / f"{run.run_id}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            tmp.write_text(run.model_dump_json(indent=2), encoding="utf-8")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return target
+        return write_atomically(target, run.model_dump_json(indent=2))
 
     def runs(self, limit: int | None = None) -> list[PipelineRun]:
         """The recorded runs, newest first (run ids start with their UTC start time)."""
@@ -128,3 +218,81 @@ class Workspace:
         if params:
             return con.sql(query, params=params)
         return con.sql(query)
+
+
+def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write `data` (text as UTF-8) to a temporary file beside `path`, then rename it over
+    `path`: a reader, a crash or a full disk never sees half a file. A full disk raises
+    DiskFull naming `path`."""
+    target = Path(path)
+    tmp = temp_path(target)
+    try:
+        with _full_disk_named(target):
+            tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+            os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+@contextmanager
+def _full_disk_named(path: str | os.PathLike[str]) -> Iterator[None]:
+    """A full disk while writing `path` raised as DiskFull naming it (the OS, DuckDB and
+    SQLite say it each in their way, and not always with the file)."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as exc:
+        full = disk_full(exc, path)
+        if full is None:
+            raise
+        raise full from exc
+
+
+def temp_path(target: Path) -> Path:
+    """A temporary name beside `target`, naming the writing process (host and pid) so that
+    what a killed writer leaves behind can be recognised and removed."""
+    return target.with_name(f".{target.name}.{_HOST}-{os.getpid()}-{uuid.uuid4().hex}.tmp")
+
+
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
+# ours: .<name>.<host>-<pid>-<hex>.tmp; before owners were named: .<name>.<hex>.tmp
+_TEMP_NAME = re.compile(r"\..+\.(?:(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)-)?[0-9a-f]{32}\.tmp")
+
+
+def _dead_owner(host: str | None, pid: str | None) -> bool:
+    """Whether the process that wrote a temporary file is known to have ended (only a process
+    on this host can be checked)."""
+    if host != _HOST or pid is None:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # running, as another user
+        return False
+    return False
+
+
+def _corrupt(database: Path) -> bool:
+    """Whether SQLite finds the file damaged; a database another process has locked is not."""
+    try:
+        with closing(sqlite3.connect(database)) as con:
+            return con.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+    except sqlite3.OperationalError:
+        return False
+    except sqlite3.DatabaseError:
+        return True
+
+
+def _this_process() -> str:
+    """Who holds the lock: pid, host, since when, and the command, each URI in it without
+    credentials or query (where passwords and tokens travel)."""
+    def shown(arg: str) -> str:
+        parts = urlsplit(arg) if "://" in arg else None
+        if parts is None or not parts.netloc:
+            return arg
+        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+    command = " ".join(shown(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
+    since = datetime.now().astimezone().isoformat(timespec="seconds")
+    return f"pid {os.getpid()} on {socket.gethostname()} since {since} ({command})"

@@ -1,7 +1,7 @@
 """Steps that fail on purpose, to test how the engine applies criticality."""
 
 from dataraum_context.models import StagingResult
-from dataraum_context.step import step
+from dataraum_context.step import part_of_step, step
 
 
 @step(scope="source", phase="enrichment", criticality="optional")
@@ -19,6 +19,16 @@ def broken_requirement(staging: StagingResult, fail_required: bool = True) -> di
 @step(scope="source", phase="enrichment", criticality="required")
 def needs_broken(broken_requirement: dict) -> dict:
     return broken_requirement
+
+
+@part_of_step("needs_broken_through_a_part")
+def part_needing_broken(broken_requirement: dict) -> dict:
+    return broken_requirement
+
+
+@step(scope="source", phase="enrichment", criticality="required")
+def needs_broken_through_a_part(part_needing_broken: dict) -> dict:
+    return part_needing_broken
 
 
 @step(scope="source", phase="enrichment", criticality="optional")

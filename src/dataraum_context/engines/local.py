@@ -24,7 +24,7 @@ from hamilton.node import NodeType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import DataraumError, StepFailed
+from dataraum_context.errors import DataraumError, StepFailed, disk_full
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import (
     PipelineConfig,
@@ -72,6 +72,9 @@ class LocalEngine:
             try:
                 result = _execute(dr, name, overrides, workspace)
             except Exception as exc:
+                full = disk_full(exc)
+                if full is not None:  # every later step would fail the same way
+                    raise full from exc
                 broken.add(name)
                 error = f"{type(exc).__name__}: {exc}"
                 record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
@@ -146,13 +149,26 @@ def _drop_stale(dr: h_driver.Driver, name: str, workspace: Workspace) -> bool:
 
 
 def _block_tasks(dr: h_driver.Driver, name: str) -> Iterator[tuple[str, str]]:
-    """(node, task id) of the per-table nodes of step `name` in the last execution."""
+    """(node, task id) of the per-table nodes of step `name` in the last execution: the tasks of
+    its block (`expand-<item>.<i>.block-<item>`), not its nodes before the block."""
     cache = dr.cache
+    per_table = _per_table_nodes(dr, name)
     for key in cache.logs(run_id=cache.last_run_id, level="debug"):
-        if isinstance(key, tuple):
-            node = dr.graph.nodes.get(key[0])
-            if node is not None and node.tags.get("step") == name and node.node_role == NodeType.STANDARD:
-                yield key
+        if isinstance(key, tuple) and key[0] in per_table:
+            yield key
+
+
+def _per_table_nodes(dr: h_driver.Driver, name: str) -> set[str]:
+    """The nodes of step `name` inside its `Parallelizable`/`Collect` block (not the step's
+    other intermediate nodes, which run once)."""
+    own = {n.name: n.node_role for n in dr.graph.nodes.values() if name in (n.name, n.tags.get("step"))}
+    expanders = [n for n, role in own.items() if role == NodeType.EXPAND]
+    collectors = [n for n, role in own.items() if role == NodeType.COLLECT]
+    if not expanders or not collectors:
+        return set()
+    inside = {n.name for n in dr.what_is_downstream_of(*expanders)} & \
+        {n.name for n in dr.what_is_upstream_of(*collectors)}
+    return {n for n in inside if own.get(n) == NodeType.STANDARD}
 
 
 def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int]:
@@ -160,8 +176,7 @@ def _table_counts(dr: h_driver.Driver, name: str, result: Any) -> tuple[int, int
     cache = getattr(dr, "cache", None)
     if cache is None:
         items = getattr(result, "tables", None)
-        per_table = any(n.tags.get("step") == name for n in dr.graph.nodes.values())
-        return (len(items), 0) if per_table and isinstance(items, dict) else (0, 0)
+        return (len(items), 0) if _per_table_nodes(dr, name) and isinstance(items, dict) else (0, 0)
     logs = cache.logs(run_id=cache.last_run_id, level="debug")
     executed: dict[str, bool] = {}
     for node_name, task_id in _block_tasks(dr, name):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import uuid
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 from dataraum_context.errors import ConfigError, DataraumError
 from dataraum_context.llm.protocol import ROLES, SemanticRole
 from dataraum_context.models import Frozen
-from dataraum_context.workspace import TABLES, Workspace
+from dataraum_context.workspace import TABLES, Workspace, write_atomically
 from dataraum_context.yaml_files import parse_yaml
 
 ANNOTATIONS_FILE = "annotations.yaml"
@@ -80,14 +79,8 @@ def write_annotation(workspace: str | os.PathLike[str], target: str, annotation:
     entry = {**(data.get(target) or {}), **annotation.model_dump(exclude_none=True)}
     data[target] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_text(_HEADER + yaml.safe_dump(dict(sorted(data.items())), sort_keys=False, allow_unicode=True),
-                       encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, _HEADER + yaml.safe_dump(dict(sorted(data.items())), sort_keys=False,
+                                                           allow_unicode=True))
 
 
 def checked_target(workspace: str | os.PathLike[str], target: str) -> str:

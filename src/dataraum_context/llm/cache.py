@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from dataraum_context.models import Frozen
+from dataraum_context.workspace import write_atomically
 
 CACHE_DIR = "llm_cache"
 
@@ -62,9 +63,4 @@ class ResponseCache(Frozen):
             return
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            tmp.write_text(json.dumps({**entry, "stored_at": time.time()}, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(path, json.dumps({**entry, "stored_at": time.time()}, ensure_ascii=False))

@@ -121,7 +121,8 @@ class Enrichment(Frozen):
     """A provider's answer for one batch, with what it cost."""
 
     answer: BatchAnswer
-    usage: dict[str, int] = {}  # requests, input_tokens, output_tokens, cache_hits, invalid_answers
+    # requests, input_tokens, output_tokens, cache_hits, invalid_answers
+    usage: dict[str, int] = Field(default_factory=dict)
 
 
 def check_answer(answer: BatchAnswer, batch: Batch) -> None:
@@ -163,10 +164,10 @@ def check_answer(answer: BatchAnswer, batch: Batch) -> None:
         problems.append(f"tables {', '.join(missing_tables)} are missing")
     columns = {t.name: {c.name for c in t.columns} | set(t.other_columns) for t in batch.tables}
     for r in answer.relationships:
-        for table, cols in ((r.from_table, r.from_columns), (r.to_table, r.to_columns)):
-            if table in columns and not set(cols) <= columns[table]:
-                problems.append(f"relationship {r.from_table} -> {r.to_table}: {table} has no column "
-                                f"{', '.join(c for c in cols if c not in columns[table])}")
+        for end, cols in ((r.from_table, r.from_columns), (r.to_table, r.to_columns)):
+            if end in columns and not set(cols) <= columns[end]:
+                problems.append(f"relationship {r.from_table} -> {r.to_table}: {end} has no column "
+                                f"{', '.join(c for c in cols if c not in columns[end])}")
         if len(r.from_columns) != len(r.to_columns):
             problems.append(f"relationship {r.from_table} -> {r.to_table}: {len(r.from_columns)} "
                             f"columns joined to {len(r.to_columns)}")
@@ -186,8 +187,10 @@ class LLMProvider(Protocol):
     pipeline names a model, else `Class()`."""
 
     name: str  # what `source` says on the annotations it makes
-    model: str | None
     max_concurrency: int  # batches described at once
     batch_columns: int | None  # columns per batch; None: everything in one batch
+
+    @property
+    def model(self) -> str | None: ...  # read only: a provider may always name one
 
     def enrich(self, batch: Batch, cache: ResponseCache) -> Enrichment: ...

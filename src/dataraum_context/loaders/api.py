@@ -24,16 +24,17 @@ from __future__ import annotations
 import email.utils
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
+from http.client import HTTPException
+from typing import IO, Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 from dataraum_context.errors import ConfigError, SourceError
+from dataraum_context.loaders.base import write_temporary
 from dataraum_context.loaders.json import JSONLoader
 from dataraum_context.loaders.sources import Secrets
 from dataraum_context.models import StagedColumn, StagedTable, TypeSystemStrength
@@ -95,25 +96,22 @@ class APILoader(JSONLoader):
             os.unlink(path)
 
     def _download(self, pages: int | None) -> str:
-        """Every page's records (or the first `pages`) as an NDJSON file."""
-        fd, path = tempfile.mkstemp(prefix="dataraum-api-", suffix=".ndjson")
-        records = 0
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                for page in self._pages(pages):
-                    for record in page:
-                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    records += len(page)
+        """Every page's records (or the first `pages`) as a temporary NDJSON file."""
+        def fill(out: IO[bytes]) -> None:
+            records = 0
+            for page in self._pages(pages):
+                for record in page:
+                    out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                records += len(page)
             if not records:
                 raise SourceError(f"{self.source}: the API returned no records")
-        except BaseException:
-            os.unlink(path)
-            raise
-        return path
+
+        return write_temporary(".ndjson", fill)
 
     def _pages(self, limit: int | None) -> Iterator[list[dict]]:
-        """The records page by page; messages scrubbed of the credentials (a server may echo
-        a key into its Link header)."""
+        """The records page by page. Messages name the source and the page, never a URL the
+        server gave (it may echo a key into its Link header), and are scrubbed of the
+        credentials besides."""
         secrets = Secrets(self.credentials, self.source)
         try:
             yield from self._unscrubbed_pages(limit, secrets)
@@ -124,8 +122,9 @@ class APILoader(JSONLoader):
         url = self._with_params(self.source, {**(self.options.get("params") or {}), **self._first_page()})
         max_pages = int(self._option("max_pages"))
         for number in range(max_pages):
-            body, headers = self._get(url, secrets)
-            records = self._records(body, url)
+            where = self.source if number == 0 else f"{self.source} (page {number + 1})"
+            body, headers = self._get(url, secrets, where)
+            records = self._records(body, where)
             yield records
             if limit is not None and number + 1 >= limit:
                 return
@@ -133,7 +132,7 @@ class APILoader(JSONLoader):
             if following is None:
                 return
             url = following
-        raise SourceError(f"{url}: still more pages after max_pages={max_pages}; "
+        raise SourceError(f"{self.source}: still more pages after max_pages={max_pages}; "
                           "raise max_pages, or check the pagination settings")
 
     def _first_page(self) -> dict[str, Any]:
@@ -166,7 +165,7 @@ class APILoader(JSONLoader):
         query.update({k: str(v) for k, v in params.items()})
         return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
-    def _records(self, body: Any, url: str) -> list[dict]:
+    def _records(self, body: Any, where: str) -> list[dict]:
         path = self.options.get("records")
         if path:
             records = _at(body, str(path))
@@ -175,16 +174,16 @@ class APILoader(JSONLoader):
         else:
             lists = [v for v in body.values() if isinstance(v, list)] if isinstance(body, dict) else []
             if len(lists) != 1:
-                raise SourceError(f"{url}: cannot tell where the records are in the "
+                raise SourceError(f"{where}: cannot tell where the records are in the "
                                   "response; set the `records` option (the dotted path of the list)")
             records = lists[0]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise SourceError(f"{url}: expected a list of objects at "
+            raise SourceError(f"{where}: expected a list of objects at "
                               f"{path or 'the top of the response'}")
         return records
 
-    def _get(self, url: str, secrets: Secrets) -> tuple[Any, Any]:
-        """The JSON body and headers of one page, with retries."""
+    def _get(self, url: str, secrets: Secrets, where: str) -> tuple[Any, Any]:
+        """The JSON body and headers of one page, with retries; `where` names it in messages."""
         retries = int(self._option("max_retries"))
         attempt = 0
         while True:
@@ -193,29 +192,31 @@ class APILoader(JSONLoader):
                     raw, headers = response.read(), response.headers
                 break
             except HTTPError as exc:
-                wait = self._wait(exc, attempt, url)
+                wait = self._wait(exc, attempt, where)
                 if wait is None or attempt == retries:
                     tried = f" after {attempt + 1} attempts" if attempt else ""
-                    raise SourceError(f"{url}: HTTP {exc.code} {exc.reason}{tried}") from None
-            except (URLError, OSError) as exc:
+                    raise SourceError(f"{where}: HTTP {exc.code} {exc.reason}{tried}") from None
+            except ValueError as exc:  # a next page at a URL urllib cannot request
+                raise SourceError(f"{where}: cannot be requested: {exc}") from None
+            except (URLError, OSError, HTTPException) as exc:
                 if attempt == retries:
-                    raise SourceError(f"{url}: cannot connect: {getattr(exc, 'reason', exc)}") from None
+                    raise SourceError(f"{where}: cannot connect: {getattr(exc, 'reason', exc)}") from None
                 wait = float(self._option("backoff")) * 2 ** attempt
             time.sleep(wait)
             attempt += 1
         try:
             return json.loads(raw), headers
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{url}: the response is not JSON: {exc}") from None
+            raise SourceError(f"{where}: the response is not JSON: {exc}") from None
 
-    def _wait(self, exc: HTTPError, attempt: int, url: str) -> float | None:
+    def _wait(self, exc: HTTPError, attempt: int, where: str) -> float | None:
         """Seconds to wait before retrying, or None when the error is final."""
         if exc.code in _RATE_LIMITED:
             asked = _retry_after(exc.headers.get("Retry-After"))
             wait = float(self._option("backoff")) * 2 ** attempt if asked is None else asked
             limit = float(self._option("max_retry_wait"))
             if wait > limit:
-                raise SourceError(f"{url}: HTTP {exc.code}: the API asks to wait "
+                raise SourceError(f"{where}: HTTP {exc.code}: the API asks to wait "
                                   f"{wait:.0f}s, more than max_retry_wait={limit:g}") from None
             return wait
         if exc.code >= 500:

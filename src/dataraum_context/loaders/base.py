@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import glob
 import os
+import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 import duckdb
 
 from dataraum_context import plugins
-from dataraum_context.errors import ConfigError, SourceError
+from dataraum_context.errors import ConfigError, SourceError, disk_full
 from dataraum_context.loaders.sources import SourceSpec, is_uri, source_specs, uri_scheme
 from dataraum_context.models import (
     Relationship,
@@ -43,6 +45,7 @@ class LoaderBase(ABC):
     always_restaged: ClassVar[bool] = False  # no cheap, reliable sign of change (a server, an API)
     driver: ClassVar[str | None] = None  # the module a loader needs beyond the core install,
     extra: ClassVar[str | None] = None  # and the extra of this package that installs it
+    listed_as: ClassVar[str | None] = None  # what `dataraum loaders` says it reads, when not files or URIs
 
     def __init__(self, source: str, table: str | None = None, options: dict | None = None,
                  credentials: dict | None = None):
@@ -163,6 +166,22 @@ class LoaderBase(ABC):
         return SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}")
 
 
+def write_temporary(suffix: str, fill: Callable[[IO[bytes]], object]) -> str:
+    """The path of a new temporary file (in TMPDIR) that `fill` writes. Whatever stops the
+    writing, the partial file is removed; a full disk is reported as such, by name."""
+    fd, path = tempfile.mkstemp(prefix="dataraum-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            fill(out)
+    except BaseException as exc:
+        os.unlink(path)
+        full = disk_full(exc, f"{path} (in TMPDIR)") if isinstance(exc, Exception) else None
+        if full is not None:
+            raise full from exc
+        raise
+    return path
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -192,7 +211,7 @@ def resolve_sources(sources: list[str] | tuple[str, ...] | str) -> list[LoaderBa
     return staged_loaders(sources, tolerate=False)[0]
 
 
-def staged_loaders(sources: list[str] | tuple[str, ...] | str,
+def staged_loaders(sources: Sequence[str | SourceSpec] | str,
                    tolerate: bool = True) -> tuple[list[LoaderBase], list[SourceFailure]]:
     """One loader per table of the sources, and the sources that could not be read (by name,
     with the reason) when `tolerate`: one unreachable database must not sink the others.
@@ -204,7 +223,7 @@ def staged_loaders(sources: list[str] | tuple[str, ...] | str,
     registry = plugins.loaders()
     chosen: list[LoaderBase] = []
     failures: list[SourceFailure] = []
-    for spec in source_specs([os.fspath(s) for s in sources]):
+    for spec in source_specs([s if isinstance(s, SourceSpec) else os.fspath(s) for s in sources]):
         try:
             chosen.extend(_loaders_of(spec, registry))
         except SourceError as exc:

@@ -1,13 +1,21 @@
 """CSV and TSV files (also gzip- and zstd-compressed), staged VARCHAR-first.
 
-DuckDB's sniffer finds the delimiter, quote and header (each can be set as an option). The
-encoding is found here: UTF-8 (with or without BOM), UTF-16 by its BOM, and otherwise Latin-1 or
-Windows-1252. DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are
-characters like € and –; a file with those is converted to a temporary UTF-8 copy first, so
-nothing is lost.
+DuckDB's sniffer finds the dialect (delimiter, quote, escape, header; each can be set as an
+option) once, and the file is read with exactly that dialect: what is reported is what was read.
+A quote left open at the end of a file makes the sniffer drop the quote altogether; when fields
+of the first lines are plainly wrapped in double quotes, the dialect is sniffed again from those
+lines, so the broken row is rejected instead of every value keeping its quotes.
 
-Malformed rows (too many or too few fields) are not dropped: DuckDB's rejects table records
-them and they go to the table's quarantine with their line number and raw text.
+The encoding is found here, by the evidence of the whole file: UTF-8 (with or without BOM),
+UTF-16 by its BOM, and Latin-1 or Windows-1252 only for a file with fewer UTF-8 multi-byte
+characters than bytes that are not UTF-8: a stray Latin-1 byte never turns the UTF-8 of a file into
+mojibake; the rows holding such bytes are rejected with their exact bytes (written `\\xNN`).
+DuckDB reads Latin-1 itself but refuses the bytes 0x80-0x9F, which in cp1252 are characters like
+€ and –; a file with those is converted to a temporary UTF-8 copy first, so nothing is lost.
+
+Malformed rows (too many or too few fields, a quote never closed, bytes not in the file's
+encoding) are not dropped: DuckDB's rejects table records them and they go to the table's
+quarantine with their line number and raw text.
 """
 
 from __future__ import annotations
@@ -17,24 +25,55 @@ import csv
 import gzip
 import os
 import re
-import tempfile
+from collections.abc import Iterator
 from functools import cached_property
-from typing import IO
+from typing import IO, NamedTuple
 
 import duckdb
 
 from dataraum_context.errors import SourceError
-from dataraum_context.loaders.base import LoaderBase, _first_line
-from dataraum_context.models import StagedTable, TypeSystemStrength
+from dataraum_context.loaders.base import LoaderBase, _first_line, write_temporary
+from dataraum_context.models import StagedColumn, StagedTable, TypeSystemStrength
 from dataraum_context.sql import connect, quote_literal
 from dataraum_context.workspace import STAGED, Workspace
 
 _REJECTS = "dataraum_rejects"
 _SCANS = "dataraum_reject_scans"
 _HEAD = 65536
+_CHUNK = 1 << 20
+_ASCII = bytes(range(128))
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _DATA_VALUE = re.compile(r"^[-+]?[0-9][0-9.,:/ T-]*$")  # a number, a date or a time
+_NOT_UTF8 = "INVALID ENCODING: bytes that are not UTF-8 (written \\xNN), unlike the rest of the file"
+
+
+class _Dialect(NamedTuple):
+    """How the file is read, as DuckDB's sniffer found it (or the options set it)."""
+
+    header: bool
+    delimiter: str
+    quote: str
+    escape: str
+    new_line: str
+    comment: str
+    skip: int
+    columns: tuple[str, ...]
+
+    def options(self) -> list[str]:
+        """read_csv's arguments for exactly this dialect: nothing is sniffed again."""
+        columns = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in self.columns)
+        texts = {"delim": self.delimiter, "quote": self.quote, "escape": self.escape,
+                 "new_line": self.new_line, "comment": self.comment}
+        return ["auto_detect=false", f"header={str(self.header).lower()}", f"skip={self.skip}",
+                *(f"{k}={quote_literal(v)}" for k, v in texts.items() if v or k != "new_line"),
+                f"columns={{{columns}}}"]
+
+    def fixed(self, header: bool | None = None, quote: str | None = None) -> dict[str, str]:
+        """This dialect's delimiter, quote and header as sniffing options, header or quote changed."""
+        return {"delim": quote_literal(self.delimiter),
+                "quote": quote_literal(self.quote if quote is None else quote),
+                "header": str(self.header if header is None else header).lower()}
 
 
 class CSVLoader(LoaderBase):
@@ -44,7 +83,7 @@ class CSVLoader(LoaderBase):
                        for comp in ("", ".gz", ".zst"))
     option_names = ("delimiter", "quote", "header", "encoding")
 
-    _invalid_encoding: bool | None = False
+    _undecodable: tuple[int, ...] = ()  # the lines DuckDB rejected as not UTF-8
 
     def _open(self) -> IO[bytes]:
         """The file's bytes, decompressed."""
@@ -59,6 +98,15 @@ class CSVLoader(LoaderBase):
                                   "pip install 'dataraum-context[zstd]'") from None
             return zstandard.open(self.source, "rb")
         return open(self.source, "rb")
+
+    def _chunks(self) -> Iterator[bytes]:
+        """The file's bytes, decompressed, a MiB at a time."""
+        try:
+            with self._open() as f:
+                while chunk := f.read(_CHUNK):
+                    yield chunk
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{self.source}: cannot be read: {exc}") from None
 
     @cached_property
     def _head(self) -> bytes:
@@ -85,22 +133,45 @@ class CSVLoader(LoaderBase):
         except UnicodeDecodeError as exc:
             # a multi-byte character cut at the end of the sample is still UTF-8
             if len(head) < _HEAD or exc.start < len(head) - 3:
-                return self._single_byte_encoding()
+                return self._file_encoding
         return "utf-8"
 
-    def _single_byte_encoding(self) -> str:
-        """cp1252 when the file uses its characters in 0x80-0x9F, else Latin-1 (one pass over
-        the file, made only for files that are not UTF-8)."""
-        seen: set[int] = set()
-        with self._open() as f:
-            while chunk := f.read(1 << 20):
-                seen.update(m[0] for m in _C1.findall(chunk))
-        return "cp1252" if seen and not seen & _CP1252_UNDEFINED else "latin-1"
+    @cached_property
+    def _evidence(self) -> tuple[int, int, set[int]]:
+        """(UTF-8 multi-byte characters, bytes that are not UTF-8, bytes in 0x80-0x9F) in the
+        whole file: one pass, made only for a file that is not UTF-8 all through."""
+        utf8 = codecs.getincrementaldecoder("utf-8")("replace")
+        characters = not_utf8 = 0
+        c1: set[int] = set()
+        for chunk in self._chunks():
+            text = utf8.decode(chunk)
+            bad = text.count("\ufffd")
+            ascii_bytes = len(chunk) - len(chunk.translate(None, _ASCII))
+            characters += len(text) - ascii_bytes - bad
+            not_utf8 += bad
+            c1.update(m[0] for m in _C1.findall(chunk))
+        return characters, not_utf8, c1
+
+    @property
+    def _file_encoding(self) -> str:
+        """The encoding by the evidence of the whole file: UTF-8 when its UTF-8 characters
+        outnumber its bytes that are not (the rows holding those are rejected), so a stray
+        Latin-1 byte never turns a UTF-8 file into mojibake, nor does a pair of Latin-1 letters
+        that happens to be UTF-8 make a Latin-1 file UTF-8. Else cp1252 when the file uses its
+        characters in 0x80-0x9F, else Latin-1."""
+        characters, not_utf8, c1 = self._evidence
+        if characters > not_utf8:
+            return "utf-8"
+        return "cp1252" if c1 and not c1 & _CP1252_UNDEFINED else "latin-1"
 
     @property
     def _converted(self) -> bool:
         """Whether DuckDB cannot read the encoding itself and reads a UTF-8 copy."""
         return self.encoding not in ("utf-8", "utf-16", "latin-1")
+
+    @property
+    def _duckdb_encoding(self) -> str:
+        return "utf-8" if self._converted else self.encoding
 
     @cached_property
     def _readable(self) -> str:
@@ -111,22 +182,22 @@ class CSVLoader(LoaderBase):
             codecs.lookup(self.encoding)
         except LookupError:
             raise SourceError(f"{self.source}: unknown encoding {self.encoding!r}") from None
-        fd, path = tempfile.mkstemp(prefix="dataraum-", suffix=".csv")
-        with os.fdopen(fd, "wb") as out, self._open() as raw:
-            reader = codecs.getreader(self.encoding)(raw, errors="strict")
-            try:
-                while text := reader.read(1 << 20):
-                    out.write(text.encode("utf-8"))
-            except UnicodeDecodeError as exc:
-                os.unlink(path)
-                raise SourceError(f"{self.source}: not {self.encoding} text: {exc.reason}") from None
-        return path
+        return write_temporary(".csv", self._write_utf8)
+
+    def _write_utf8(self, out: IO[bytes]) -> None:
+        decoder = codecs.getincrementaldecoder(self.encoding)("strict")
+        try:
+            for chunk in self._chunks():
+                out.write(decoder.decode(chunk).encode("utf-8"))
+            out.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.source}: not {self.encoding} text: {exc.reason}") from None
 
     def _discard_copy(self) -> None:
         if self._converted and "_readable" in self.__dict__:
             os.unlink(self.__dict__.pop("_readable"))
 
-    def get_schema(self):
+    def get_schema(self) -> list[StagedColumn]:
         try:
             return super().get_schema()
         finally:
@@ -135,87 +206,176 @@ class CSVLoader(LoaderBase):
     def load(self, workspace: Workspace) -> StagedTable:
         try:
             staged = super().load(workspace)
-            if self.encoding == "utf-8" and self._invalid_encoding:
-                # UTF-8 in the first 64 KiB, but not further on: read it again as what it is
-                self.encoding = self._single_byte_encoding()
-                for cached in ("_readable", "_sniffed"):
+            if self._rereads:
+                # UTF-8 in the first 64 KiB, not further on, and mostly not UTF-8 as a whole:
+                # read it again as what it is
+                self.encoding = self._file_encoding
+                for cached in ("_readable", "_dialect", "_head_text"):
                     self.__dict__.pop(cached, None)
                 staged = super().load(workspace)
             return staged
         finally:
             self._discard_copy()
 
-    def _reading_options(self) -> list[str]:
-        encoding = "utf-8" if self._converted else self.encoding
-        args = [f"encoding={quote_literal(encoding)}"]
-        for key in ("delimiter", "quote"):
-            if key in self.options:
-                args.append(f"{'delim' if key == 'delimiter' else key}={quote_literal(str(self.options[key]))}")
-        return args
+    @property
+    def _rereads(self) -> bool:
+        """Whether the rows DuckDB found not UTF-8 show a file in a single-byte encoding."""
+        return (bool(self._undecodable) and self.encoding == "utf-8"
+                and "encoding" not in self.options and self._file_encoding != "utf-8")
 
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        header = f"header={'true' if self._sniffed[0] else 'false'}"
-        args = [quote_literal(self._readable), "all_varchar=true", *self._reading_options(), header,
-                "store_rejects=true", f"rejects_table={quote_literal(_REJECTS)}",
-                f"rejects_scan={quote_literal(_SCANS)}"]
+        args = [quote_literal(self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
+                *self._dialect.options(), "store_rejects=true",
+                f"rejects_table={quote_literal(_REJECTS)}", f"rejects_scan={quote_literal(_SCANS)}"]
         return f"read_csv({', '.join(args)})"
 
     @cached_property
-    def _sniffed(self) -> tuple[bool, str, str]:
-        """(has a header, delimiter, quote). DuckDB's sniffer finds the dialect; its verdict of
-        "no header" is taken only when the first line holds a number or a date, which a header
-        does not: with every value text (or a ragged row) the sniffer can miss a real header."""
-        args = ", ".join([quote_literal(self._readable), *self._reading_options()])
+    def _dialect(self) -> _Dialect:
+        """The dialect the file is read with. DuckDB's sniffer finds it; its verdict of "no
+        header" is taken only when the first line holds a number or a date, which a header does
+        not: with every value text (or a ragged row) the sniffer can miss a real header."""
+        dialect = self._sniff(self._readable, self._duckdb_encoding)
+        if not dialect.header and "header" not in self.options and not any(
+                _DATA_VALUE.match(v.strip()) for v in self._first_line(dialect.delimiter, dialect.quote)):
+            dialect = self._sniff(self._readable, self._duckdb_encoding, **dialect.fixed(header=True))
+        if "quote" not in self.options and self._quotes_dropped(dialect):
+            dialect = self._sniff_quoted_head(dialect) or dialect
+        return dialect
+
+    def _sniff(self, path: str, encoding: str, **fixed: str) -> _Dialect:
+        """DuckDB's sniffer, with the options set and those `fixed`, tolerating malformed rows
+        as the read does (it rejects them)."""
+        options = {"encoding": quote_literal(encoding), **self._set_options(), **fixed}
+        args = ", ".join([quote_literal(path), *(f"{k}={v}" for k, v in options.items()), "ignore_errors=true"])
         try:
             with connect() as con:
-                header, delimiter, quote = con.execute(
-                    f"SELECT HasHeader, Delimiter, Quote FROM sniff_csv({args})").fetchone()
+                [(header, skip, columns, *texts)] = con.execute(
+                    "SELECT HasHeader, SkipRows, Columns, Delimiter, Quote, Escape, NewLineDelimiter, "
+                    f"Comment FROM sniff_csv({args})").fetchall()
         except duckdb.Error as exc:
             raise SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}") from None
-        quote = "" if quote == "(empty)" else quote
+        delimiter, quote, escape, new_line, comment = ("" if t == "(empty)" else t for t in texts)
         if "header" in self.options:
             header = _truthy(self.options["header"])
-        elif not header:
-            header = not any(_DATA_VALUE.match(v.strip()) for v in self._first_line(delimiter, quote))
-        return header, delimiter, quote
+        return _Dialect(header, delimiter, quote, escape, new_line, comment, skip,
+                        tuple(c["name"] for c in columns))
+
+    def _set_options(self) -> dict[str, str]:
+        """The dialect options the user set, as DuckDB's arguments."""
+        names = {"delimiter": "delim", "quote": "quote"}
+        options = {names[k]: quote_literal(str(v)) for k, v in self.options.items() if k in names}
+        if "header" in self.options:
+            options["header"] = str(_truthy(self.options["header"])).lower()
+        return options
+
+    def _quotes_dropped(self, dialect: _Dialect) -> bool:
+        """Whether the sniffer settled for no quote (or one that never occurs) while fields of
+        the first lines are wrapped in double quotes: the sign of a quote never closed."""
+        text = self._head_text
+        if dialect.quote == '"' or (dialect.quote and dialect.quote in text) or not dialect.delimiter:
+            return False
+        return any(len(field) > 1 and field[0] == field[-1] == '"'
+                   for line in text.splitlines() for field in map(str.strip, line.split(dialect.delimiter)))
+
+    def _sniff_quoted_head(self, dialect: _Dialect) -> _Dialect | None:
+        """The dialect of the first lines read with double quotes, up to the row whose quote is
+        never closed; None when they do not read so either."""
+        lines = self._head_text.splitlines(keepends=True)
+        if len(self._head) == _HEAD:
+            lines.pop()  # whole lines only
+        if sum(line.count('"') for line in lines) % 2:  # leave out the row where the unclosed quote opens
+            lines = lines[: max(i for i, line in enumerate(lines) if '"' in line)]
+        sample = write_temporary(".csv", lambda out: out.write("".join(lines).encode("utf-8")))
+        try:
+            quoted = self._sniff(sample, "utf-8", **dialect.fixed(quote='"'))
+        except SourceError:
+            return None
+        finally:
+            os.unlink(sample)
+        return quoted if quoted.quote == '"' else None
+
+    @cached_property
+    def _head_text(self) -> str:
+        return self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
 
     def _first_line(self, delimiter: str, quote: str) -> list[str]:
-        text = self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
-        dialect = dict(delimiter=delimiter or ",", quotechar=quote or '"',
-                       quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE)
-        return next(csv.reader(text.splitlines()[:1], **dialect), [])
+        return next(csv.reader(self._head_text.splitlines()[:1], delimiter=delimiter or ",", quotechar=quote or '"',
+                               quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE), [])
 
     def _detected_options(self) -> dict[str, str]:
-        header, delimiter, quote = self._sniffed
-        return {"encoding": self.encoding, "delimiter": delimiter, "quote": quote,
-                "header": "true" if header else "false"}
+        d = self._dialect
+        return {"encoding": self.encoding, "delimiter": d.delimiter, "quote": d.quote,
+                "header": "true" if d.header else "false"}
 
     def _source_names(self, con: duckdb.DuckDBPyConnection) -> list[str] | None:
         """The header as written (DuckDB renames empty and repeated names)."""
-        header, delimiter, quote = self._sniffed
-        if not header:
+        d = self._dialect
+        if not d.header:
             return None
-        return [name.strip() for name in self._first_line(delimiter, quote)] or None
+        return [name.strip() for name in self._first_line(d.delimiter, d.quote)] or None
+
+    def _warnings(self, columns: list[StagedColumn]) -> list[str]:
+        warnings = super()._warnings(columns)
+        if self._undecodable:
+            shown = ", ".join(map(str, self._undecodable[:5])) + (", ..." if len(self._undecodable) > 5 else "")
+            warnings.append(f"{self.source}: {len(self._undecodable)} row(s) not UTF-8, unlike the rest "
+                            f"of the file, moved to quarantine (line{'s' if len(self._undecodable) > 1 else ''} "
+                            f"{shown}); if the file has another encoding, set the `encoding` option")
+        return warnings
 
     def _rejects(self, con: duckdb.DuckDBPyConnection, workspace: Workspace) -> tuple[int, str | None]:
+        self._undecodable = ()
         try:
-            count, self._invalid_encoding = con.execute(
-                f"SELECT count(DISTINCT line), bool_or(error_type = 'INVALID ENCODING') FROM {_REJECTS}"
-            ).fetchone()
+            [(count, undecodable)] = con.execute(
+                f"SELECT count(DISTINCT line), list(DISTINCT line ORDER BY line) "
+                f"FILTER (WHERE error_type = 'INVALID ENCODING') FROM {_REJECTS}").fetchall()
         except duckdb.CatalogException:
             return 0, None
+        self._undecodable = tuple(undecodable or ())
         relative = workspace.relative(STAGED, self.table, ".rejects.parquet")
         if not count:
             workspace.remove(relative)
             return 0, None
+        # DuckDB writes `?` for the bytes that are not UTF-8: the rows kept get their own bytes
+        exact = self._lines_not_utf8() if self._undecodable and not self._rereads else []
+        paired = len(exact) == len(self._undecodable)  # one line each (no quoted line breaks)
         workspace.write_parquet(
             con,
-            f"SELECT line::BIGINT AS line, any_value(csv_line) AS raw_line, "
-            f"string_agg(DISTINCT error_type::VARCHAR, '; ') || ': ' || any_value(error_message) AS reason "
-            f"FROM {_REJECTS} GROUP BY line ORDER BY line",
+            "WITH exact AS (SELECT unnest(?::BIGINT[]) AS line, unnest(?::VARCHAR[]) AS raw_line) "
+            "SELECT r.line::BIGINT AS line, coalesce(any_value(exact.raw_line), any_value(r.csv_line)) AS raw_line, "
+            f"CASE WHEN bool_or(r.error_type = 'INVALID ENCODING') THEN {quote_literal(_NOT_UTF8)} "
+            "ELSE string_agg(DISTINCT r.error_type::VARCHAR, '; ') || ': ' || any_value(r.error_message) END AS reason "
+            f"FROM {_REJECTS} r LEFT JOIN exact ON r.line = exact.line GROUP BY r.line ORDER BY r.line",
             relative,
+            [list(self._undecodable) if paired else [], exact if paired else []],
         )
         return count, relative
+
+    def _lines_not_utf8(self) -> list[str]:
+        """The lines that are not UTF-8, in order, those bytes written `\\xNN`: one pass over
+        the file in blocks of whole lines, with a step per such line and none per row."""
+        found: list[str] = []
+        rest = b""
+        for chunk in [*self._chunks(), b""]:
+            block = rest + chunk
+            end = block.rfind(b"\n") + 1 if chunk else len(block)
+            found.extend(_not_utf8(block[:end]))
+            rest = block[end:]
+        return found
+
+
+def _not_utf8(block: bytes) -> Iterator[str]:
+    """The lines of a block of whole lines that are not UTF-8."""
+    view, start = memoryview(block), 0
+    while True:
+        try:
+            codecs.utf_8_decode(view[start:], "strict", True)
+            return
+        except UnicodeDecodeError as exc:
+            bad = start + exc.start
+            first = block.rfind(b"\n", 0, bad) + 1
+            start = block.find(b"\n", bad) + 1 or len(block)
+            yield block[first:start].rstrip(b"\r\n").decode("utf-8", "backslashreplace")
 
 
 def _truthy(value: object) -> bool:

@@ -1,4 +1,7 @@
-"""JSON files: an array of objects or newline-delimited objects, staged VARCHAR-first.
+"""JSON files: an array of objects, one object, or newline-delimited objects (NDJSON), staged
+VARCHAR-first; an array of other values (numbers, strings, arrays) is a table of one `value`
+column. Any other document (a lone number or string, an empty array, objects without fields,
+objects mixed with other values) is an error that says which it is.
 
 Nested objects are flattened to dotted column names (`geo.city`); scalars are staged as their
 text. Arrays are kept as lists (their JSON text), or, for the fields named in the `explode`
@@ -8,6 +11,7 @@ parent: the parent's `key` column (default `id`), declared as a relationship.
 
 from __future__ import annotations
 
+import gzip
 from functools import cached_property
 
 import duckdb
@@ -15,10 +19,11 @@ import duckdb
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.loaders.base import LoaderBase, _first_line
 from dataraum_context.loaders.sources import SourceSpec
-from dataraum_context.models import Relationship, TypeSystemStrength
+from dataraum_context.models import Relationship, StagedColumn, TypeSystemStrength
 from dataraum_context.sql import quote_ident, quote_literal
 
-_ELEMENT = "value"  # the child table's column for an array of scalars
+_ELEMENT = "value"  # the column of an array of scalars (a document's, or an exploded field's)
+_SCALARS = {'"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 
 
 class JSONLoader(LoaderBase):
@@ -46,7 +51,8 @@ class JSONLoader(LoaderBase):
         return str(self.options.get("key", "id"))
 
     def _raw(self) -> str:
-        return f"read_json({quote_literal(self._readable)}, format='auto')"
+        records = "false" if self._values else "true"
+        return f"read_json({quote_literal(self._readable)}, format='auto', records={records})"
 
     @property
     def _readable(self) -> str:
@@ -58,12 +64,58 @@ class JSONLoader(LoaderBase):
         try:
             rel = con.sql(f"SELECT * FROM {self._raw()}")
             names, types = rel.columns, rel.types
+        except duckdb.BinderException as exc:
+            if "expected records" not in str(exc) or self._values:
+                raise SourceError(f"{self.source}: not valid JSON: {_first_line(exc)}") from None
+            self._values = self._kind_of_values(con)
+            return self._fields(con)
         except duckdb.Error as exc:
             raise SourceError(f"{self.source}: not valid JSON: {_first_line(exc)}") from None
-        if names == ["json"] and types[0].id == "json" or not names:
-            raise SourceError(f"{self.source}: expected an array of objects or one object per line")
+        if self._values:
+            return [(_ELEMENT, quote_ident(names[0]), types[0])]
         return [leaf for name, dtype in zip(names, types, strict=True)
                 for leaf in _leaves(name, quote_ident(name), dtype)]
+
+    _values: str | None = None  # what the `value` column holds when the document is not records
+
+    def _kind_of_values(self, con: duckdb.DuckDBPyConnection) -> str:
+        """What a document that DuckDB does not read as records holds, when it is a table of
+        one `value` column: "values" (an array of numbers, strings, arrays) or "objects" (with
+        so many different keys that DuckDB takes them for maps). Any other document raises:
+        a lone value, an empty array, objects without fields, objects mixed with other values."""
+        expected = "a JSON source is an array of objects, an object, or one object per line (NDJSON)"
+        first = self._first_character()
+        if first not in "[{":
+            found = _SCALARS.get(first.lower(), "a number" if first in "-0123456789" else "no JSON value")
+            raise SourceError(f"{self.source}: {expected}; found {found}")
+        [(values, objects, empty)] = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE json_type(json) = 'OBJECT'), "
+            "count(*) FILTER (WHERE json_type(json) = 'OBJECT' AND len(json_keys(json)) = 0) "
+            f"FROM read_json_objects({quote_literal(self._readable)}, format='auto')").fetchall()
+        if not values:
+            raise SourceError(f"{self.source}: the array is empty: no records, so no columns")
+        if empty == values:
+            raise SourceError(f"{self.source}: the objects have no fields, so no columns")
+        if objects not in (0, values):
+            raise SourceError(f"{self.source}: {expected}; this one mixes objects with other values")
+        return "objects" if objects else "values"
+
+    def _warnings(self, columns: list[StagedColumn]) -> list[str]:
+        warnings = super()._warnings(columns)
+        if self._values == "objects":
+            warnings.append(f"{self.source}: the objects have too many different keys to be columns: "
+                            f"each is kept whole, as JSON, in column {_ELEMENT!r}")
+        return warnings
+
+    def _first_character(self) -> str:
+        """The document's first character after white space (and a byte order mark)."""
+        opener = gzip.open if self._readable.lower().endswith(".gz") else open
+        with opener(self._readable, "rb") as f:
+            while chunk := f.read(4096):
+                chunk = chunk.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+                if chunk:
+                    return chunk[:1].decode("latin-1")
+        return ""
 
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         fields = self._fields(con)

@@ -13,7 +13,7 @@ def loader_descriptions() -> list[tuple[str, str, str]]:
     out = []
     for name, cls in sorted(plugins.loaders().items()):
         reads = [*(f"{s}://" for s in cls.schemes), *cls.extensions]
-        text = " ".join(reads) or "(by kind in a sources.yaml)"
+        text = " ".join(reads) or cls.listed_as or "(by kind in a sources.yaml)"
         if cls.driver and importlib.util.find_spec(cls.driver) is None:
             text += f"  [needs {cls.driver}: pip install 'dataraum-context[{cls.extra}]']"
         out.append((name, cls.type_system.value, text))

@@ -1,4 +1,5 @@
-"""What the user names as sources: paths, globs, directories, URIs, or a `sources.yaml`.
+"""What the user names as sources: paths, globs, directories, URIs, or a `sources.yaml`; through
+the Python API also a mapping of names to those or to in-memory frames (`config_sources`).
 
 A `sources.yaml` lists sources by name:
 
@@ -17,11 +18,14 @@ scrubs their values from any message it raises.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+from collections.abc import Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -29,6 +33,12 @@ from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.models import Frozen
 from dataraum_context.yaml_files import parse_yaml
+
+if TYPE_CHECKING:
+    from dataraum_context.workspace import Workspace
+
+# what `driver()`/`run()` accept: a path, paths, or names -> paths or frames (pandas, polars, ...)
+UserSources = str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | Mapping[str, Any]
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SOURCES_FILE_KEYS = ("name", "kind", "source", "options", "credentials")
@@ -73,12 +83,54 @@ def _netloc(user: str | None, host: str | None, port: int | None) -> str:
     return f"{user}@{netloc}" if user else netloc
 
 
-def source_specs(sources: list[str]) -> list[SourceSpec]:
-    """Each source as a spec: a `sources.yaml` contributes its entries, anything else is one
-    spec named as given."""
+def config_sources(sources: UserSources, workspace: Workspace) -> list[str | SourceSpec]:
+    """The sources given to `driver()`/`run()` as the staging step reads them: a path or a list
+    of paths as text; a mapping as specs named by its keys, each frame materialized in the
+    workspace first (`loaders.frame`). Anything else is a TypeError saying what is accepted."""
+    # imported here: loaders.frame imports this module
+    from dataraum_context.loaders.frame import ACCEPTED, frame_kind, materialize
+
+    def refused(value: object, where: str = "sources") -> TypeError:
+        kind = frame_kind(value)
+        if kind is not None:
+            return TypeError(f"{where}: a {kind} needs a name, its table's: pass sources={{'name': frame, ...}}")
+        return TypeError(f"{where}: expected a path, a list of paths, or a mapping of names to paths or "
+                         f"frames ({ACCEPTED}); got {type(value).__name__}")
+
+    if isinstance(sources, (str, os.PathLike)):
+        return [os.fspath(sources)]
+    if isinstance(sources, Mapping):
+        entries: list[str | SourceSpec] = []
+        for name, value in sources.items():
+            if not isinstance(name, str):
+                raise TypeError(f"sources: names are strings; got {type(name).__name__} {name!r}")
+            if isinstance(value, (str, os.PathLike)):
+                path = os.fspath(value)
+                entries.append(SourceSpec(name=name, source=path if is_uri(path) else os.path.abspath(path)))
+            elif (kind := frame_kind(value)) is not None:
+                entries.append(SourceSpec(name=name, source=materialize(name, value, kind, workspace), kind="frame"))
+            else:
+                raise refused(value, f"source {name!r}")
+        return entries
+    if frame_kind(sources) is None and isinstance(sources, Iterable):
+        paths = list(sources)
+        for path in paths:
+            if not isinstance(path, (str, os.PathLike)):
+                raise refused(path)
+        return [os.fspath(path) for path in paths]
+    raise refused(sources)
+
+
+def source_specs(sources: list[str | SourceSpec]) -> list[SourceSpec]:
+    """Each source as a spec: a `sources.yaml` contributes its entries, a spec (named by a
+    mapping given to `driver()`) is itself, anything else is one spec named as given."""
     specs: list[SourceSpec] = []
     for source in sources:
-        if source.lower().endswith((".yaml", ".yml")) and not is_uri(source):
+        if isinstance(source, SourceSpec):
+            if is_uri(source.source):
+                check_no_password(source.source)
+            specs.append(source)
+        elif source.lower().endswith((".yaml", ".yml")) and not is_uri(source):
             specs.extend(_read_sources_file(Path(source)))
         else:
             if is_uri(source):
@@ -141,8 +193,8 @@ def _check_references(value: Any, where: str, key: str = "credentials") -> None:
 
 
 class Secrets:
-    """Credential values read from the environment for one connection; `scrub` removes them
-    from any text that might leave the loader (error messages)."""
+    """Credential values read from the environment for one connection; `scrub` removes them,
+    as written, percent-encoded or in base64, from any text that might leave the loader."""
 
     def __init__(self, references: dict[str, Any], source: str):
         self._values: list[str] = []
@@ -164,6 +216,17 @@ class Secrets:
         return _ENV_REF.sub(read, value)
 
     def scrub(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            text = text.replace(value, "***")
-        return text
+        return self._forms.sub("***", text) if self._values else text
+
+    @cached_property
+    def _forms(self) -> re.Pattern[str]:
+        """Every value in every form a URL, a header or a log may carry it (longest first)."""
+        forms = {form for value in self._values for form in _encodings(value)}
+        return re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))), re.IGNORECASE)
+
+
+def _encodings(value: str) -> list[str]:
+    raw = value.encode()
+    b64 = [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
+    return [value, quote(value, safe=""), quote(value), quote_plus(value), quote_plus(value, safe="/"),
+            *b64, *(b.rstrip("=") for b in b64)]

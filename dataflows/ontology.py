@@ -1,0 +1,22 @@
+"""Ontology: the pipeline's domain ontology, read by the semantic and quality steps.
+
+The pipeline config's `ontology:` key (or `dataraum run --ontology NAME`) arrives here as
+`ontology_name`; `ontology_paths` in `config:` adds directories to look in, before
+`DATARAUM_ONTOLOGY_PATH`, the `dataraum.ontologies` plugins and the built-in ones. A pipeline
+with a step that needs the ontology gets this module without listing it.
+"""
+
+from __future__ import annotations
+
+from hamilton.function_modifiers import cache
+
+from dataraum_context.ontology import Ontology, load_ontology
+from dataraum_context.step import step
+
+
+@cache(behavior="recompute")  # cheap, and an edited YAML file must take effect on the next run
+@step(scope="source", phase="enrichment", criticality="required")
+def ontology(ontology_name: str = "base", ontology_paths: list[str] | None = None) -> Ontology:
+    """The named ontology with its `extends:` chain resolved: concepts, metrics, quality rules,
+    semantic hints and suggested queries, each entry with the file it came from."""
+    return load_ontology(ontology_name, ontology_paths)

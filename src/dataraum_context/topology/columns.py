@@ -1,0 +1,128 @@
+"""The columns that can take part in a relationship, what their statistics say, and each
+table's own key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from dataraum_context.models import Relationship, StatisticsResult, TypeResolutionResult
+from dataraum_context.naming import column_name, column_prefix
+from dataraum_context.topology.models import (
+    Column,
+    ColumnTuple,
+    Family,
+    MeasuredPair,
+    Side,
+)
+
+_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+            "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+_REPEATS_FROM_ROWS = 20  # below this many rows a key column must be strictly unique
+
+
+def family(data_type: str) -> Family | None:
+    """How values of a DuckDB type are compared: `int`, `text`, or not at all."""
+    t = data_type.upper()
+    if t in _INTEGER or (t.startswith("DECIMAL") and t.replace(" ", "").endswith(",0)")):
+        return "int"
+    if t in ("VARCHAR", "UUID"):
+        return "text"
+    return None
+
+
+def allowed_repeats(non_null: int, tolerance: float) -> int:
+    """The repeated values a key of `non_null` values may hold."""
+    return 0 if non_null < _REPEATS_FROM_ROWS else max(1, int(tolerance * non_null))
+
+
+def duplicate_policy(tolerance: float) -> str:
+    """How repeated values on the referenced side are treated, in words."""
+    return (f"a referenced column may repeat up to {tolerance:.0%} of its values (from {_REPEATS_FROM_ROWS} rows "
+            "up; smaller tables need strictly unique keys); the repeats are counted on the relationship "
+            "(referenced_duplicates) because a join on them multiplies rows")
+
+
+def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, tolerance: float) -> list[Column]:
+    """The integer and text columns with values of the typed tables, numbered from 0; a key is
+    unique (a few repeats tolerated) and non-null."""
+    out: list[Column] = []
+    for table_name, table in stats.tables.items():
+        if table_name not in types.tables:
+            continue
+        prefix = column_prefix(list(table.columns))
+        for position, (col_name, s) in enumerate(table.columns.items()):
+            kind = family(s.data_type)
+            non_null = s.count - s.null_count
+            if kind is None or non_null == 0:
+                continue
+            repeats = non_null - s.distinct_count
+            # an approximate distinct count is checked exactly when the key's values are read
+            slack = int(0.05 * non_null) if s.distinct_approximate else 0
+            key = (non_null >= 2 and s.distinct_count >= 2
+                   and s.null_count <= allowed_repeats(s.count, tolerance)
+                   and repeats <= allowed_repeats(non_null, tolerance) + slack)
+            out.append(Column(id=len(out), table=table_name, column=col_name, position=position, family=kind,
+                              stats=s, name=column_name(table_name, col_name, prefix), key=key))
+    return out
+
+
+def may_be_unique(key: Side, tolerance: float) -> bool:
+    """Whether a side (a profiled column tuple) repeats few enough values to be a key (an
+    approximate distinct count is checked exactly when the key's values are read)."""
+    slack = int(0.05 * key.non_null) if key.distinct_approximate else 0
+    return key.non_null >= 2 and key.non_null - key.distinct <= allowed_repeats(key.non_null, tolerance) + slack
+
+
+def own_keys(cols: Iterable[Column]) -> dict[str, tuple[str, ...]]:
+    """Each table's own key: a key column named for its table (`id`, `customer_id` in
+    customers), else its first column when that is a key with a key-like name."""
+    own: dict[str, tuple[str, ...]] = {}
+    for c in sorted(cols, key=lambda c: (c.table, not c.name.names_own_table, c.position)):
+        if c.table in own or not c.key:
+            continue
+        if c.name.names_own_table or (c.position == 0 and c.name.key_suffix):
+            own[c.table] = (c.column,)
+    return own
+
+
+def table_keys(own: dict[str, tuple[str, ...]], declared: Sequence[Relationship], found: Iterable[MeasuredPair],
+               sides: Sequence[Side]) -> dict[str, tuple[str, ...]]:
+    """Each table's key for its role: its own key, else a key a source declares, else a
+    composite key found in the values."""
+    keys = dict(own)
+    for r in declared:
+        keys.setdefault(r.to_table, r.to_columns)
+    for p in found:
+        key = sides[p.key]
+        if isinstance(key, ColumnTuple):
+            keys.setdefault(key.table, key.columns)
+    return keys
+
+
+class Tuples:
+    """One `ColumnTuple` per table and columns, numbered after the columns as they are asked for."""
+
+    def __init__(self, stats: StatisticsResult, first_id: int):
+        self.stats = stats
+        self.first_id = first_id
+        self._made: dict[tuple[str, tuple[str, ...]], ColumnTuple] = {}
+
+    def get(self, table: str, cols: Sequence[str]) -> ColumnTuple | None:
+        """The tuple of these columns; None when the table or a column has no statistics."""
+        key = (table, tuple(cols))
+        t = self.stats.tables.get(table)
+        if key not in self._made and t is not None and all(c in t.columns for c in cols):
+            names = list(t.columns)
+            self._made[key] = ColumnTuple(id=self.first_id + len(self._made), table=table, columns=key[1],
+                                         parts=tuple(t.columns[c] for c in cols),
+                                         position=min(names.index(c) for c in cols), rows=t.row_count)
+        return self._made.get(key)
+
+    def sides(self) -> tuple[ColumnTuple, ...]:
+        """The tuples made, in the order of their ids."""
+        return tuple(self._made.values())
+
+    def column_order(self, table: str) -> list[str]:
+        """The table's columns in order (none when it has no statistics)."""
+        t = self.stats.tables.get(table)
+        return list(t.columns) if t is not None else []
