@@ -192,10 +192,11 @@ ERRORS = [
     ("concepts:\n  - {name: a, value_pattern: '[a-'}\n", r"concepts\[0\]\.value_pattern: not a valid regular expression"),
     # patterns run on RE2 (linear time): what needs backtracking is refused, saying why
     ("concepts:\n  - {name: a}\n  - {name: b, value_pattern: '(?!x)[a-z]+'}\n",
-     r"shop\.yaml:5: concepts\[1\]\.value_pattern: not a valid regular expression for RE2: invalid perl "
+     r"shop\.yaml:4: concepts\[1\]\.value_pattern: not a valid regular expression for RE2: invalid perl "
      r"operator: \(\?! \(patterns run on RE2, in time linear in the value's length and at most 8 MiB of memory "
      r"per pattern; backreferences and lookaround need backtracking and are not supported\)$"),
-    ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: regex, parameters: {pattern: '(a)\\1'}}\n",
+    ("concepts:\n  - {name: a}\nquality_rules:\n"
+     "  - {name: q, applies_to: a, rule_type: regex, parameters: {pattern: '(a)\\1'}}\n",
      r"shop\.yaml:5: quality_rules\[0\]\.parameters\.pattern: not a valid regular expression for RE2: "
      r"invalid escape sequence: \\1 .*backreferences and lookaround"),
     ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: SUM(a) / b}\n",
