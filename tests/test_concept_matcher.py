@@ -3,6 +3,9 @@ prefixes, run-together names, values, types and statistics; deterministic."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from functools import cache
 
 import pytest
@@ -322,3 +325,25 @@ def test_yes_no_values_alone_point_to_no_concept():
     assert match_concepts("c2", "t", "BOOLEAN", None, ["true", "false", "true"], onto) == []
     (m, *_rest) = match_concepts("readmit", "t", "BOOLEAN", None, ["true", "false", "true"], onto)
     assert m.concept == "readmission_flag" and "100% of values are typical values" in m.evidence
+
+
+def test_a_backtracking_value_pattern_runs_in_linear_time(tmp_path):
+    """`(a+)+$` backtracks exponentially on a long value that does not match; value patterns run
+    on RE2. In a subprocess, so that a regression fails the test instead of hanging it."""
+    path = tmp_path / "runaway.yaml"
+    path.write_text("name: runaway\nconcepts:\n  - {name: a_run, value_pattern: '(a+)+$'}\n", encoding="utf-8")
+    code = textwrap.dedent(f"""
+        import time
+        from dataraum_context.ontology import load_ontology_file, match_concepts
+        onto = load_ontology_file({str(path)!r})
+        start = time.perf_counter()
+        missed = match_concepts("c1", "t", "VARCHAR", None, ["a" * 100_000 + "!"] * 3, onto)
+        print(time.perf_counter() - start)
+        found = match_concepts("c1", "t", "VARCHAR", None, ["aaa"] * 3, onto)
+        print([m.concept for m in missed], [m.concept for m in found])
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    seconds, concepts = run.stdout.splitlines()
+    assert float(seconds) < 0.25
+    assert concepts == "[] ['a_run']"  # the pattern still matches what it should

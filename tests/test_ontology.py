@@ -190,6 +190,15 @@ ERRORS = [
      r"concepts\[0\]\.typical_values\[0\]: True is not text; quote it"),
     ("concepts:\n  - {name: a, indicators: ['*']}\n", r"concepts\[0\]\.indicators\[0\]: '\*' has no words to match"),
     ("concepts:\n  - {name: a, value_pattern: '[a-'}\n", r"concepts\[0\]\.value_pattern: not a valid regular expression"),
+    # patterns run on RE2 (linear time): what needs backtracking is refused, saying why
+    ("concepts:\n  - {name: a}\n  - {name: b, value_pattern: '(?!x)[a-z]+'}\n",
+     r"shop\.yaml:4: concepts\[1\]\.value_pattern: not a valid regular expression for RE2: invalid perl "
+     r"operator: \(\?! \(patterns run on RE2, in time linear in the value's length and at most 8 MiB of memory "
+     r"per pattern; backreferences and lookaround need backtracking and are not supported\)$"),
+    ("concepts:\n  - {name: a}\nquality_rules:\n"
+     "  - {name: q, applies_to: a, rule_type: regex, parameters: {pattern: '(a)\\1'}}\n",
+     r"shop\.yaml:5: quality_rules\[0\]\.parameters\.pattern: not a valid regular expression for RE2: "
+     r"invalid escape sequence: \\1 .*backreferences and lookaround"),
     ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: SUM(a) / b}\n",
      r"shop\.yaml:5: metrics\[0\]\.formula: 'b' is neither a concept nor a metric of this ontology"),
     ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: MEDIAN(a)}\n",
@@ -427,6 +436,9 @@ def test_cli_validate_exit_codes_and_parents_beside_the_file(tmp_path: Path):
     assert result.code == 0 and result.err == ""
     (line,) = result.out.splitlines()
     assert line.startswith(f"{good}: valid ontology shop 1.0.0 (extends retail, 3 file(s) merged: ")
+    # the bound the ontology's regular expressions run with (base's value patterns among them)
+    assert re.search(r"; \d+ regular expression\(s\), run on RE2, in time linear in the value's length "
+                     r"and at most 8 MiB of memory per pattern\)$", line)
 
     onto(tmp_path, "base", "concepts:\n  - {name: local_only, indicators: [local]}\n")  # beside the file
     (line,) = cli("ontology", "validate", str(good)).out.splitlines()

@@ -10,7 +10,7 @@ import yaml
 
 from dataraum_context.errors import ConfigError
 from dataraum_context.ontology.loading import find_ontologies, read_ontology_file
-from dataraum_context.ontology.models import SECTIONS, Ontology
+from dataraum_context.ontology.models import REGEX_BOUND, SECTIONS, Ontology, RuleType
 
 
 def ontology_listing(paths: Iterable[str | os.PathLike[str]] | None = None) -> list[str]:
@@ -53,8 +53,11 @@ def ontology_yaml(ontology: Ontology) -> str:
 def validation_summary(path: str | os.PathLike[str], ontology: Ontology) -> str:
     parents = f"extends {', '.join(ontology.extends)}, " if ontology.extends else ""
     counts = ", ".join(f"{len(getattr(ontology, s))} {s.replace('_', ' ')}" for s in SECTIONS)
+    regexes = sum(1 for c in ontology.concepts if c.value_pattern) + \
+        sum(1 for r in ontology.quality_rules if r.rule_type == RuleType.REGEX)
+    bound = f"; {regexes} regular expression(s), run on {REGEX_BOUND}" if regexes else ""
     return (f"{os.fspath(path)}: valid ontology {ontology.label} ({parents}{len(ontology.files)} "
-            f"file(s) merged: {counts})")
+            f"file(s) merged: {counts}{bound})")
 
 
 class _Dumper(yaml.SafeDumper):

@@ -6,11 +6,11 @@ chain, with the file each entry came from. Both are frozen, pickle, and serialis
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from functools import cached_property
 from typing import Annotated, Any
 
+import re2
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from dataraum_context.models import Frozen
@@ -89,11 +89,27 @@ DATA_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", 
               "INTERVAL", "UUID", "BLOB", "JSON")
 
 
-def _compiled(regex: str) -> str:
+# Regular expressions from ontologies run on RE2, as DuckDB's regexp functions (where quality
+# rules run them) do: no backtracking, so no pattern can hang a run on a long value.
+REGEX_BOUND = "RE2, in time linear in the value's length and at most 8 MiB of memory per pattern"
+_REGEX_MEMORY = 8 << 20
+
+
+def compile_regex(regex: str) -> re2._Regexp:
+    """`regex` compiled by RE2; a ValueError saying why when RE2 cannot run it."""
+    options = re2.Options()
+    options.max_mem = _REGEX_MEMORY
+    options.log_errors = False  # the error is raised here, not also written to stderr
     try:
-        re.compile(regex)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
+        return re2.compile(regex, options)
+    except re2.error as exc:
+        why = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"not a valid regular expression for RE2: {why} (patterns run on {REGEX_BOUND}; "
+                         "backreferences and lookaround need backtracking and are not supported)") from None
+
+
+def _compiled(regex: str) -> str:
+    compile_regex(regex)
     return regex
 
 
@@ -130,8 +146,8 @@ class Concept(Frozen):
         return _patterns(self.exclude_patterns)
 
     @cached_property
-    def value_regex(self) -> re.Pattern[str] | None:
-        return re.compile(self.value_pattern) if self.value_pattern else None
+    def value_regex(self) -> re2._Regexp | None:
+        return compile_regex(self.value_pattern) if self.value_pattern else None
 
     @cached_property
     def value_set(self) -> frozenset[str]:
