@@ -37,7 +37,6 @@ from dataraum_context.dataflows.topology import (
     relationship_candidates,
     topology_enrichment,
 )
-
 from dataraum_context.sample import schemas
 
 

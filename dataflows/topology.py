@@ -82,8 +82,8 @@ def measured_relationships(
         pairs = measure.measure(con, [*c.pairs, *unique, *declared], sides, inclusion_exact_up_to,
                                 inclusion_sample_values, min_inclusion, keep={(p.ref, p.key) for p in declared})
         pairs = measure.with_examples(con, pairs, sides)
-    return MeasuredRelationships(sides=sides, pairs=tuple(pairs), composite_keys_checked=len({p.key for p in c.composites}),
-                                 composite_pairs_measured=len(unique))
+    return MeasuredRelationships(sides=sides, pairs=tuple(pairs), composite_pairs_measured=len(unique),
+                                 composite_keys_checked=len({p.key for p in c.composites}))
 
 
 @step(scope="source", phase="enrichment", criticality="optional")

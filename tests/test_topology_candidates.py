@@ -7,10 +7,10 @@ import pickle
 
 import duckdb
 import pytest
-from dataraum_context.dataflows.topology import relationship_candidates
 
 import dataraum_context as dc
 from dataraum_context import sample, sql
+from dataraum_context.dataflows.topology import relationship_candidates
 from dataraum_context.models import (
     ColumnStatistics,
     Relationship,

@@ -13,11 +13,12 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support.steps import statistics_profiling, topology_enrichment
 
 import dataraum_context as dc
 from dataraum_context.models import Relationship, TopologyResult
 from dataraum_context.sample import schemas
+
+from support.steps import statistics_profiling, topology_enrichment
 
 
 def discover(root: Path, **frames: pl.DataFrame) -> TopologyResult:

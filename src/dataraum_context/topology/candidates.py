@@ -116,7 +116,7 @@ def declared_pairs(declared: Sequence[Relationship], cols: Sequence[Column], own
                 out.append(None)
                 continue
             # columns in the key's order, as discovery takes them
-            zipped = sorted(zip(r.from_columns, r.to_columns), key=lambda fk: order.index(fk[1]))
+            zipped = sorted(zip(r.from_columns, r.to_columns, strict=True), key=lambda fk: order.index(fk[1]))
             ref, key = tuples.get(r.from_table, [f for f, _ in zipped]), tuples.get(r.to_table, [k for _, k in zipped])
             names = NONE
         if ref is None or key is None:

@@ -31,9 +31,9 @@ from dataraum_context.topology.models import (
 )
 
 
-def against_declared(staging: StagingResult | None, checks: Sequence[Candidate | None], measurements: MeasuredRelationships,
-                     found: Sequence[MeasuredPair], min_inclusion: float, min_confidence: float,
-                     tolerance: float) -> tuple[list[Relationship], KeyAgreement | None]:
+def against_declared(staging: StagingResult | None, checks: Sequence[Candidate | None],
+                     measurements: MeasuredRelationships, found: Sequence[MeasuredPair], min_inclusion: float,
+                     min_confidence: float, tolerance: float) -> tuple[list[Relationship], KeyAgreement | None]:
     """The declared relationships with what the values say about them, then the discovered
     ones (less those that repeat a declared one or give its columns another target); and how
     the two agree, when a source declares keys. `checks` holds the candidate pair that measures
@@ -45,7 +45,7 @@ def against_declared(staging: StagingResult | None, checks: Sequence[Candidate |
     out: list[Relationship] = []
     confirmed: list[RelationshipRef] = []
     not_found: list[RelationshipRef] = []
-    for r, check in zip(declared, checks):
+    for r, check in zip(declared, checks, strict=True):
         m = measured.get((check.ref, check.key)) if check is not None else None
         values = relationship(m, sides) if m is not None else None
         if m is not None and (m.ref, m.key) in chosen:
@@ -76,7 +76,7 @@ def against_declared(staging: StagingResult | None, checks: Sequence[Candidate |
 
 
 def _signature(r: Relationship) -> tuple[str, str, frozenset[tuple[str, str]]]:
-    return r.from_table, r.to_table, frozenset(zip(r.from_columns, r.to_columns))
+    return r.from_table, r.to_table, frozenset(zip(r.from_columns, r.to_columns, strict=False))
 
 
 def _ref(r: Relationship, note: str = "") -> RelationshipRef:
@@ -94,12 +94,12 @@ def _orphans(measured: Relationship | None) -> str:
 def _declared(r: Relationship, measured: Relationship | None, verdict: str, confirmed: bool) -> Relationship:
     """A declared relationship with its measurements; the score only when discovery agrees."""
     if measured is None:
-        return r.model_copy(update={"evidence": r.evidence + (verdict,)})
+        return r.model_copy(update={"evidence": (*r.evidence, verdict)})
     skip = {"from_table", "from_columns", "to_table", "to_columns", "source", "evidence"}
     update = {name: getattr(measured, name) for name in type(measured).model_fields if name not in skip}
     if not confirmed:
         update["confidence"] = None
-    return r.model_copy(update=update | {"evidence": r.evidence + (verdict,) + measured.evidence})
+    return r.model_copy(update=update | {"evidence": (*r.evidence, verdict, *measured.evidence)})
 
 
 def _why_not_found(check: Candidate | None, m: MeasuredPair | None, by_ref: Mapping[int, MeasuredPair],

@@ -132,7 +132,8 @@ def resolve(pairs: Iterable[MeasuredPair], sides: Sequence[Side]) -> list[Measur
     out = []
     for p in chosen:
         back = by_sides.get((p.key, p.ref))
-        if back is not None and (back.key_is_own, _rank(back, sides[back.key])) > (p.key_is_own, _rank(p, sides[p.key])):
+        if back is not None and ((back.key_is_own, _rank(back, sides[back.key]))
+                                 > (p.key_is_own, _rank(p, sides[p.key]))):
             continue
         out.append(p)
     return sorted(out, key=lambda p: (sides[p.ref].table, sides[p.ref].position, len(sides[p.ref].columns)))

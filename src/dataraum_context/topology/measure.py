@@ -176,10 +176,12 @@ def _measured(p: Candidate, sides: Sequence[Side], seen: int, hit: int, orphan_r
     values = value_evidence(density(key), ref_distinct, inclusion)
     return MeasuredPair(
         **vars(p), inclusion=inclusion, included=included, ref_distinct=ref_distinct, key_distinct=key_distinct,
-        orphan_values=ref_distinct - included, orphan_rows=orphan_rows * ref.distinct / seen if sampled else orphan_rows,
+        orphan_values=ref_distinct - included,
+        orphan_rows=orphan_rows * ref.distinct / seen if sampled else orphan_rows,
         # Hoeffding: the share in a uniform sample is within this of the truth, 95%
         inclusion_error=math.sqrt(math.log(2 / 0.05) / (2 * seen)) if sampled else 0.0,
-        sampled_values=seen if sampled else 0, value_evidence=values, score=score(p.names.score, values, inclusion, key))
+        sampled_values=seen if sampled else 0, value_evidence=values,
+        score=score(p.names.score, values, inclusion, key))
 
 
 def _by_table(sides: Iterable[Side]) -> dict[str, list]:
@@ -203,7 +205,8 @@ def _expr(side: Side) -> str:
     if not isinstance(side, ColumnTuple):
         return _value(side.column, side.family)
     nulls = " OR ".join(f"{quote_ident(c)} IS NULL" for c in side.columns)
-    values = ", ".join(f"CAST({_value(c, family(s.data_type))} AS VARCHAR)" for c, s in zip(side.columns, side.parts))
+    values = ", ".join(f"CAST({_value(c, family(s.data_type))} AS VARCHAR)"
+                       for c, s in zip(side.columns, side.parts, strict=True))
     return f"CASE WHEN {nulls} THEN NULL ELSE [{values}] END"
 
 
