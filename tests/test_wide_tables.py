@@ -11,9 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dataraum_context.loaders.csv import CSVLoader
 from dataraum_context.sql import batched, connect, parquet_relation
 from dataraum_context.temporal.series import series
 from dataraum_context.temporal.view import open_table
+from dataraum_context.workspace import Workspace
 
 COLUMNS = 5_000
 ROWS = 20
@@ -83,3 +85,15 @@ def test_a_series_of_many_measures_is_summed_a_batch_at_a_time(tmp_path: Path):
     assert len(periods) == 10 and values.shape == (10, 1 + 250)
     day = [i for i in range(40) if i % 10 == 3]  # the fourth day's rows
     assert values[3, 0] == 4 and values[3, 1 + 249] == sum(i * 249 for i in day)
+
+
+def test_a_header_longer_than_the_sniffed_head_is_read_whole(tmp_path: Path):
+    """3,000 names of 29 characters: the header line is 90 KiB, beyond the 64 KiB read to sniff."""
+    names = [f"column_with_a_long_name_{k:05d}" for k in range(3_000)]
+    path = tmp_path / "long_header.csv"
+    duckdb.sql(f"COPY (SELECT {', '.join(f'i + {k} AS {n}' for k, n in enumerate(names))} FROM range(3) t(i)) "
+               f"TO '{path}' (HEADER)")
+    staged = CSVLoader(str(path)).load(Workspace(tmp_path / "ws"))
+    assert [c.name for c in staged.columns] == names
+    assert staged.warnings == ()  # no name reported as renamed from a cut-off header
+    assert staged.row_count == 3
