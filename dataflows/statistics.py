@@ -1,9 +1,12 @@
-"""Statistics: a profile of every column of the typed tables, computed by DuckDB in two queries.
+"""Statistics: a profile of every column of the typed tables, computed by DuckDB in two queries
+per batch of columns.
 
-The first query computes every column's scalar statistics in one aggregate over the table. The
-second needs the first's results (distinct counts, min/max, mean) and computes top-k values,
-histograms and the central moments behind skewness and kurtosis. Both read the table's Parquet
-column by column; nothing is materialized in Python.
+The first query computes the batch's scalar statistics in one aggregate. The second needs the
+first's results (distinct counts, min/max, mean) and computes top-k values, histograms and the
+central moments behind skewness and kurtosis. A wide table is profiled a batch of columns at a
+time (`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a
+batch is read from the Parquet file once when it is small (`sql.parquet_relation`); nothing is
+materialized in Python.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataraum_context.models import (
     TypeResolutionResult,
     ValueFrequency,
 )
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import batched, connect, parquet_relation, quote_ident, quote_literal
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
@@ -42,7 +45,7 @@ _TEMPORAL = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns",
 _STRING = {"varchar"}
 _ORDERED = _NUMERIC | _TEMPORAL | _STRING  # the kinds whose min and max are reported
 
-_VIEW = "_profiled"  # the table being profiled, as a view on the step's connection
+_VIEW = "_profiled"  # the batch of columns being profiled (sql.parquet_relation)
 
 
 @part_of_step("statistics_profiling")
@@ -87,22 +90,23 @@ class _Column:
 
 def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: ResolvedTable,
                       exact_up_to_rows: int, top_k: int, histogram_bins: int) -> TableStatistics:
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {_VIEW} AS "
-                f"SELECT * FROM read_parquet({quote_literal(str(ws.path(table.path)))})")
-    rel = con.sql(f"FROM {_VIEW}")
+    path = ws.path(table.path)
+    rel = con.sql(f"FROM read_parquet({quote_literal(str(path))})")
     types = dict(zip(rel.columns, rel.types))
     columns = [_Column(i, name, str(types[name]), types[name].id)
                for i, name in enumerate(table.columns)]
     exact = table.row_count <= exact_up_to_rows
 
-    row_count, scalars = _scalars(con, columns, exact)
-    bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in columns if c.numeric}
-    second = _second_pass(con, columns, scalars, bins, top_k)
-    return TableStatistics(name=table.name, row_count=row_count, columns={
-        c.name: _column_statistics(c, row_count, exact, scalars[c.index],
-                                   second.get(c.index, {}), bins.get(c.index))
-        for c in columns
-    })
+    row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
+    for batch in batched(columns, size=lambda c: len(_aggregates(c, exact))):
+        with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count):
+            row_count, scalars = _scalars(con, batch, exact)
+            bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
+            second = _second_pass(con, batch, scalars, bins, top_k)
+        statistics |= {c.name: _column_statistics(c, row_count, exact, scalars[c.index],
+                                                  second.get(c.index, {}), bins.get(c.index))
+                       for c in batch}
+    return TableStatistics(name=table.name, row_count=row_count, columns=statistics)
 
 
 # --- first query: scalar statistics of every column ----------------------------------------
@@ -139,7 +143,7 @@ def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
 
 def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
              exact: bool) -> tuple[int, dict[int, dict[str, Any]]]:
-    """Row count and every column's scalar statistics, from one aggregate over the table."""
+    """Row count and the columns' scalar statistics, from one aggregate over the batch."""
     keys: list[tuple[int, str]] = []
     exprs = ["count(*)"]
     for c in columns:
@@ -213,7 +217,7 @@ def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                  scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
                  top_k: int) -> dict[int, dict[str, Any]]:
     """Top-k values of the columns that repeat a value, histograms and central moments of
-    the numeric ones, as one UNION of per-column queries (each reads one Parquet column)."""
+    the numeric ones, as one UNION of per-column queries (each reads one column of the batch)."""
     parts = []
     for c in columns:
         s = scalars[c.index]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -65,8 +66,10 @@ def resolved_table(
     with connect() as con:
         con.execute("SET TimeZone = 'UTC'")  # zone-less values read as TIMESTAMPTZ are UTC
         # DuckDB rewrites an IN list (and list_contains over constants) into a join, after which
-        # COPY no longer keeps the staged row order that row numbers and the quarantine rely on
-        con.execute("SET disabled_optimizers = 'in_clause'")
+        # COPY no longer keeps the staged row order that row numbers and the quarantine rely on;
+        # common-subexpression elimination takes time quadratic in the columns to plan
+        # (a 5,000-column COPY: 100 s), and would trim every value, not only those that need it
+        con.execute("SET disabled_optimizers = 'in_clause,common_subexpressions'")
         job = table_to_type
         table = _resolve_table(con, ws, job.staged, job.profile, job.overrides, min_type_confidence,
                                list(inference.as_tokens(null_tokens)))
@@ -95,7 +98,7 @@ class _Plan:
 def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable,
                    schema: TableSchema | None, overrides: dict[str, str], min_confidence: float,
                    null_tokens: list[str]) -> ResolvedTable:
-    plans = [_plan(con, c, table, schema.columns.get(c.name) if schema else None,
+    plans = [_plan(c, table, schema.columns.get(c.name) if schema else None,
                    overrides.get(c.name), min_confidence, null_tokens) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
     _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
@@ -123,7 +126,7 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
     )
 
 
-def _plan(con: duckdb.DuckDBPyConnection, column: StagedColumn, table: StagedTable,
+def _plan(column: StagedColumn, table: StagedTable,
           schema: ColumnSchema | None, override: str | None, min_confidence: float,
           null_tokens: list[str]) -> _Plan:
     ident = quote_ident(column.name)
@@ -155,7 +158,7 @@ def _plan(con: duckdb.DuckDBPyConnection, column: StagedColumn, table: StagedTab
     # step, and most values have no padding)
     typed = (f"COALESCE({inference.cast_sql(ident, candidate, target)}, "
              f"{inference.cast_sql(f'trim({ident})', candidate, target)})")
-    if _reads_a_token(con, candidate, target, null_tokens):
+    if _reads_a_token(candidate, target, null_tokens):
         typed = f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {typed} END"
     return _Plan(column.name, by, candidate, typed, raw=f"s.{ident}", tokens=True, reason=reason)
 
@@ -168,13 +171,17 @@ def _null_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
     ).fetchall() if n is not None}
 
 
-def _reads_a_token(con: duckdb.DuckDBPyConnection, candidate: TypeCandidate, target: str,
-                   null_tokens: list[str]) -> bool:
+def _reads_a_token(candidate: TypeCandidate, target: str, null_tokens: list[str]) -> bool:
     """Whether a null token would cast: only then must the typed value test for tokens (any
     other token fails its cast and so is NULL already)."""
-    cast = inference.cast_sql("trim(token)", candidate, target)
-    return con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) "
-                       f"WHERE ({cast}) IS NOT NULL", [null_tokens]).fetchone()[0] > 0
+    return _token_casts(inference.cast_sql("trim(token)", candidate, target), tuple(null_tokens))
+
+
+@lru_cache(maxsize=256)  # the columns of a wide table share a handful of casts
+def _token_casts(cast: str, null_tokens: tuple[str, ...]) -> bool:
+    with connect() as con:
+        return con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) "
+                           f"WHERE ({cast}) IS NOT NULL", [list(null_tokens)]).fetchone()[0] > 0
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable, plans: list[_Plan],

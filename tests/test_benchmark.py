@@ -22,3 +22,13 @@ def test_benchmark_script_prints_a_ratio(tmp_path: Path):
     assert "| `statistics_profiling` |" in out
     assert (tmp_path / "bench_2000.csv").is_file()
     assert list(tmp_path.glob("workspace_0_*/tables/*.parquet")), "quick_profile wrote no typed table"
+
+
+def test_wide_tables_benchmark_prints_its_table(tmp_path: Path):
+    script = SCRIPT.with_name("wide_tables.py")
+    proc = subprocess.run([sys.executable, str(script), "--columns", "40", "--rows", "30", "--pipelines",
+                           "quick_profile", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = r"^\| 40 \| [\d.]+ \| [\d.]+ \| \d+ \| [\d.]+ \([\d.]+x\) \| \d+ \([\d.]+x\) \|$"  # time and memory ratios
+    assert re.search(row, proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\| `statistics_profiling` \| [\d.]+ \|$", proc.stdout, re.M), proc.stdout

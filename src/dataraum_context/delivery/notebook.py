@@ -7,7 +7,6 @@ how they read. Each result has one view: the figures of its line and the rows of
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import singledispatch
@@ -15,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from dataraum_context.delivery.markdown import text as inline_text
 from dataraum_context.joins import columns_label
 from dataraum_context.models import (
     ContextDocument,
@@ -276,9 +276,6 @@ def _(result: QualityAssessmentResult) -> tuple[dict[str, Any], list[tuple[Any, 
 
 # --- formatting ----------------------------------------------------------------------------
 
-# Markdown a value could carry: a table cell's bar, emphasis, links, HTML, headings
-_MARKDOWN = re.compile(r"([\\`*_\[\]<>|#~&])")
-
 
 def _cell(value: Any) -> str:
     """A value as a Markdown table cell: numbers compact, text escaped and on one line."""
@@ -290,7 +287,7 @@ def _cell(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.6g}"
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
+    return inline_text(value)
 
 
 def _n(count: int, noun: str, plural: str | None = None) -> str:

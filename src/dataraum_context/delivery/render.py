@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dataraum_context.delivery.markdown import code
+from dataraum_context.delivery.markdown import text as md
 from dataraum_context.joins import columns_label
 
 if TYPE_CHECKING:
@@ -45,9 +47,11 @@ def to_yaml(doc: ContextDocument) -> str:
 
 
 def to_markdown(doc: ContextDocument) -> str:
-    ontology = f"; ontology {doc.ontology}" if doc.ontology else ""
-    semantics = f"; semantics by {doc.semantic_provider}" if doc.semantic_provider else ""
-    lines = [f"# Data context ({len(doc.tables)} tables; pipeline {doc.pipeline}{ontology}, "
+    # every text from the data or the configuration goes through `md` (or `code`): a name or a
+    # value must not split a table cell, start a heading or open a link
+    ontology = f"; ontology {md(doc.ontology)}" if doc.ontology else ""
+    semantics = f"; semantics by {md(doc.semantic_provider)}" if doc.semantic_provider else ""
+    lines = [f"# Data context ({len(doc.tables)} tables; pipeline {md(doc.pipeline)}{ontology}, "
              f"{doc.generated_at:%Y-%m-%d %H:%M} UTC{semantics})", ""]
     lines += _join_paths(doc.join_paths)
     lines += _time_coverage(doc.tables)
@@ -62,16 +66,17 @@ def to_markdown(doc: ContextDocument) -> str:
         lines.append("")
     if doc.proposed_relationships:
         lines += ["## Proposed relationships (not measured)", ""]
-        lines += [f"- {_relationship(r)}{': ' + '; '.join(r.evidence) if r.evidence else ''}"
+        lines += [f"- {_relationship(r)}{': ' + md('; '.join(r.evidence)) if r.evidence else ''}"
                   for r in doc.proposed_relationships]
         lines.append("")
     if doc.dependency_groups:
         lines += ["## Linear dependencies", ""]
-        lines += [f"- {g.equation} (R² {g.r2:.3f}; tables {', '.join(g.tables)})" for g in doc.dependency_groups]
+        lines += [f"- {md(g.equation)} (R² {g.r2:.3f}; tables {md(', '.join(g.tables))})"
+                  for g in doc.dependency_groups]
         lines.append("")
     if doc.warnings:
         lines += ["## Warnings", ""]
-        lines += [f"- {w}" for w in doc.warnings]
+        lines += [f"- {md(w)}" for w in doc.warnings]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -82,12 +87,12 @@ def _table(table: TableContext) -> list[str]:
         facts.append(f"{table.quarantined_values:,} value{'s' if table.quarantined_values > 1 else ''} quarantined")
     if table.rejected_rows:
         facts.append(f"{table.rejected_rows:,} malformed row{'s' if table.rejected_rows > 1 else ''} quarantined")
-    lines = [f"## {table.name} ({'; '.join(facts)})", ""]
+    lines = [f"## {md(table.name)} ({'; '.join(facts)})", ""]
     if table.description:
-        lines += [table.description, ""]
+        lines += [md(table.description), ""]
     elif table.role:
-        key = f", key {', '.join(table.key_columns)}" if table.key_columns else ""
-        lines += [f"A {table.role} table{key}.", ""]
+        key = f", key {md(', '.join(table.key_columns))}" if table.key_columns else ""
+        lines += [f"A {md(table.role)} table{key}.", ""]
     if table.quality is not None and table.quality.score is not None:
         q = table.quality
         lines += [f"Quality {q.score:.2f}: {q.failed} of {q.checks} checks not passed"
@@ -96,12 +101,12 @@ def _table(table: TableContext) -> list[str]:
              "|---|---|---|---|---|---|"]
     for col in table.columns:
         lines.append("| " + " | ".join([
-            col.name,
-            col.data_type + (f" ({col.unit})" if col.unit else ""),
+            md(col.name),
+            md(col.data_type + (f" ({col.unit})" if col.unit else "")),
             _percent(col.null_ratio),
             _distinct(col),
-            _role(col),
-            _values(col).replace("|", "\\|"),
+            md(_role(col)),
+            md(_values(col)),
         ]) + " |")
     lines.append("")
     return lines
@@ -166,21 +171,22 @@ def _relationship(r: Relationship) -> str:
         facts.append(r.cardinality)
     if r.confidence is not None:
         facts.append(f"confidence {r.confidence:.2f}")
-    return f"{_link(r)} ({', '.join(facts)})"
+    return f"{_link(r)} ({md(', '.join(facts))})"
 
 
 def _link(r: Relationship | RelationshipRef) -> str:
     """`orders.customer_id -> customers.id`; `a.(x, y) -> b.(x, y)` for a composite key."""
-    return f"{columns_label(r.from_table, r.from_columns)} -> {columns_label(r.to_table, r.to_columns)}"
+    return f"{md(columns_label(r.from_table, r.from_columns))} -> {md(columns_label(r.to_table, r.to_columns))}"
 
 
 def _key_agreement(a: KeyAgreement) -> str:
     """One line: how the foreign keys a source declares agree with the values."""
-    parts = [f"Declared keys: {a.summary}."]
+    parts = [f"Declared keys: {md(a.summary)}."]
     for title, refs in (("With orphans", [r for r in a.confirmed if r.note]), ("Not found", a.not_found),
                         ("Not declared", a.undeclared)):
         if refs:
-            parts.append(f"{title}: " + "; ".join(_link(r) + (f" ({r.note})" if r.note else "") for r in refs) + ".")
+            listed = "; ".join(_link(r) + (f" ({md(r.note)})" if r.note else "") for r in refs)
+            parts.append(f"{title}: {listed}.")
     return " ".join(parts)
 
 
@@ -189,8 +195,8 @@ def _join_paths(paths: tuple[JoinPath, ...]) -> list[str]:
         return []
     lines = ["## Join paths", ""]
     for path in paths:
-        chain = " -> ".join([path.from_table, *(s.right_table for s in path.steps)])
-        lines.append(f"- {chain}: `{path.sql}`")
+        chain = " -> ".join(md(t) for t in [path.from_table, *(s.right_table for s in path.steps)])
+        lines.append(f"- {chain}: {code(path.sql)}")
     return lines + [""]
 
 
@@ -202,7 +208,7 @@ def _time_coverage(tables: tuple[TableContext, ...]) -> list[str]:
              "| column | granularity | range | cadence | completeness | gaps | freshness | trends |",
              "|---|---|---|---|---|---|---|---|"]
     for table, p in rows:
-        lines.append("| " + " | ".join([
+        lines.append("| " + " | ".join(md(cell) for cell in [
             f"{table}.{p.column}" + (" (primary)" if p.primary else ""),
             p.granularity or "",
             f"{p.min} .. {p.max}",
@@ -212,7 +218,7 @@ def _time_coverage(tables: tuple[TableContext, ...]) -> list[str]:
             (f"{p.gap_count:,}, largest {_count(p.largest_gap_periods, p.period)}" if p.gap_count else "none"),
             _freshness(p),
             _trends(p),
-        ]).replace("\n", " ") + " |")
+        ]) + " |")
     return lines + [""]
 
 
@@ -262,23 +268,23 @@ def _quality(q: QualitySummary | None) -> list[str]:
                    for s in ("error", "warning", "info") if q.failed.get(s))
     score = f"score {q.score:.2f}; " if q.score is not None else ""
     lines = [f"## Quality ({score}{q.checks} checks, {failed} not passed{': ' + by if by else ''}; "
-             f"rules bound by {q.binding.replace('_', ' ')})", ""]
+             f"rules bound by {md(q.binding.replace('_', ' '))})", ""]
     lines += [f"- {_issue(r)}" for r in q.top_issues]
-    lines += [f"- could not run: {r.table} {r.check}: {r.error}" for r in q.could_not_run]
+    lines += [f"- could not run: {md(r.table)} {md(r.check)}: {md(r.error)}" for r in q.could_not_run]
     if q.not_applicable:
         names = ", ".join(dict.fromkeys(n.rule for n in q.not_applicable))
-        lines.append(f"- not applicable (nothing to check): {names}")
+        lines.append(f"- not applicable (nothing to check): {md(names)}")
     return lines + [""]
 
 
 def _issue(r: QualityResult) -> str:
     where = f"{r.table}.{', '.join(r.columns)}" if r.columns else r.table
     share = f" ({r.failing_share:.1%})" if r.failing_share is not None else ""
-    text = (f"**{r.severity}** {where}: {r.check}: {r.failing_rows:,} of {r.total_rows:,} {r.unit}{share}"
-            f"{' - ' + r.description if r.description else ''}")
+    text = (f"**{md(r.severity)}** {md(where)}: {md(r.check)}: {r.failing_rows:,} of {r.total_rows:,} {md(r.unit)}"
+            f"{share}{' - ' + md(r.description) if r.description else ''}")
     if r.examples:
-        text += "; e.g. " + "; ".join(", ".join(f"{k}={_short(v)}" for k, v in e.items()) for e in r.examples)
+        text += "; e.g. " + md("; ".join(", ".join(f"{k}={_short(v)}" for k, v in e.items()) for e in r.examples))
     if r.severity == "info":  # kept short for a prompt; every issue's SQL is in the JSON
         return text
-    params = f" with parameters {list(r.parameters)}" if r.parameters else ""
-    return text + f". `{r.sql}`{params}"
+    params = f" with parameters {md(list(r.parameters))}" if r.parameters else ""
+    return text + f". {code(r.sql)}{params}"

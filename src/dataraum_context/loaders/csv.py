@@ -40,6 +40,7 @@ from dataraum_context.workspace import STAGED, Workspace
 _REJECTS = "dataraum_rejects"
 _SCANS = "dataraum_reject_scans"
 _HEAD = 65536
+_LONGEST_LINE = 64 << 20  # read for a header: 10,000 names of 6,000 characters
 _CHUNK = 1 << 20
 _ASCII = bytes(range(128))
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
@@ -110,10 +111,12 @@ class CSVLoader(LoaderBase):
 
     @cached_property
     def _head(self) -> bytes:
-        """The first bytes of the (decompressed) file."""
+        """The first bytes of the (decompressed) file, to the end of the first line at least (the
+        header of a table of thousands of columns outgrows them)."""
         try:
             with self._open() as f:
-                return f.read(_HEAD)
+                head = f.read(_HEAD)
+                return head + f.readline(_LONGEST_LINE) if len(head) == _HEAD and b"\n" not in head else head
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.source}: cannot be read: {exc}") from None
 

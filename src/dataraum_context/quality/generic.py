@@ -24,7 +24,7 @@ from dataraum_context.models import (
 from dataraum_context.naming import column_name
 from dataraum_context.quality.checks import Check, Sql, bound, concat
 from dataraum_context.quality.tables import Tables
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import batched, connect, quote_ident, quote_literal
 from dataraum_context.workspace import Workspace
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400, "week": 604_800}
@@ -184,7 +184,7 @@ class StagedNullTokens(Frozen):
 def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeResolutionResult,
                        null_tokens: Sequence[str]) -> StagedNullTokens:
     """The null tokens written in the text columns that type resolution typed (not those a
-    typed source kept): one aggregate over each staged table."""
+    typed source kept): one aggregate over each staged table (a batch of its columns)."""
     tokens = [t for t in inference.as_tokens(null_tokens) if t]
     found: dict[str, dict[str, tuple[str, ...]]] = {}
     if not tokens or staging is None:
@@ -197,12 +197,14 @@ def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeRe
                        and resolved.columns[c.name].resolved_by != "source"] if staged else []
             if staged is None or not columns:
                 continue
-            row = con.execute(
-                "SELECT " + ", ".join(f"list(DISTINCT trim({quote_ident(c)}) ORDER BY trim({quote_ident(c)})) "
-                                      f"FILTER (WHERE list_contains($1, trim({quote_ident(c)})))" for c in columns)
-                + f" FROM {staged_relation(ws, staged.path)}", [tokens]).fetchone()
-            assert row is not None  # an aggregate returns one row
-            written = {column: tuple(w) for column, w in zip(columns, row, strict=True) if w}
+            written: dict[str, tuple[str, ...]] = {}
+            for batch in batched(columns):  # a wide table a batch of columns per aggregate
+                row = con.execute(
+                    "SELECT " + ", ".join(f"list(DISTINCT trim({quote_ident(c)}) ORDER BY trim({quote_ident(c)})) "
+                                          f"FILTER (WHERE list_contains($1, trim({quote_ident(c)})))" for c in batch)
+                    + f" FROM {staged_relation(ws, staged.path)}", [tokens]).fetchone()
+                assert row is not None  # an aggregate returns one row
+                written |= {column: tuple(w) for column, w in zip(batch, row, strict=True) if w}
             if written:
                 found[table] = written
     finally:

@@ -1,9 +1,10 @@
 """Running one table's checks: exact counts, the first failing rows as examples, the SQL.
 
-The row checks are counted in one aggregate pass per relation, which also keeps each check's
-first failing rows (`arg_min(..., row number, k) FILTER (WHERE ...)`); when that pass fails,
-each predicate runs alone, so a rule whose SQL DuckDB rejects is reported with its error and
-every other check still counts. The query checks run one query each.
+The row checks are counted in one aggregate pass per relation (a wide table's in passes of a
+batch of checks), which also keeps each check's first failing rows (`arg_min(..., row number,
+k) FILTER (WHERE ...)`); when that pass fails, each predicate runs alone, so a rule whose SQL
+DuckDB rejects is reported with its error and every other check still counts. The query checks
+run one query each.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import duckdb
 
 from dataraum_context.models import QualityResult
 from dataraum_context.quality.checks import ROW_NUMBER, Check, Sql, TableChecks, concat
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import batched, connect, quote_ident, quote_literal
 from dataraum_context.workspace import Workspace
 
 
@@ -54,17 +55,19 @@ def _views(con: duckdb.DuckDBPyConnection, ws: Workspace, table: TableChecks) ->
 
 def _count_rows(con: duckdb.DuckDBPyConnection, relation: str | None, checks: list[Check], k: int,
                 key: tuple[str, ...]) -> list[QualityResult]:
-    """Row checks over one relation: in one pass, or each alone when the pass fails."""
-    try:
-        return _aggregate(con, relation, checks, k, key)
-    except duckdb.Error:
-        out = []
-        for c in checks:
-            try:
-                out += _aggregate(con, relation, [c], k, key)
-            except duckdb.Error as exc:
-                out.append(_result(c, None, None, (), error=_error(exc)))
-        return out
+    """Row checks over one relation: a batch in one pass (two aggregates a check), or each
+    alone when the pass fails."""
+    out = []
+    for batch in batched(checks, size=lambda _: 2):
+        try:
+            out += _aggregate(con, relation, batch, k, key)
+        except duckdb.Error:
+            for c in batch:
+                try:
+                    out += _aggregate(con, relation, [c], k, key)
+                except duckdb.Error as exc:
+                    out.append(_result(c, None, None, (), error=_error(exc)))
+    return out
 
 
 def _aggregate(con: duckdb.DuckDBPyConnection, relation: str | None, checks: list[Check], k: int,

@@ -33,10 +33,10 @@ def profile_table(path: str | Path, statistics: TableStatistics, regular_share: 
     if not timed:
         return TableTemporal(name=statistics.name)
     primary = primary_time_column(timed)
-    with open_table(path) as con:
+    measured = measures(statistics.name, statistics.columns)
+    with open_table(path, [*timed, *measured], statistics.row_count) as con:
         profiles = {c: column_profile(con, c, s, regular_share) for c, s in timed.items()}
-        trends = measure_trends(con, primary, profiles[primary], measures(statistics.name, statistics.columns),
-                                trend_min_r2, seasonality_min_strength)
+        trends = measure_trends(con, primary, profiles[primary], measured, trend_min_r2, seasonality_min_strength)
     ordered = {primary: profiles[primary].model_copy(update={"primary": True, "trends": trends})}
     ordered |= {c: p for c, p in profiles.items() if c != primary}
     return TableTemporal(name=statistics.name, primary_column=primary, columns=ordered)

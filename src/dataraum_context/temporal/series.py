@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 
 from dataraum_context.models import TemporalProfile
-from dataraum_context.sql import quote_ident
+from dataraum_context.sql import batched, quote_ident
 from dataraum_context.temporal.cadence import DAY
 from dataraum_context.temporal.granularity import GRANULARITIES
 from dataraum_context.temporal.view import VIEW, as_timestamp
@@ -31,14 +31,19 @@ def trend_unit(profile: TemporalProfile, max_points: int = 200) -> str | None:
 def series(con: duckdb.DuckDBPyConnection, column: str, unit: str,
            measures: list[str]) -> tuple[list[Any], np.ndarray]:
     """Per period from the first to the last: the period's start, then the row count and the
-    sum of each measure (zero in periods without rows)."""
+    sum of each measure (zero in periods without rows); the measures of a wide table a batch
+    per query."""
     x = as_timestamp(column)
-    sums = "".join(f", sum(CAST({quote_ident(m)} AS DOUBLE))" for m in measures)
-    rows = con.execute(
-        f"WITH s AS (SELECT date_trunc('{unit}', {x}) AS p, count(*) AS n{sums} FROM {VIEW} "
-        f"WHERE {x} IS NOT NULL GROUP BY p), "
-        f"r AS (SELECT unnest(generate_series(min(p), max(p), INTERVAL 1 {unit})) AS p FROM s) "
-        f"SELECT * FROM r LEFT JOIN s USING (p) ORDER BY p").fetchall()
-    periods = [r[0] for r in rows]
-    values = np.array([[v if v is not None else 0.0 for v in r[1:]] for r in rows], dtype=float)
-    return periods, values
+    periods: list[Any] = []
+    blocks = []
+    for i, batch in enumerate(list(batched(measures)) or [[]]):
+        sums = "".join(f", sum(CAST({quote_ident(m)} AS DOUBLE))" for m in batch)
+        rows = con.execute(
+            f"WITH s AS (SELECT date_trunc('{unit}', {x}) AS p, count(*) AS n{sums} FROM {VIEW} "
+            f"WHERE {x} IS NOT NULL GROUP BY p), "
+            f"r AS (SELECT unnest(generate_series(min(p), max(p), INTERVAL 1 {unit})) AS p FROM s) "
+            f"SELECT * FROM r LEFT JOIN s USING (p) ORDER BY p").fetchall()
+        periods = [r[0] for r in rows]
+        skip = 1 if i == 0 else 2  # the row count once
+        blocks.append(np.array([[v if v is not None else 0.0 for v in r[skip:]] for r in rows], dtype=float))
+    return periods, np.hstack(blocks)

@@ -1,23 +1,25 @@
-"""The table under analysis: a view over its typed Parquet on a connection of its own."""
+"""The table under analysis: the columns it reads of its typed Parquet, on a connection of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import connect, create_parquet_relation, quote_ident
 
 VIEW = "_timed"
 
 
-def open_table(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """A connection (in UTC, so that timestamps read the same everywhere) with the Parquet
-    file at `path` as the view `VIEW`."""
+def open_table(path: str | Path, columns: Sequence[str], rows: int) -> duckdb.DuckDBPyConnection:
+    """A connection (in UTC, so that timestamps read the same everywhere) with `columns` of
+    the Parquet file at `path` as `VIEW` (read once into memory when they are few cells: each
+    query would bind all of a wide table's columns)."""
     con = connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"CREATE TEMP VIEW {VIEW} AS SELECT * FROM read_parquet({quote_literal(str(path))})")
+        create_parquet_relation(con, VIEW, path, columns, rows)
     except BaseException:
         con.close()
         raise
