@@ -50,9 +50,26 @@ class JSONLoader(LoaderBase):
     def _key(self) -> str:
         return str(self.options.get("key", "id"))
 
-    def _raw(self) -> str:
+    def _read(self, columns: str = "") -> str:
         records = "false" if self._values else "true"
-        return f"read_json({quote_literal(self._readable)}, format='auto', records={records})"
+        return f"read_json({quote_literal(self._readable)}, format={self._format}, records={records}{columns})"
+
+    @cached_property
+    def _format(self) -> str:
+        """'array' for a document that opens with `[`: DuckDB tells the format by the first byte,
+        and read an array after a byte order mark as one value."""
+        return "'array'" if self._first_character() == "[" else "'auto'"
+
+    def _raw(self) -> str:
+        """The records with every value read as its text. Left to itself DuckDB reads numbers as
+        BIGINT or DOUBLE and prints them again: an integer too large for BIGINT lost its
+        digits, and `5` became `5.0`. Objects stay structs (flattened later), arrays are read as
+        their JSON, or as lists of text when exploded."""
+        columns = ", ".join(f"{quote_literal(name)}: {quote_literal(_text_type(dtype, name, self._exploded))}"
+                            for name, dtype in zip(*self._detected, strict=True))
+        return self._read(f", columns={{{columns}}}")
+
+    _detected: tuple[list[str], list[duckdb.DuckDBPyType]]  # the columns and types DuckDB finds
 
     @property
     def _readable(self) -> str:
@@ -62,7 +79,7 @@ class JSONLoader(LoaderBase):
     def _fields(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, duckdb.DuckDBPyType]]:
         """(dotted name, SQL, type) of every leaf of the records: nested objects flattened."""
         try:
-            rel = con.sql(f"SELECT * FROM {self._raw()}")
+            rel = con.sql(f"SELECT * FROM {self._read()}")
             names, types = rel.columns, rel.types
         except duckdb.BinderException as exc:
             if "expected records" not in str(exc) or self._values:
@@ -71,6 +88,7 @@ class JSONLoader(LoaderBase):
             return self._fields(con)
         except duckdb.Error as exc:
             raise SourceError(f"{self.source}: not valid JSON: {_first_line(exc)}") from None
+        self._detected = (names, types)
         if self._values:
             return [(_ELEMENT, quote_ident(names[0]), types[0])]
         return [leaf for name, dtype in zip(names, types, strict=True)
@@ -172,6 +190,18 @@ def _leaves(name: str, sql: str, dtype: duckdb.DuckDBPyType) -> list[tuple[str, 
         return [(name, sql, dtype)]
     return [leaf for field, child in dtype.children
             for leaf in _leaves(f"{name}.{field}", f"struct_extract({sql}, {quote_literal(field)})", child)]
+
+
+def _text_type(dtype: duckdb.DuckDBPyType, path: str, exploded: list[str]) -> str:
+    """The type that reads a value of `dtype` (at dotted `path`) as text: objects as structs of
+    text, an exploded array as a list of text, any other array (or map) as its JSON."""
+    if dtype.id == "struct" and dtype.children:
+        fields = ", ".join(f"{quote_ident(field)} {_text_type(child, f'{path}.{field}', exploded)}"
+                           for field, child in dtype.children)
+        return f"STRUCT({fields})"
+    if dtype.id == "list" and path in exploded:
+        return f"{_text_type(dtype.children[0][1], '', [])}[]"
+    return "JSON" if dtype.id in ("list", "array", "map", "union", "json", "struct") else "VARCHAR"
 
 
 def _as_text(sql: str, dtype: duckdb.DuckDBPyType) -> str:
