@@ -275,13 +275,13 @@ class CSVLoader(LoaderBase):
 
     def _quotes_dropped(self, dialect: _Dialect) -> bool:
         """Whether the sniffer settled for no quote (or one that never occurs) while fields of
-        the first lines open with a double quote: the sign of a quote never closed. (Opening,
-        not wrapped: a quoted field usually holds the delimiter, which splits it here.)"""
+        the first lines are wrapped in double quotes: the sign of a quote never closed. A
+        wrapped field may hold the delimiter (the reason to quote it)."""
         text = self._head_text
         if dialect.quote == '"' or (dialect.quote and dialect.quote in text) or not dialect.delimiter:
             return False
-        return any(len(field) > 1 and field[0] == '"'
-                   for line in text.splitlines() for field in map(str.strip, line.split(dialect.delimiter)))
+        d = re.escape(dialect.delimiter)
+        return re.search(rf'(?:^|{d})[ \t]*"[^"\r\n]*"[ \t]*(?:{d}|\r?$)', text, re.M) is not None
 
     def _sniff_quoted_head(self, dialect: _Dialect) -> _Dialect | None:
         """The dialect of the first lines read with double quotes, up to the row whose quote is
