@@ -744,8 +744,29 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+def _commands() -> list[Case]:
+    """The other commands and the command line itself: the same promise."""
+    c = "commands"
+    return [
+        Case(c, "an unknown command", 2, command("frobnicate"), "frobnicate"),
+        Case(c, "run without sources", 2, command("run"), "sources"),
+        Case(c, "an unknown option", 2, command("run", "{d}/orders.csv", "--colour"), "--colour"),
+        Case(c, "annotate with an unknown role", 2, command("annotate", "orders.id", "--role", "boss"), "boss"),
+        Case(c, "annotate without what to say", 2, command("annotate", "orders.id", "--workspace", "{d}/ws"),
+             "--role"),
+        Case(c, "steps of a bad pipeline", 2, config("p.yaml", "name: p\nmodules: [staging, nosuch]\n", "steps",
+                                                     "--pipeline", "{file}"), "'nosuch'"),
+        Case(c, "ontology show of no ontology", 2, command("ontology", "show", "nosuch"), "nosuch"),
+        Case(c, "ontology validate of a missing file", 2, command("ontology", "validate", "{d}/nope.yaml"),
+             "nope.yaml"),
+        Case(c, "sample into a file", 2, command("sample", "{d}/orders.csv"), "not a directory"),
+        Case(c, "demo --out in a missing directory", 2, command("demo", "--out", "{d}/x/ctx.md"), "no such directory"),
+        Case(c, "runs --last not a number", 2, command("runs", "--last", "ten"), "ten"),
+    ]
+
+
 CASES = [*_files(), *_json_and_binary(), *_sources_yaml(), *_pipelines(), *_ontologies(), *_uris(), *_outputs(),
-         *_workspaces()]
+         *_workspaces(), *_commands()]
 
 
 # --- judging a case --------------------------------------------------------------------------
@@ -938,4 +959,4 @@ def test_the_corpus_is_broad():
     assert len(CASES) >= 120 and len({c.id for c in CASES}) == len(CASES)
     assert set(per_category) == {"files", "files: json", "files: parquet", "files: excel", "files: databases",
                                  "sources.yaml", "pipeline YAML", "ontology YAML", "URIs", "output paths",
-                                 "workspaces"}
+                                 "workspaces", "commands"}
