@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -87,7 +88,7 @@ class CSVLoader(LoaderBase):
 
     _undecodable: tuple[int, ...] = ()  # the lines DuckDB rejected as not UTF-8
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> io.BufferedIOBase:
         """The file's bytes, decompressed."""
         lower = self.source.lower()
         if lower.endswith(".gz"):
