@@ -34,8 +34,8 @@ class _Parser(argparse.ArgumentParser):
         self.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                           help="show the traceback of an error")
 
-    def error(self, message: str) -> NoReturn:  # one line, not the usage block
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    def error(self, message: str) -> NoReturn:  # one line, not the usage block; `dataraum: error:` as every error
+        self.exit(2, f"{self.prog.split()[0]}: error: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,12 +206,12 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
     from dataraum_context import run
     from dataraum_context.delivery.render import format_for, render
 
+    if args.out:
+        _check_out(args.out)
     fmt = args.format or (format_for(args.out) if args.out else "markdown")
     if fmt is None:
         raise DataraumError(f"--out {args.out}: cannot tell the format from the extension "
                             "(use .json, .md or .yaml, or --format)")
-    if args.out:
-        _check_out(args.out)
     result = run(pipeline, sources=sources, workspace=workspace, progress=sys.stderr.isatty(),
                  **overrides)
     for warning in result.warnings:

@@ -35,6 +35,12 @@ class StepFailed(Exception):
         super().__init__(f"step {step!r} failed: {error}")
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's message in one line (DuckDB's run over several), or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 # how the OS (strerror), DuckDB and SQLite say it; DuckDB and SQLite raise their own errors
 _NO_SPACE = re.compile(r"No space left on device|database or disk is full")
 _FILE_IN_MESSAGE = re.compile(r'file "([^"]+)"')

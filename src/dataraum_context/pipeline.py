@@ -29,11 +29,11 @@ from pydantic import (
 )
 
 from dataraum_context import plugins
-from dataraum_context.errors import ConfigError
+from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
-from dataraum_context.yaml_files import parse_yaml
+from dataraum_context.yaml_files import parse_yaml, read_text
 
 DEFAULT_WORKSPACE = ".dataraum"
 _ONTOLOGY = "ontology"  # the step, and the module computing it
@@ -100,7 +100,7 @@ def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> Pipeline
         path = Path(text_name)
         if not path.is_file():
             raise ConfigError(f"{text_name}: no such pipeline config file")
-        return parse_pipeline(path.read_text(encoding="utf-8"), str(path))
+        return parse_pipeline(read_text(path), str(path))
     if text_name not in builtin_pipelines():
         raise ConfigError(
             f"unknown pipeline {text_name!r} (built in: {', '.join(builtin_pipelines())}; or give a .yaml path)"
@@ -147,6 +147,9 @@ def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
                 continue
             except ImportError as exc:
                 raise ConfigError(f"modules: cannot import {name!r}: {exc}") from None
+            except Exception as exc:  # noqa: BLE001 (the module's own code failed as it was imported)
+                raise ConfigError(f"modules: importing {name!r} failed: {type(exc).__name__}: "
+                                  f"{first_line(exc)}") from None
         raise ConfigError(f"modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
                           "or a dotted import path)")
     return modules

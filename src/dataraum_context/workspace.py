@@ -16,6 +16,7 @@ A run holds the write lock (`Workspace.lock()`); readers never take it.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -25,14 +26,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
+from pydantic import ValidationError
 
-from dataraum_context.errors import ConfigError, WorkspaceBusy, disk_full
+from dataraum_context.errors import ConfigError, WorkspaceBusy, disk_full, first_line
 from dataraum_context.models import PipelineRun
 from dataraum_context.sql import connect, quote_ident, quote_literal
 
@@ -82,6 +83,10 @@ class Workspace:
         and losing it must not stop a run."""
         self.create()
         database = self.cache_dir / CACHE_DATABASE
+        with _writing(database):
+            self.cache_dir.mkdir(exist_ok=True)
+        if database.exists() and not database.is_file():
+            raise ConfigError(f"cannot write {database}: not a file")
         if database.is_file() and _corrupt(database):
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             for suffix in ("", "-journal", "-wal", "-shm"):  # a journal would be replayed into the new one
@@ -100,8 +105,10 @@ class Workspace:
         import fcntl  # POSIX only; imported here so that reading a workspace works everywhere
 
         self.create()
-        # unbuffered: a failed write (a full disk) must not be tried again when the file closes
-        with open(self.root / LOCK, "a+b", buffering=0) as f:
+        with _writing(self.root / LOCK):
+            # unbuffered: a failed write (a full disk) must not be tried again when the file closes
+            held = open(self.root / LOCK, "a+b", buffering=0)  # noqa: SIM115 (closed by the with below)
+        with held as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -109,7 +116,7 @@ class Workspace:
                 holder = f.read().decode(errors="replace").strip() or "another process"
                 raise WorkspaceBusy(f"workspace {self.root} is being written by {holder}; wait for it "
                                     "to finish or use another workspace") from None
-            with _full_disk_named(f.name):
+            with _writing(f.name):
                 f.truncate(0)
                 f.write(_this_process().encode())
             try:
@@ -144,18 +151,18 @@ class Workspace:
         Snappy without dictionary pages: a fifth faster to write than DuckDB's default, and the
         files are scanned whole by the next step, where dictionaries buy nothing."""
         target = self.path(relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(target)
         options = "FORMAT parquet, COMPRESSION snappy, DICTIONARY_SIZE_LIMIT 1"
         if metadata:
             pairs = ", ".join(f"{quote_literal(k)}: {quote_literal(v)}" for k, v in metadata.items())
             options += f", KV_METADATA {{{pairs}}}"
         try:
-            with _full_disk_named(target):
+            with _writing(target):
+                target.parent.mkdir(parents=True, exist_ok=True)
                 con.execute(f"COPY ({query}) TO {quote_literal(str(tmp))} ({options})", params or [])
                 os.replace(tmp, target)
         finally:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
         return target
 
     def versions(self, relatives: list[str | None]) -> dict[str, str]:
@@ -183,13 +190,20 @@ class Workspace:
     def write_run(self, run: PipelineRun) -> Path:
         """Record a run as `runs/<run id>.json` (written whole or not at all)."""
         target = self.root / RUNS / f"{run.run_id}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        with _writing(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
         return write_atomically(target, run.model_dump_json(indent=2))
 
     def runs(self, limit: int | None = None) -> list[PipelineRun]:
-        """The recorded runs, newest first (run ids start with their UTC start time)."""
-        paths = sorted((self.root / RUNS).glob("*.json"), reverse=True)[:limit]
-        return [PipelineRun.model_validate_json(p.read_text(encoding="utf-8")) for p in paths]
+        """The recorded runs, newest first (run ids start with their UTC start time); a record
+        that cannot be read is left out with a warning."""
+        records = []
+        for path in sorted((self.root / RUNS).glob("*.json"), reverse=True)[:limit]:
+            try:
+                records.append(PipelineRun.model_validate_json(path.read_bytes()))
+            except (OSError, ValidationError) as exc:
+                log.warning(f"{path}: not a run record, left out ({first_line(exc)})")
+        return records
 
     def remove(self, relative: str) -> None:
         self.path(relative).unlink(missing_ok=True)
@@ -198,18 +212,18 @@ class Workspace:
         return sorted(p.stem for p in (self.root / TABLES).glob("*.parquet"))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A new connection with every typed table as a view, and `quarantine_<table>` views."""
+        """A new connection with every typed table as a view, and `quarantine_<table>` views.
+        A file that is not Parquet (put there by hand, cut short outside our atomic writes) is
+        left out with a warning: it must not hide the other tables."""
         con = connect()
-        for name in self.table_names():
-            con.execute(
-                f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM "
-                f"read_parquet({quote_literal(str(self.path(self.relative(TABLES, name))))})"
-            )
-        for q in sorted((self.root / QUARANTINE).glob("*.parquet")):
-            con.execute(
-                f"CREATE VIEW {quote_ident('quarantine_' + q.stem)} AS SELECT * FROM "
-                f"read_parquet({quote_literal(str(q))})"
-            )
+        views = {name: self.path(self.relative(TABLES, name)) for name in self.table_names()}
+        views |= {f"quarantine_{q.stem}": q for q in sorted((self.root / QUARANTINE).glob("*.parquet"))}
+        for name, path in views.items():
+            try:
+                con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM "
+                            f"read_parquet({quote_literal(str(path))})")
+            except duckdb.Error as exc:
+                log.warning(f"{path}: cannot be read, left out ({first_line(exc)})")
         return con
 
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
@@ -227,25 +241,50 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:
     target = Path(path)
     tmp = temp_path(target)
     try:
-        with _full_disk_named(target):
+        with _writing(target):
             tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
             os.replace(tmp, target)
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
     return target
 
 
+def _discard(path: Path) -> None:
+    """Remove `path` when it is there (its directory may not even be a directory)."""
+    with suppress(FileNotFoundError, NotADirectoryError):
+        path.unlink()
+
+
 @contextmanager
-def _full_disk_named(path: str | os.PathLike[str]) -> Iterator[None]:
-    """A full disk while writing `path` raised as DiskFull naming it (the OS, DuckDB and
-    SQLite say it each in their way, and not always with the file)."""
+def _writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Errors while writing `path` that the user must fix, raised naming it: a full disk as
+    DiskFull, and a path that cannot be written (no permission, a read-only disk, a file where
+    a directory must be or the reverse) as ConfigError. The OS, DuckDB and SQLite say each in
+    their way, and not always with the file."""
     try:
         yield
     except (duckdb.Error, OSError) as exc:
         full = disk_full(exc, path)
-        if full is None:
+        if full is not None:
+            raise full from exc
+        reason = _unwritable(exc)
+        if reason is None:
             raise
-        raise full from exc
+        raise ConfigError(f"cannot write {path}: {reason}") from None
+
+
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR)
+_UNWRITABLE_TEXT = re.compile("|".join(os.strerror(e) for e in _UNWRITABLE))
+
+
+def _unwritable(exc: BaseException) -> str | None:
+    """Why a path cannot be written, when that is what `exc` says."""
+    if isinstance(exc, OSError):
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # creating a directory where a file is
+            return f"{exc.filename} is not a directory"
+        return exc.strerror if exc.errno in _UNWRITABLE else None
+    found = _UNWRITABLE_TEXT.search(str(exc))
+    return found[0] if found else None
 
 
 def temp_path(target: Path) -> Path:
@@ -287,12 +326,8 @@ def _corrupt(database: Path) -> bool:
 def _this_process() -> str:
     """Who holds the lock: pid, host, since when, and the command, each URI in it without
     credentials or query (where passwords and tokens travel)."""
-    def shown(arg: str) -> str:
-        parts = urlsplit(arg) if "://" in arg else None
-        if parts is None or not parts.netloc:
-            return arg
-        return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+    from dataraum_context.loaders.sources import without_credentials  # the loaders import this module
 
-    command = " ".join(shown(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
+    command = " ".join(without_credentials(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
     since = datetime.now().astimezone().isoformat(timespec="seconds")
     return f"pid {os.getpid()} on {socket.gethostname()} since {since} ({command})"

@@ -24,7 +24,7 @@ from dataraum_context.errors import ConfigError, DataraumError
 from dataraum_context.llm.protocol import ROLES, SemanticRole
 from dataraum_context.models import Frozen
 from dataraum_context.workspace import TABLES, Workspace, write_atomically
-from dataraum_context.yaml_files import parse_yaml
+from dataraum_context.yaml_files import read_yaml
 
 ANNOTATIONS_FILE = "annotations.yaml"
 _HEADER = ("# Column annotations (table.column: role, term, description). They win over every semantic\n"
@@ -118,7 +118,7 @@ def term_warning(term: str, ontology_name: str) -> str | None:
 
 
 def _load(path: Path) -> dict:
-    data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    data = read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):

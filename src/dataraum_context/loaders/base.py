@@ -15,6 +15,7 @@ import duckdb
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError, disk_full
+from dataraum_context.errors import first_line as _first_line  # the loaders' name for it
 from dataraum_context.loaders.sources import SourceSpec, is_uri, source_specs, uri_scheme
 from dataraum_context.models import (
     Relationship,
@@ -141,9 +142,9 @@ class LoaderBase(ABC):
             select = ", ".join(quote_ident(c.name) for c in columns)
             try:
                 workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative)
-                rows = con.execute(
+                [(rows,)] = con.execute(
                     "SELECT count(*) FROM read_parquet(?)", [str(workspace.path(relative))]
-                ).fetchone()[0]
+                ).fetchall()
                 rejected, rejects_path = self._rejects(con, workspace)
             except duckdb.Error as exc:
                 raise self._read_error(exc) from None
@@ -180,11 +181,6 @@ def write_temporary(suffix: str, fill: Callable[[IO[bytes]], object]) -> str:
             raise full from exc
         raise
     return path
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _DATA_SUFFIXES = (".gz", ".zst", ".csv", ".tsv", ".tab", ".txt", ".json", ".ndjson", ".jsonl",
@@ -232,6 +228,9 @@ def staged_loaders(sources: Sequence[str | SourceSpec] | str,
             failures.append(SourceFailure(source=spec.name, reason=str(exc)))
     seen: dict[str, str] = {}
     for loader in chosen:
+        if not _storable(loader.table):
+            raise ConfigError(f"{loader.source}: table name {loader.table!r} cannot be a file name in the "
+                              "workspace: it holds '/', '\\' or NUL")
         if loader.table in seen:
             raise SourceError(
                 f"{loader.source} and {seen[loader.table]} would both become table {loader.table!r}"
@@ -240,13 +239,17 @@ def staged_loaders(sources: Sequence[str | SourceSpec] | str,
     return chosen, failures
 
 
+def _storable(table: str) -> bool:
+    """Whether a table name can be the name of its files (`staged/<table>.parquet`): a name
+    with a path separator would put them elsewhere, outside the workspace even."""
+    return bool(table) and not any(c in table for c in "/\\\0")
+
+
 def _loaders_of(spec: SourceSpec, registry: dict[str, type[LoaderBase]]) -> list[LoaderBase]:
     loaders = []
     for source in _expand(spec.source, registry):
-        if spec.kind is not None:
-            loader_cls = registry[spec.kind]
-        else:
-            loader_cls = next((cls for cls in registry.values() if cls.handles(source)), None)
+        loader_cls = (registry[spec.kind] if spec.kind is not None
+                      else next((cls for cls in registry.values() if cls.handles(source)), None))
         if loader_cls is None:
             if is_uri(source):
                 schemes = sorted({f"{s}://" for cls in registry.values() for s in cls.schemes})

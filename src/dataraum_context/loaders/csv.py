@@ -23,6 +23,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import os
 import re
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ _SCANS = "dataraum_reject_scans"
 _HEAD = 65536
 _LONGEST_LINE = 64 << 20  # read for a header: 10,000 names of 6,000 characters
 _CHUNK = 1 << 20
+_MAX_LINE = 1 << 28  # bytes; DuckDB's default of 2 MiB refused a file with one long text value
 _ASCII = bytes(range(128))
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
@@ -67,6 +69,7 @@ class _Dialect(NamedTuple):
         texts = {"delim": self.delimiter, "quote": self.quote, "escape": self.escape,
                  "new_line": self.new_line, "comment": self.comment}
         return ["auto_detect=false", f"header={str(self.header).lower()}", f"skip={self.skip}",
+                f"max_line_size={_MAX_LINE}",
                 *(f"{k}={quote_literal(v)}" for k, v in texts.items() if v or k != "new_line"),
                 f"columns={{{columns}}}"]
 
@@ -86,7 +89,7 @@ class CSVLoader(LoaderBase):
 
     _undecodable: tuple[int, ...] = ()  # the lines DuckDB rejected as not UTF-8
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> io.BufferedIOBase:
         """The file's bytes, decompressed."""
         lower = self.source.lower()
         if lower.endswith(".gz"):
@@ -127,8 +130,10 @@ class CSVLoader(LoaderBase):
         head = self._head
         if not head.strip():
             raise SourceError(f"{self.source}: file is empty")
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if head.startswith(codecs.BOM_UTF16_LE):
             return "utf-16"
+        if head.startswith(codecs.BOM_UTF16_BE):
+            return "utf-16-be"  # DuckDB reads UTF-16 little-endian only: read from a UTF-8 copy
         if b"\x00" in head:
             raise SourceError(f"{self.source}: looks like a binary file, not {self.name.upper()} text")
         try:
@@ -248,7 +253,8 @@ class CSVLoader(LoaderBase):
     def _sniff(self, path: str, encoding: str, **fixed: str) -> _Dialect:
         """DuckDB's sniffer, with the options set and those `fixed`, tolerating malformed rows
         as the read does (it rejects them)."""
-        options = {"encoding": quote_literal(encoding), **self._set_options(), **fixed}
+        options = {"encoding": quote_literal(encoding), "max_line_size": str(_MAX_LINE), **self._set_options(),
+                   **fixed}
         args = ", ".join([quote_literal(path), *(f"{k}={v}" for k, v in options.items()), "ignore_errors=true"])
         try:
             with connect() as con:
@@ -273,12 +279,13 @@ class CSVLoader(LoaderBase):
 
     def _quotes_dropped(self, dialect: _Dialect) -> bool:
         """Whether the sniffer settled for no quote (or one that never occurs) while fields of
-        the first lines are wrapped in double quotes: the sign of a quote never closed."""
+        the first lines are wrapped in double quotes: the sign of a quote never closed. A
+        wrapped field may hold the delimiter (the reason to quote it)."""
         text = self._head_text
         if dialect.quote == '"' or (dialect.quote and dialect.quote in text) or not dialect.delimiter:
             return False
-        return any(len(field) > 1 and field[0] == field[-1] == '"'
-                   for line in text.splitlines() for field in map(str.strip, line.split(dialect.delimiter)))
+        d = re.escape(dialect.delimiter)
+        return re.search(rf'(?:^|{d})[ \t]*"[^"\r\n]*"[ \t]*(?:{d}|\r?$)', text, re.M) is not None
 
     def _sniff_quoted_head(self, dialect: _Dialect) -> _Dialect | None:
         """The dialect of the first lines read with double quotes, up to the row whose quote is

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 from functools import cached_property
+from typing import TYPE_CHECKING, cast
 
 import duckdb
 
@@ -21,6 +22,9 @@ from dataraum_context.loaders.base import LoaderBase, _first_line
 from dataraum_context.loaders.sources import SourceSpec
 from dataraum_context.models import Relationship, StagedColumn, TypeSystemStrength
 from dataraum_context.sql import quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    from duckdb.sqltypes import DuckDBPyType
 
 _ELEMENT = "value"  # the column of an array of scalars (a document's, or an exploded field's)
 _SCALARS = {'"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
@@ -35,7 +39,7 @@ class JSONLoader(LoaderBase):
     @classmethod
     def expand(cls, spec: SourceSpec, source: str) -> list[LoaderBase]:
         """The document's table, and one child table per exploded array."""
-        parent = super().expand(spec, source)[0]
+        parent = cast("JSONLoader", super().expand(spec, source)[0])
         children = [cls(source, table=f"{parent.table}_{field.replace('.', '_')}",
                         options={**spec.options, "element": field}, credentials=spec.credentials)
                     for field in parent._exploded if "element" not in spec.options]
@@ -50,19 +54,36 @@ class JSONLoader(LoaderBase):
     def _key(self) -> str:
         return str(self.options.get("key", "id"))
 
-    def _raw(self) -> str:
+    def _read(self, columns: str = "") -> str:
         records = "false" if self._values else "true"
-        return f"read_json({quote_literal(self._readable)}, format='auto', records={records})"
+        return f"read_json({quote_literal(self._readable)}, format={self._format}, records={records}{columns})"
+
+    @cached_property
+    def _format(self) -> str:
+        """'array' for a document that opens with `[`: DuckDB tells the format by the first byte,
+        and read an array after a byte order mark as one value."""
+        return "'array'" if self._first_character() == "[" else "'auto'"
+
+    def _raw(self) -> str:
+        """The records with every value read as its text. Left to itself DuckDB reads numbers as
+        BIGINT or DOUBLE and prints them again: an integer too large for BIGINT lost its
+        digits, and `5` became `5.0`. Objects stay structs (flattened later), arrays are read as
+        their JSON, or as lists of text when exploded."""
+        columns = ", ".join(f"{quote_literal(name)}: {quote_literal(_text_type(dtype, name, self._exploded))}"
+                            for name, dtype in zip(*self._detected, strict=True))
+        return self._read(f", columns={{{columns}}}")
+
+    _detected: tuple[list[str], list[DuckDBPyType]]  # the columns and types DuckDB finds
 
     @property
     def _readable(self) -> str:
         """The JSON file DuckDB reads."""
         return self.source
 
-    def _fields(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, duckdb.DuckDBPyType]]:
+    def _fields(self, con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, DuckDBPyType]]:
         """(dotted name, SQL, type) of every leaf of the records: nested objects flattened."""
         try:
-            rel = con.sql(f"SELECT * FROM {self._raw()}")
+            rel = con.sql(f"SELECT * FROM {self._read()}")
             names, types = rel.columns, rel.types
         except duckdb.BinderException as exc:
             if "expected records" not in str(exc) or self._values:
@@ -71,6 +92,7 @@ class JSONLoader(LoaderBase):
             return self._fields(con)
         except duckdb.Error as exc:
             raise SourceError(f"{self.source}: not valid JSON: {_first_line(exc)}") from None
+        self._detected = (names, types)
         if self._values:
             return [(_ELEMENT, quote_ident(names[0]), types[0])]
         return [leaf for name, dtype in zip(names, types, strict=True)
@@ -130,7 +152,7 @@ class JSONLoader(LoaderBase):
             return f"(SELECT {select} FROM {self._raw()})"
         return self._child_sql(fields, str(element))
 
-    def _child_sql(self, fields: list[tuple[str, str, duckdb.DuckDBPyType]], element: str) -> str:
+    def _child_sql(self, fields: list[tuple[str, str, DuckDBPyType]], element: str) -> str:
         by_name = {name: (sql, dtype) for name, sql, dtype in fields}
         if element not in by_name or by_name[element][1].id != "list":
             raise SourceError(f"{self.source}: explode: {element!r} is not an array field")
@@ -138,8 +160,8 @@ class JSONLoader(LoaderBase):
             raise ConfigError(f"{self.source}: explode needs a key column in each record: "
                               f"no field {self._key!r} (set the `key` option)")
         sql, dtype = by_name[element]
-        item = dtype.children[0][1]
-        leaves = ([leaf for field, child in item.children
+        [(_, item)] = _children(dtype)
+        leaves = ([leaf for field, child in _children(item)
                    for leaf in _leaves(field, f"struct_extract(item, {quote_literal(field)})", child)]
                   if item.id == "struct" else [(_ELEMENT, "item", item)])
         key_sql, key_type = by_name[self._key]
@@ -167,14 +189,32 @@ class JSONLoader(LoaderBase):
                                        f"{self.source}",))]
 
 
-def _leaves(name: str, sql: str, dtype: duckdb.DuckDBPyType) -> list[tuple[str, str, duckdb.DuckDBPyType]]:
-    if dtype.id != "struct" or not dtype.children:
+def _children(dtype: DuckDBPyType) -> list[tuple[str, DuckDBPyType]]:
+    """The fields of a struct, or the element of a list (a DECIMAL's or ENUM's children are
+    its width and its values, not types)."""
+    return [(name, child) for name, child in dtype.children if not isinstance(child, int | list)]
+
+
+def _leaves(name: str, sql: str, dtype: DuckDBPyType) -> list[tuple[str, str, DuckDBPyType]]:
+    if dtype.id != "struct" or not _children(dtype):
         return [(name, sql, dtype)]
-    return [leaf for field, child in dtype.children
+    return [leaf for field, child in _children(dtype)
             for leaf in _leaves(f"{name}.{field}", f"struct_extract({sql}, {quote_literal(field)})", child)]
 
 
-def _as_text(sql: str, dtype: duckdb.DuckDBPyType) -> str:
+def _text_type(dtype: DuckDBPyType, path: str, exploded: list[str]) -> str:
+    """The type that reads a value of `dtype` (at dotted `path`) as text: objects as structs of
+    text, an exploded array as a list of text, any other array (or map) as its JSON."""
+    if dtype.id == "struct" and _children(dtype):
+        fields = ", ".join(f"{quote_ident(field)} {_text_type(child, f'{path}.{field}', exploded)}"
+                           for field, child in _children(dtype))
+        return f"STRUCT({fields})"
+    if dtype.id == "list" and path in exploded:
+        return f"{_text_type(_children(dtype)[0][1], '', [])}[]"
+    return "JSON" if dtype.id in ("list", "array", "map", "union", "json", "struct") else "VARCHAR"
+
+
+def _as_text(sql: str, dtype: DuckDBPyType) -> str:
     """A value as staged: its text, and for an array (or a map) its JSON."""
     if dtype.id in ("list", "array", "map", "struct", "union", "json"):
         return f"to_json({sql})::VARCHAR"

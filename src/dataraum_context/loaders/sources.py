@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.models import Frozen
-from dataraum_context.yaml_files import parse_yaml
+from dataraum_context.yaml_files import read_yaml
 
 if TYPE_CHECKING:
     from dataraum_context.workspace import Workspace
@@ -54,26 +54,50 @@ class SourceSpec(Frozen):
     credentials: dict[str, Any] = {}
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")  # two letters at least: C:// is a drive
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+://)(?:[^/?#]*@)?([^?#]*).*", re.S)
+
+
 def is_uri(source: str) -> bool:
     """`scheme://...` (a Windows drive letter is not a scheme)."""
-    scheme = urlsplit(source).scheme
-    return len(scheme) > 1 and "://" in source
+    return _SCHEME.match(source) is not None
 
 
 def uri_scheme(source: str) -> str:
-    return urlsplit(source).scheme.lower() if is_uri(source) else ""
+    found = _SCHEME.match(source)
+    return found[1].lower() if found else ""
+
+
+def without_credentials(text: str) -> str:
+    """A URI without its user, password and query (where passwords and tokens travel), read
+    without parsing so that a malformed one is shown too; any other text as it is."""
+    return _CREDENTIALS.sub(r"\1\2", text) if is_uri(text) else text
 
 
 def check_no_password(uri: str) -> None:
-    """A password written into a URI would reach shell history, logs and the context."""
-    parts = urlsplit(uri)
+    """A password written into a URI would reach shell history, logs and the context. A URI
+    that cannot be parsed (a port out of range, a broken IPv6 host) is refused here too."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 (parsed on access)
+    except ValueError as exc:
+        raise ConfigError(f"{without_credentials(uri)}: not a valid URI: {exc}") from None
     query_keys = {k.split("=", 1)[0].lower() for k in parts.query.split("&") if k}
-    if parts.password is not None or query_keys & {"password", "passwd"}:
+    secrets = sorted(query_keys & _SECRET_PARAMETERS)
+    if parts.password is not None or secrets:
         shown = urlunsplit((parts.scheme, _netloc(parts.username, parts.hostname, parts.port),
                             parts.path, "", ""))
-        raise ConfigError(f"{shown}: a password in the URI is not accepted (it would end up in shell "
+        what = "a password" if parts.password is not None or secrets[0] in _PASSWORDS else f"a {secrets[0]!r} parameter"
+        raise ConfigError(f"{shown}: {what} in the URI is not accepted (it would end up in shell "
                           "history and logs); set it in the environment (PGPASSWORD) or in a "
-                          "sources.yaml's credentials as password: ${ENV_VAR}")
+                          "sources.yaml's credentials as password: ${ENV_VAR} (an API's as params: "
+                          "{token: ${ENV_VAR}})")
+
+
+_PASSWORDS = frozenset({"password", "passwd", "pwd"})
+# query parameters that carry credentials (an API's token, a signed URL's signature)
+_SECRET_PARAMETERS = _PASSWORDS | {"token", "access_token", "refresh_token", "api_key", "apikey", "api-key",
+                                   "key", "secret", "client_secret", "sig", "signature"}
 
 
 def _netloc(user: str | None, host: str | None, port: int | None) -> str:
@@ -146,7 +170,7 @@ def source_specs(sources: list[str | SourceSpec]) -> list[SourceSpec]:
 def _read_sources_file(path: Path) -> list[SourceSpec]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such sources file")
-    data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    data = read_yaml(path)
     entries = data.get("sources") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: expected `sources:` with a list of sources "
