@@ -73,7 +73,6 @@ class Case:
     exit: int
     build: Builder
     names: str = ""  # what the one error line names (exit 2); {d} is the case's directory
-    fixed_elsewhere: str = ""  # a known failure being fixed on another branch: expected to fail until it lands
 
     @property
     def id(self) -> str:
@@ -232,8 +231,6 @@ def held_lock(ws: Path) -> tuple[Callable[[], None], str]:
 # --- the cases -------------------------------------------------------------------------------
 
 NAME = "SELECT name FROM t WHERE id = 2"  # 'café' in ORDERS-like sources
-WIDE = "wide tables profile in bounded memory and time: branch wide-regex-md"
-MARKDOWN = "Markdown escapes what it renders from data: branch wide-regex-md"
 
 
 def _files() -> list[Case]:
@@ -313,8 +310,7 @@ def _files() -> list[Case]:
         Case(c, "empty header names", 0, source("t.csv", "id,,name,\n1,2,a,x\n3,4,b,y\n", rows=2)),
         Case(c, "header of only delimiters", 0, source("t.csv", ",,\n1,2,3\n4,5,6\n", rows=2)),
         Case(c, "1,200 columns", 0, source("t.csv", wide_csv(1200, 5), rows=5,
-                                          values={"SELECT c1199 FROM t WHERE c0 = 0": 1199}),
-             fixed_elsewhere=WIDE),
+                                          values={"SELECT c1199 FROM t WHERE c0 = 0": 1199})),
         Case(c, "a 4 MB value", 0, source("t.csv", "id,blob\n1," + "x" * 4_000_000 + "\n2,y\n", rows=2,
                                          values={"SELECT length(blob) FROM t WHERE id = 1": 4_000_000})),
         Case(c, "a 20,000-character header name", 0, source("t.csv", "id," + "h" * 20_000 + "\n1,2\n", rows=1)),
@@ -332,9 +328,9 @@ def _files() -> list[Case]:
                                              values={"SELECT note FROM t WHERE id = 1": "a | b"})),
         Case(c, "newlines and headings in values", 0, source("t.csv", csv_lines("id,note", [
             '1,"line one\n# INJECTED heading"', '2,"two\nlines"', "3,c"]), rows=3,
-            values={"SELECT note FROM t WHERE id = 1": "line one\n# INJECTED heading"}), fixed_elsewhere=MARKDOWN),
+            values={"SELECT note FROM t WHERE id = 1": "line one\n# INJECTED heading"})),
         Case(c, "pipes, hashes and newlines in header names", 0, source("t.csv", csv_lines(
-            '"a|b","# INJECTED","multi\nline",id', ["1,2,3,4", "5,6,7,8"]), rows=2), fixed_elsewhere=MARKDOWN),
+            '"a|b","# INJECTED","multi\nline",id', ["1,2,3,4", "5,6,7,8"]), rows=2)),
         Case(c, "backslashes and backticks in values", 0, source("t.csv", csv_lines("id,note", [
             "1,C:\\path\\", "2,`code`", "3,<b>html</b>"]), rows=3,
             values={"SELECT note FROM t WHERE id = 1": "C:\\path\\"})),
@@ -375,7 +371,7 @@ def _json_and_binary() -> list[Case]:
         Case(c, "nested 500 deep: a bound, said", 2,
              source("t.json", '[{"id": 1, "d": ' + "[" * 500 + "]" * 500 + "}]"), "maximum recursion depth"),
         Case(c, "pipes and newlines in keys", 0, source("t.json", json.dumps([{"a|b": 1, "# INJECTED\nkey": "x|y"}]),
-                                                       rows=1), fixed_elsewhere=MARKDOWN),
+                                                       rows=1)),
         Case(c, "truncated .json.gz", 2, source("t.json.gz", gzip.compress(json.dumps(records * 3000).encode())[:500]),
              "t.json.gz"),
     ]
@@ -951,9 +947,6 @@ def test_bad_input(case: Case, outcomes: dict[str, Outcome]):
     outcome = outcomes[case.id]
     if outcome.problems and outcome.problems[0].startswith("skip: "):
         pytest.skip(outcome.problems[0][6:])
-    if case.fixed_elsewhere:
-        assert outcome.problems, f"{case.id} passes now: drop its fixed_elsewhere"
-        pytest.xfail(f"{case.fixed_elsewhere}: {'; '.join(outcome.problems)}"[:300])
     assert not outcome.problems, (f"{case.id}: {'; '.join(outcome.problems)}\n  $ dataraum {' '.join(outcome.args)}"
                                   f"\n  exit {outcome.code}\n  stderr: {outcome.err[-3000:]}")
 
