@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hamilton.function_modifiers import cache
 
@@ -116,7 +116,7 @@ def context_document(
         warnings += semantic_enrichment.warnings
     return ContextDocument(
         pipeline=pipeline_name,
-        generated_at=datetime.now(timezone.utc),
+        generated_at=datetime.now(UTC),
         ontology=ontology.label if ontology else None,
         tables=tuple(tables),
         relationships=relationships,

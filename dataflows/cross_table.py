@@ -18,6 +18,7 @@ the complete rows, standardized (centred, unit-variance):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -150,10 +151,10 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
                 continue
             reached.add((r.to_table, r.to_columns, values))
             new = f"t{len(join.tables)}"
-            origin |= {(new, t): v for t, v in zip(r.to_columns, values)}
+            origin |= {(new, t): v for t, v in zip(r.to_columns, values, strict=True)}
             keys = ", ".join(quote_ident(c) for c in r.to_columns)
             on = " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
-                              for f, t in zip(r.from_columns, r.to_columns))
+                              for f, t in zip(r.from_columns, r.to_columns, strict=True))
             join.joins.append(f"LEFT JOIN (SELECT DISTINCT ON ({keys}) * FROM {quote_ident(r.to_table)}) "
                               f"AS {new} ON {on}")
             seen_before = r.to_table in join.tables
@@ -169,14 +170,14 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
 def _analyse(join: _Join, data: np.ndarray, sampled: bool, ci_threshold: float,
              vp_threshold: float) -> JoinedAnalysis:
     labels = [label for _, _, label in join.columns]
-    common = dict(base_table=join.base, tables=tuple(dict.fromkeys(join.tables)),
-                  join_sql=join.display_sql, rows=len(data), sampled=sampled)
+    analysis = partial(JoinedAnalysis, base_table=join.base, tables=tuple(dict.fromkeys(join.tables)),
+                       join_sql=join.display_sql, rows=len(data), sampled=sampled)
     if len(data):
         keep = np.std(data, axis=0) > 0
-        data, labels = data[:, keep], [lb for lb, k in zip(labels, keep) if k]
+        data, labels = data[:, keep], [lb for lb, k in zip(labels, keep, strict=True) if k]
     if len(labels) < 2 or len(data) < len(labels) + 2:
-        return JoinedAnalysis(**common, note=f"{len(data)} complete rows for {len(labels)} varying "
-                                             "numeric columns: too few to analyse")
+        return analysis(note=f"{len(data)} complete rows for {len(labels)} varying "
+                             "numeric columns: too few to analyse")
     z = (data - data.mean(axis=0)) / data.std(axis=0)
     vifs = [ColumnVIF(column=label, vif=_vif(z, j)) for j, label in enumerate(labels)]
     _, s, vt = np.linalg.svd(z / np.sqrt(len(z)), full_matrices=False)
@@ -196,8 +197,8 @@ def _analyse(join: _Join, data: np.ndarray, sampled: bool, ci_threshold: float,
             seen.add(frozenset(group.columns))
             groups.append(group)
     order = np.argsort(s)[::-1]  # ascending condition index
-    return JoinedAnalysis(
-        **common, columns=tuple(vifs),
+    return analysis(
+        columns=tuple(vifs),
         condition_indices=tuple(indices[k] for k in order),
         variance_proportions=tuple(tuple(round(float(p), 6) for p in proportions[k]) for k in order),
         dependency_groups=tuple(groups))
@@ -229,13 +230,13 @@ def _group(data: np.ndarray, labels: list[str], members: list[int], index: float
     y = max(members, key=lambda j: std[j])
     xs = [j for j in members if j != y]
     coef, intercept, r2 = _fit(data, y, xs)
-    kept = [j for j, c in zip(xs, coef) if abs(c) * std[j] / std[y] >= _NEGLIGIBLE]
+    kept = [j for j, c in zip(xs, coef, strict=True) if abs(c) * std[j] / std[y] >= _NEGLIGIBLE]
     if not kept:
         return None
     if len(kept) < len(xs):
         xs = kept
         coef, intercept, r2 = _fit(data, y, xs)
-    terms = " + ".join(f"{c:.4g}·{labels[j]}" for j, c in zip(xs, coef)).replace("+ -", "- ")
+    terms = " + ".join(f"{c:.4g}·{labels[j]}" for j, c in zip(xs, coef, strict=True)).replace("+ -", "- ")
     scale = float(np.abs(data[:, y]).mean()) or 1.0
     if abs(intercept) > 1e-6 * scale:
         terms += f" {'+' if intercept >= 0 else '-'} {abs(intercept):.4g}"

@@ -92,7 +92,7 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
                       exact_up_to_rows: int, top_k: int, histogram_bins: int) -> TableStatistics:
     path = ws.path(table.path)
     rel = con.sql(f"FROM read_parquet({quote_literal(str(path))})")
-    types = dict(zip(rel.columns, rel.types))
+    types = dict(zip(rel.columns, rel.types, strict=True))
     columns = [_Column(i, name, str(types[name]), types[name].id)
                for i, name in enumerate(table.columns)]
     exact = table.row_count <= exact_up_to_rows
@@ -151,8 +151,9 @@ def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
             keys.append((c.index, key))
             exprs.append(expr)
     row = con.execute(f"SELECT {', '.join(exprs)} FROM {_VIEW}").fetchone()
+    assert row is not None  # an aggregate returns one row
     scalars: dict[int, dict[str, Any]] = {c.index: {} for c in columns}
-    for (index, key), value in zip(keys, row[1:]):
+    for (index, key), value in zip(keys, row[1:], strict=True):
         scalars[index][key] = value
     return row[0], scalars
 
@@ -232,7 +233,7 @@ def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
     names = [d[0] for d in result.description]
     found: dict[int, dict[str, Any]] = {}
     for row in result.fetchall():
-        values = dict(zip(names, row))
+        values = dict(zip(names, row, strict=True))
         found.setdefault(values.pop("col"), {}).update(
             {k: v for k, v in values.items() if v is not None})
     return found
@@ -254,7 +255,7 @@ def _shape(n: int, m2: float | None, m3: float | None,
            m4: float | None) -> tuple[float | None, float | None]:
     """Sample skewness and excess kurtosis, bias-corrected as DuckDB's skewness()/kurtosis()
     and polars' skew(bias=False)/kurtosis(bias=False) are."""
-    if m2 is None or n < 3:
+    if m2 is None or m3 is None or m4 is None or n < 3:
         return None, None
     m2, m3, m4 = m2 / n, m3 / n, m4 / n
     if not m2 * m2 > 0:  # no spread (or one too small to divide by)
@@ -285,14 +286,14 @@ def _column_statistics(c: _Column, row_count: int, exact: bool, s: dict[str, Any
         max=hi,
         mean=_number(s.get("mean")),
         std=_number(s.get("std")),
-        quantiles=dict(zip(QUANTILES, quantiles)) if quantiles and None not in quantiles else None,
+        quantiles=dict(zip(QUANTILES, quantiles, strict=True)) if quantiles and None not in quantiles else None,
         quantiles_approximate=c.numeric and not exact,
         skewness=skewness,
         kurtosis=kurtosis,
         zero_count=s.get("zeros"),
         negative_count=s.get("negatives"),
         top_values=tuple(ValueFrequency(value=v, count=n) for v, n in
-                         zip(second.get("top_values", ()), second.get("top_counts", ()))),
+                         zip(second.get("top_values", ()), second.get("top_counts", ()), strict=True)),
         histogram=bins.histogram(second.get("bin_counts") or {}) if bins else (),
         min_length=s.get("min_length"),
         max_length=s.get("max_length"),

@@ -105,7 +105,9 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
                     f"FROM {_scan(ws, table.path)}", typed_path, null_tokens)
     typed = _scan(ws, typed_path)
     types = {name: dtype for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {typed}").fetchall()}
-    rows = con.execute(f"SELECT count(*) FROM {typed}").fetchone()[0]
+    counted = con.execute(f"SELECT count(*) FROM {typed}").fetchone()
+    assert counted is not None  # an aggregate returns one row
+    rows = counted[0]
 
     staged_nulls = _null_counts(con, ws.path(table.path))
     unchanged = {name for name, n in _null_counts(con, ws.path(typed_path)).items()
@@ -180,8 +182,10 @@ def _reads_a_token(candidate: TypeCandidate, target: str, null_tokens: list[str]
 @lru_cache(maxsize=256)  # the columns of a wide table share a handful of casts
 def _token_casts(cast: str, null_tokens: tuple[str, ...]) -> bool:
     with connect() as con:
-        return con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) "
-                           f"WHERE ({cast}) IS NOT NULL", [list(null_tokens)]).fetchone()[0] > 0
+        row = con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) "
+                          f"WHERE ({cast}) IS NOT NULL", [list(null_tokens)]).fetchone()
+        assert row is not None  # an aggregate returns one row
+        return row[0] > 0
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable, plans: list[_Plan],
@@ -263,7 +267,9 @@ def _duckdb_type(con: duckdb.DuckDBPyConnection, key: str, name: object) -> str:
     """DuckDB's spelling of a type name (int -> INTEGER); a ConfigError for anything else."""
     if isinstance(name, str) and _TYPE_NAME.fullmatch(name.strip()):
         try:
-            return con.execute(f"SELECT typeof(CAST(NULL AS {name}))").fetchone()[0]
+            row = con.execute(f"SELECT typeof(CAST(NULL AS {name}))").fetchone()
+            assert row is not None  # a SELECT without FROM returns one row
+            return row[0]
         except duckdb.Error:
             pass
     raise ConfigError(f"type_overrides: {key!r}: {name!r} is not a DuckDB type "

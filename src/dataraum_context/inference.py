@@ -160,7 +160,7 @@ class _Values:
         if not self.values.len():
             return 0.0, 0.0
         mask = mask.fill_null(False)
-        return float(mask.mean()), int(self.frame["count"].filter(mask).sum()) / self.rows
+        return int(mask.sum()) / mask.len(), int(self.frame["count"].filter(mask).sum()) / self.rows
 
     def candidate(self, mask: pl.Series, data_type: str, fmt: str, what: str,
                   evidence: tuple[str, ...] = (), **fields) -> TypeCandidate | None:
@@ -293,7 +293,7 @@ def _numbers(vals: _Values) -> list[TypeCandidate | None]:
     present = {ch for ch in (",", ".", " ", "'") if v.str.contains(_SEPARATOR_RX[ch]).any()}
     scored = []  # the dialects the values could be written in
     for mark, sep in _DIALECTS:
-        if sep in present or sep is None and (mark == "." or mark in present):
+        if sep in present or (sep is None and (mark == "." or mark in present)):
             mask = v.str.contains(number_regex(mark, sep, unit))
             scored.append((vals.share(mask)[1], mark, sep, mask))
     score, mark, sep, mask = max(scored, key=lambda s: s[0])  # the first of the best
@@ -357,7 +357,8 @@ def _dates(vals: _Values) -> list[TypeCandidate | None]:
         masks = [v.str.strptime(pl.Date, fmt, strict=False).is_not_null() for fmt in fmts]
         scores = [vals.share(m)[1] for m in masks]
         best = max(range(len(fmts)), key=lambda i: scores[i])
-        evidence, ambiguous = (), False
+        evidence: tuple[str, ...] = ()
+        ambiguous = False
         if len(fmts) == 2:
             only = int((masks[best] & ~masks[1 - best]).sum())
             order = "day-first" if fmts[best].startswith("%d") else "month-first"
@@ -438,7 +439,7 @@ def cast_sql(value: str, candidate: TypeCandidate, target: str) -> str:
     if fmt == "boolean":
         expr = (f"CASE WHEN lower({value}) IN ({', '.join(map(quote_literal, TRUE_WORDS))}) THEN true "
                 f"WHEN lower({value}) IN ({', '.join(map(quote_literal, FALSE_WORDS))}) THEN false END")
-    elif fmt.startswith("date_"):
+    elif fmt.startswith("date_") and candidate.parse_format is not None:
         expr = f"try_strptime({value}, {quote_literal(candidate.parse_format)})::DATE"
     elif fmt.startswith("timestamp_") or fmt in ("time", "uuid"):
         expr = f"TRY_CAST({value} AS {candidate.data_type})"
@@ -470,13 +471,14 @@ def _number_sql(value: str, candidate: TypeCandidate, target: str) -> str:
 def failure_reason(candidate: TypeCandidate, target: str) -> str:
     """Why a value went to quarantine, e.g. "not a DATE (format %d/%m/%Y)"."""
     fmt = candidate.format
+    detail: str | None
     if fmt in _NUMBER_FORMATS:
         mark = None if is_whole_number_type(target) else candidate.decimal_mark or "."
         detail = _dialect_text(mark, candidate.thousands_separator, candidate.unit)
     elif candidate.parse_format:
         detail = f"format {candidate.parse_format}"
     else:
-        detail = {"boolean": "one of " + ", ".join(f"{t}/{f}" for t, f in zip(TRUE_WORDS, FALSE_WORDS)),
+        detail = {"boolean": "one of " + ", ".join(f"{t}/{f}" for t, f in zip(TRUE_WORDS, FALSE_WORDS, strict=True)),
                   "timestamp_iso": "ISO 8601", "timestamp_iso_tz": "ISO 8601", "time": "HH:MM[:SS]",
                   }.get(fmt)
     return f"not a {target}" + (f" ({detail})" if detail else "")

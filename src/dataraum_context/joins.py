@@ -25,8 +25,8 @@ def table_roles(relationships: Sequence[Relationship], columns: Mapping[str, Seq
                 keys: Mapping[str, tuple[str, ...]]) -> dict[str, TableRole]:
     """Each table's role and degrees; `columns` lists every table's columns, `keys` their own
     keys. Self-references do not count toward the degrees."""
-    inbound = {name: 0 for name in columns}
-    outbound = {name: 0 for name in columns}
+    inbound = dict.fromkeys(columns, 0)
+    outbound = dict.fromkeys(columns, 0)
     referencing: dict[str, set[str]] = {name: set() for name in columns}
     for r in relationships:
         referencing.setdefault(r.from_table, set()).update(r.from_columns)
@@ -91,7 +91,7 @@ def join_sql(start: str, steps: Sequence[JoinStep]) -> str:
     for s in steps:
         on = " AND ".join(f"{quote_ident(s.left_table)}.{quote_ident(lc)} = "
                           f"{quote_ident(s.right_table)}.{quote_ident(rc)}"
-                          for lc, rc in zip(s.left_columns, s.right_columns))
+                          for lc, rc in zip(s.left_columns, s.right_columns, strict=True))
         parts.append(f"JOIN {quote_ident(s.right_table)} ON {on}")
     return " ".join(parts)
 

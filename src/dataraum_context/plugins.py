@@ -5,6 +5,7 @@ A plugin that fails to import is reported by name and skipped; it never breaks t
 
 from __future__ import annotations
 
+import os
 import warnings
 from importlib import resources
 from importlib.metadata import entry_points
@@ -30,7 +31,7 @@ def _discover(group: str) -> dict[str, Any]:
     for ep in entry_points(group=group):
         try:
             found[ep.name] = ep.load()
-        except Exception as exc:  # a broken third-party plugin must not break discovery
+        except Exception as exc:  # noqa: BLE001 (a broken third-party plugin must not break discovery)
             warnings.warn(f"{group} plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
                           PluginWarning, stacklevel=2)
     return found
@@ -57,9 +58,10 @@ def ontology_dirs() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for name, target in sorted(_discover(ONTOLOGIES).items()):
         try:
-            folder = Path(resources.files(target) if isinstance(target, ModuleType) else target)
-        except TypeError:  # not a package, not a path
-            folder = None
+            location = resources.files(target) if isinstance(target, ModuleType) else target
+        except TypeError:  # a module, not a package
+            location = None
+        folder = Path(location) if isinstance(location, str | os.PathLike) else None  # a package in a zip: no
         if folder is not None and folder.is_dir():
             found[name] = folder
         else:

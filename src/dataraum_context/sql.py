@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -36,10 +36,9 @@ def connect() -> duckdb.DuckDBPyConnection:
     """A short-lived in-memory connection: steps open one, use it and close it. DuckDB's text
     progress bar is off: it draws on stdout (after 2 s), where the CLI writes the context."""
     con = duckdb.connect(":memory:")
-    try:
+    # inside Jupyter DuckDB draws no text bar, and refuses the setting without ipywidgets
+    with suppress(duckdb.InvalidInputException):
         con.execute("SET enable_progress_bar_print = false")
-    except duckdb.InvalidInputException:
-        pass  # inside Jupyter DuckDB draws no text bar, and refuses the setting without ipywidgets
     return con
 
 

@@ -7,7 +7,9 @@ here, on this machine; the facts that leave it carry only redacted samples.
 
 from __future__ import annotations
 
-from dataraum_context.llm.protocol import ColumnFacts, ConceptCandidate, TableFacts
+from typing import cast
+
+from dataraum_context.llm.protocol import ColumnFacts, ConceptCandidate, SemanticRole, TableFacts
 from dataraum_context.llm.redaction import personal_kind, redact
 from dataraum_context.models import ColumnStatistics, StatisticsResult, TopologyResult, TypeResolutionResult
 from dataraum_context.naming import column_name, column_prefix
@@ -33,7 +35,7 @@ def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, works
     if topology is not None:
         # each column of a composite reference sits inside its counterpart; a single-column one wins
         for r in sorted(topology.relationships, key=lambda r: len(r.from_columns)):
-            for f, t in zip(r.from_columns, r.to_columns):
+            for f, t in zip(r.from_columns, r.to_columns, strict=True):
                 references.setdefault((r.from_table, f), f"{r.to_table}.{t}")
             if r.from_table != r.to_table:
                 referenced_by.setdefault(r.to_table, set()).add(r.from_table)
@@ -72,8 +74,8 @@ def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, works
 
 def _candidate(concept: str, score: float, ontology: Ontology) -> ConceptCandidate:
     c = ontology.concept(concept)
-    return ConceptCandidate(concept=concept, score=score, role=c.typical_role.value if c.typical_role else None,
-                            unit=c.unit, description=c.description)
+    role = cast("SemanticRole", c.typical_role.value) if c.typical_role else None  # the same six words
+    return ConceptCandidate(concept=concept, score=score, role=role, unit=c.unit, description=c.description)
 
 
 def _extreme(stats: ColumnStatistics, value: object) -> str | None:
@@ -117,7 +119,7 @@ def _sample_values(ws: Workspace, types: TypeResolutionResult, n: int) -> dict[s
             row = con.execute(f"SELECT {picks} FROM (SELECT {lists} FROM (SELECT * FROM {source} "
                               f"LIMIT {_SAMPLE_FROM_ROWS}))").fetchone()
             out[name] = {c: [v for v in (picked or []) if v is not None and v.strip()]
-                         for c, picked in zip(cols, row or ())}
+                         for c, picked in zip(cols, row or (), strict=False)}
     finally:
         con.close()
     return out

@@ -22,6 +22,8 @@ from dataraum_context.llm.protocol import (
     ColumnFacts,
     ConceptCandidate,
     Enrichment,
+    EntityType,
+    SemanticRole,
     TableAnswer,
     TableFacts,
 )
@@ -71,6 +73,7 @@ def _table(table: TableFacts, measured: bool) -> TableAnswer:
                    key=lambda n: (round(facts[n].null_ratio, 1), list(roles).index(n)))
     others = [n for n, r in roles.items() if r not in _KEYISH]
     targets = {(facts[n].references or n).split(".")[0] for n in fks} - {table.name}
+    entity: EntityType
     if table.topology_role == "bridge" or (len(targets) >= 2 and len(others) <= 1 and not measures
                                            and not table.referenced_by):
         entity = "bridge"
@@ -97,7 +100,7 @@ def _table_description(table: TableFacts, entity: str, fks: list[str], measures:
                        times: list[str], facts: dict[str, ColumnFacts]) -> str:
     grain = f"one row per {', '.join(table.key_columns)}" if table.key_columns else "no single-column key"
     parts = [f"{entity.capitalize()} table {table.name}: {table.row_count:,} rows, {grain}"]
-    targets = sorted({facts[n].references.split(".")[0] for n in fks if facts[n].references})
+    targets = sorted({ref.split(".")[0] for n in fks if (ref := facts[n].references)})
     if targets:
         parts.append(f"references {', '.join(targets)}")
     named = [n for n in fks if not facts[n].references]
@@ -135,7 +138,7 @@ def _agrees(concept: ConceptCandidate, role: str) -> bool:
     return concept.role in _KEYISH and role in _KEYISH
 
 
-def _role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None) -> tuple[str, list[str]]:
+def _role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None) -> tuple[SemanticRole, list[str]]:
     if col.name in table.key_columns:
         return "key", ["the table's key: unique and never null"]
     if col.references:
@@ -167,7 +170,7 @@ def _concept(col: ColumnFacts) -> ConceptCandidate | None:
 
 
 def _named_reference(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None
-                     ) -> tuple[str, list[str]] | None:
+                     ) -> tuple[SemanticRole, list[str]] | None:
     """A name ending in a key word (`_id`, `Key`, `_no`, `_code`) that is not the table's key:
     a reference by name when nothing was measured; a code when the values point nowhere."""
     name = column_name(table.name, col.name, prefix)
@@ -181,7 +184,7 @@ def _named_reference(table: TableFacts, col: ColumnFacts, measured: bool, prefix
 
 
 def _number_role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None
-                 ) -> tuple[str, list[str]]:
+                 ) -> tuple[SemanticRole, list[str]]:
     concept = _concept(col)
     if concept is not None and concept.role is not None:
         return concept.role, [f"concept {concept.concept}: {concept.role}"]
@@ -200,7 +203,7 @@ def _number_role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: st
 
 
 def _text_role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None
-               ) -> tuple[str, list[str]]:
+               ) -> tuple[SemanticRole, list[str]]:
     if col.pii:
         return "attribute", []  # the reason is added with the personal data flag
     concept = _concept(col)

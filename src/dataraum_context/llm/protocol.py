@@ -34,7 +34,7 @@ class ConceptCandidate(Frozen):
 
     concept: str
     score: float
-    role: str | None = None  # the concept's typical role
+    role: SemanticRole | None = None  # the concept's typical role
     unit: str | None = None
     description: str = ""
 

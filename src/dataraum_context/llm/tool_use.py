@@ -10,16 +10,24 @@ either. Only valid answers are cached.
 
 from __future__ import annotations
 
+import functools
 from abc import abstractmethod
 from collections import Counter
-import functools
 from typing import Any
 
 from pydantic import ValidationError
 
 from dataraum_context import settings
 from dataraum_context.llm.cache import ResponseCache
-from dataraum_context.llm.protocol import Batch, BatchAnswer, ColumnFacts, Enrichment, LLMError, TableFacts, check_answer
+from dataraum_context.llm.protocol import (
+    Batch,
+    BatchAnswer,
+    ColumnFacts,
+    Enrichment,
+    LLMError,
+    TableFacts,
+    check_answer,
+)
 from dataraum_context.models import Frozen
 
 TOOL_NAME = "describe_tables"
@@ -176,7 +184,7 @@ def _table_lines(table: TableFacts) -> list[str]:
         lines.append(f"(a wide table: its other columns, described in another request: "
                      f"{', '.join(table.other_columns)})")
     lines += [_column_line(c) for c in table.columns]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _column_line(c: ColumnFacts) -> str:

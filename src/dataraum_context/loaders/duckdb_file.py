@@ -80,4 +80,5 @@ class DuckDBLoader(LoaderBase):
         return [Relationship(from_table=self.table, from_columns=tuple(cols), to_table=target,
                              to_columns=tuple(refs), source="declared",
                              evidence=(f"FOREIGN KEY declared in {self.source}",))
-                for kind, cols, target, refs in self._constraints if kind == "FOREIGN KEY"]
+                for kind, cols, target, refs in self._constraints
+                if kind == "FOREIGN KEY" and target is not None]  # a foreign key names its table

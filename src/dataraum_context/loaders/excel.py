@@ -149,5 +149,5 @@ def _call(source: str, read: Any) -> Any:
         return read()
     except SourceError:
         raise
-    except Exception as exc:  # fastexcel raises its own hierarchy, and OSError, ValueError
+    except Exception as exc:  # noqa: BLE001 (fastexcel raises its own hierarchy, and OSError, ValueError)
         raise SourceError(f"{source}: cannot be read as an Excel workbook: {_first_line(exc)}") from None

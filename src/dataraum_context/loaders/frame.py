@@ -122,7 +122,7 @@ def _from_pandas(df: Any) -> tuple[pa.Table, bool]:
         levels = [str(n) if n is not None else "index" if df.index.nlevels == 1 else f"level_{i}"
                   for i, n in enumerate(df.index.names)]
         df = df.reset_index(names=unique_names([*columns, *levels])[len(columns):])
-    objects = [c for c, dtype in df.dtypes.items() if dtype == object]
+    objects = [c for c, dtype in df.dtypes.items() if pd.api.types.is_object_dtype(dtype)]
     text = bool(objects) or any(isinstance(dtype, pd.StringDtype) for dtype in df.dtypes)
     # an object column holds any Python values: their text, with missing values kept null
     table = pa.Table.from_pandas(df.astype(dict.fromkeys(objects, "string")), preserve_index=False)

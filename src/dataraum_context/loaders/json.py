@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 from functools import cached_property
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 import duckdb
 
@@ -33,8 +33,9 @@ _SCALARS = {'"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 class JSONLoader(LoaderBase):
     name = "json"
     type_system = TypeSystemStrength.UNTYPED
-    extensions = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
-    option_names = ("explode", "key", "element")
+    # annotated as the base class does, so that the API loader can list others
+    extensions: ClassVar[tuple[str, ...]] = (".json", ".ndjson", ".jsonl", ".json.gz", ".ndjson.gz", ".jsonl.gz")
+    option_names: ClassVar[tuple[str, ...]] = ("explode", "key", "element")
 
     @classmethod
     def expand(cls, spec: SourceSpec, source: str) -> list[LoaderBase]:

@@ -22,7 +22,7 @@ class ParquetLoader(LoaderBase):
 
     @classmethod
     def handles(cls, source: str) -> bool:
-        return super().handles(source) or os.path.isdir(source) and _is_dataset(source)
+        return super().handles(source) or (os.path.isdir(source) and _is_dataset(source))
 
     def _files(self) -> list[str]:
         if not os.path.isdir(self.source):

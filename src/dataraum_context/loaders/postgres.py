@@ -71,9 +71,10 @@ class PostgresLoader(ArrowLoader):
     def __init__(self, source: str, table: str | None = None, options: dict | None = None,
                  credentials: dict | None = None):
         parts = urlsplit(source)
-        own = {k: v for k, v in parse_qsl(parts.query) if k in _OWN_PARAMS}
+        query = dict(parse_qsl(parts.query))
+        own: dict[str, object] = {k: v for k, v in query.items() if k in _OWN_PARAMS}
         if "tables" in own:
-            own["tables"] = [t for t in own["tables"].split(",") if t]
+            own["tables"] = [t for t in query["tables"].split(",") if t]
         super().__init__(source, table=table, options={**own, **(options or {})},
                          credentials=credentials)
         self.table = table or ""  # empty while listing the tables
@@ -137,7 +138,7 @@ class PostgresLoader(ArrowLoader):
     @cached_property
     def _typed(self) -> list[tuple[str, pa.DataType, bool, str | None]]:
         """(column, Arrow type, read as text, note) per column."""
-        out = []
+        out: list[tuple[str, pa.DataType, bool, str | None]] = []
         for name, typname, typmod, declared in self._catalog[0]:
             if typname == "numeric":
                 precision, scale = (typmod - 4) >> 16 & 0xFFFF, (typmod - 4) & 0xFFFF

@@ -249,7 +249,7 @@ def _resolve(root: OntologySource, found: dict[str, OntologySource]) -> Ontology
         for i, parent in enumerate(parents):
             loc: list[str | int] = ["extends", i] if len(parents) > 1 else ["extends"]
             if parent in chain:
-                cycle = " -> ".join(chain[chain.index(parent):] + [parent])
+                cycle = " -> ".join([*chain[chain.index(parent):], parent])
                 raise parsed.error(loc, f"{parent!r} makes a cycle: {cycle}")
             if parent in done:
                 continue
@@ -329,10 +329,9 @@ class _Checks:
 
     def _quality_rules(self, rule: QualityRule, error: Callable[..., ConfigError]) -> QualityRule:
         for i, target in enumerate(rule.applies_to):
-            if "*" not in target:
-                if target not in self.concepts:
-                    raise error(["applies_to", i], f"{target!r} is neither a concept of this ontology "
-                                                   "nor a name pattern (patterns contain *)")
+            if "*" not in target and target not in self.concepts:
+                raise error(["applies_to", i], f"{target!r} is neither a concept of this ontology "
+                                               "nor a name pattern (patterns contain *)")
         try:
             params = RULE_PARAMETERS[rule.rule_type].model_validate(rule.parameters)
         except ValidationError as exc:

@@ -40,7 +40,7 @@ _MIN_PATTERN_SHARE = 0.5
 _INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
             "UINTEGER", "UBIGINT", "UHUGEINT", "INT", "INT2", "INT4", "INT8", "LONG", "SHORT"}
 _FAMILIES = {
-    **{t: "integer" for t in _INTEGER},
+    **dict.fromkeys(_INTEGER, "integer"),
     "FLOAT": "float", "DOUBLE": "float", "REAL": "float", "FLOAT4": "float", "FLOAT8": "float",
     "DECIMAL": "decimal", "NUMERIC": "decimal",
     "DATE": "temporal", "TIME": "temporal", "TIMESTAMP": "temporal", "TIMESTAMPTZ": "temporal",
@@ -250,7 +250,7 @@ def _adjusted(score: float, concept: Concept, family: str | None, data_type: str
         bound = _SHARE_UNITS.get((concept.unit or "").lower())
         low, high = _number(statistics.min), _number(statistics.max)
         if bound is not None and low is not None and high is not None:
-            if 0 <= low and high <= bound:
+            if low >= 0 and high <= bound:
                 notes.append(f"values within 0..{bound:g}")
             elif low < 0 or high > 100:
                 score *= _OUT_OF_RANGE

@@ -6,7 +6,7 @@ chain, with the file each entry came from. Both are frozen, pickle, and serialis
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from dataraum_context.models import Frozen
 from dataraum_context.ontology.tokens import NamePattern, parse_pattern
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What a column does in its table."""
 
     KEY = "key"
@@ -28,7 +28,7 @@ class Role(str, Enum):
     ATTRIBUTE = "attribute"
 
 
-class TemporalBehavior(str, Enum):
+class TemporalBehavior(StrEnum):
     """How a value adds up over time, which decides how a metric aggregates it."""
 
     ADDITIVE = "additive"  # sums over time and entities: revenue, quantity sold
@@ -39,7 +39,7 @@ class TemporalBehavior(str, Enum):
     SLOWLY_CHANGING = "slowly_changing"  # changes now and then: a status, an address
 
 
-class RuleType(str, Enum):
+class RuleType(StrEnum):
     NOT_NULL = "not_null"
     UNIQUE = "unique"  # over all the columns it applies to together
     RANGE = "range"
@@ -53,13 +53,13 @@ class RuleType(str, Enum):
     REFERENTIAL_INTEGRITY = "referential_integrity"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
 
 
-class OutputType(str, Enum):
+class OutputType(StrEnum):
     NUMBER = "number"
     COUNT = "count"
     CURRENCY = "currency"
@@ -68,7 +68,7 @@ class OutputType(str, Enum):
     DURATION = "duration"
 
 
-class Complexity(str, Enum):
+class Complexity(StrEnum):
     SIMPLE = "simple"
     MODERATE = "moderate"
     COMPLEX = "complex"
@@ -205,7 +205,7 @@ class CrossColumnParameters(RuleParameters):
     tolerance: float = Field(0.0, ge=0)
 
 
-class Grain(str, Enum):
+class Grain(StrEnum):
     MINUTE = "minute"
     HOUR = "hour"
     DAY = "day"

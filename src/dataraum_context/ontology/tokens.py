@@ -91,9 +91,10 @@ def split_compound(word: str, vocabulary: Collection[str]) -> tuple[str, ...] | 
     for i in range(n - 2, -1, -1):
         for j in range(n, i + 1, -1):  # longest piece first
             rest = best[j]
-            if rest is not None and stem(word[i:j]) in vocabulary:
-                if best[i] is None or 1 + len(rest) < len(best[i]):
-                    best[i] = (word[i:j], *rest)
+            current = best[i]
+            if (rest is not None and stem(word[i:j]) in vocabulary
+                    and (current is None or 1 + len(rest) < len(current))):
+                best[i] = (word[i:j], *rest)
     found = best[0]
     return found if found is not None and len(found) > 1 else None
 

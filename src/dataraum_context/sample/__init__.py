@@ -86,10 +86,8 @@ def _customers(rng: random.Random) -> list[list[object]]:
     for cid in range(1, _N_CUSTOMERS + 1):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         email = f"{first.lower()}.{last.lower()}{cid}@example.com"
-        if cid % 5 == 0:  # every fifth postal code starts with 0, like 01067 Dresden
-            postal = f"0{rng.randrange(1000, 10000):04d}"
-        else:
-            postal = f"{rng.randrange(10000, 100000):05d}"
+        # every fifth postal code starts with 0, like 01067 Dresden
+        postal = f"0{rng.randrange(1000, 10000):04d}" if cid % 5 == 0 else f"{rng.randrange(10000, 100000):05d}"
         rows.append([
             cid,
             f"{first} {last}",
@@ -100,9 +98,10 @@ def _customers(rng: random.Random) -> list[list[object]]:
             1 if rng.random() < 0.85 else 0,
         ])
     # the duplicated key: customer 17 signed up a second time, with another address
-    first = rows[_DUPLICATE_ID - 1][1].split(" ")[0]
-    rows.append([_DUPLICATE_ID, rows[_DUPLICATE_ID - 1][1], f"{first.lower()}.new@example.com",
-                 rows[_DUPLICATE_ID - 1][3], rows[_DUPLICATE_ID - 1][4], "2023-03-15", 1])
+    original = rows[_DUPLICATE_ID - 1]
+    first = str(original[1]).split(" ")[0]
+    rows.append([_DUPLICATE_ID, original[1], f"{first.lower()}.new@example.com",
+                 original[3], original[4], "2023-03-15", 1])
     return rows
 
 

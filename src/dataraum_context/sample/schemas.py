@@ -113,7 +113,7 @@ class Schema:
                     rejected_rows=0,
                     columns={c: ResolvedColumn(name=c, data_type=str(t), source_type=str(t),
                                                resolved_by="source")
-                             for c, t in zip(rel.columns, rel.types)})
+                             for c, t in zip(rel.columns, rel.types, strict=True)})
         finally:
             con.close()
         return TypeResolutionResult(tables=tables)
@@ -305,7 +305,7 @@ class _Builder:
         most = rng.choice([3, 5, 8])
         pairs = [(h, n) for h in header.keys for n in range(1, rng.randint(1, most) + 1)]
         rng.shuffle(pairs)
-        columns = {"id": list(range(1, len(pairs) + 1))} if naming.style == "id" else {}
+        columns: dict[str, list] = {"id": list(range(1, len(pairs) + 1))} if naming.style == "id" else {}
         columns |= {href: [h for h, _ in pairs], number: [n for _, n in pairs],
                     naming.plain("quantity", prefix): [rng.randint(1, 20) for _ in pairs],
                     naming.plain("amount", prefix): [round(rng.uniform(1, 500), 2) for _ in pairs]}
