@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from servers import running_postgres  # noqa: E402
+from support.servers import running_postgres
 
 _TABLE = """
 DROP TABLE IF EXISTS public.events;

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from dataraum_context.cli import main
-from servers import http_app, postgres  # noqa: F401  (fixtures: a PostgreSQL server, HTTP apps)
+
+# fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API
+pytest_plugins = ["support.servers", "support.messages_api"]
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 import dataraum_context as dc
-from conftest import cli, write
 from dataraum_context import sample
 from dataraum_context.errors import ConfigError, StepFailed
 from dataraum_context.llm import Batch, LLMError, ResponseCache
 from dataraum_context.llm.anthropic_provider import AnthropicProvider
 from dataraum_context.llm.protocol import ColumnFacts, TableFacts
-from messages_api import Reply, error, good_answer, messages_api, tool_use  # noqa: F401 (a fixture)
+
+from conftest import cli, write
+from support.messages_api import Reply, error, good_answer, tool_use
 
 KEY = "sk-ant-test-8c1f0e5a9b7d4f3e"
 SHOP = str(sample.shop_dir())
@@ -65,10 +66,12 @@ def test_a_good_answer_is_the_semantics(messages_api, tmp_path):
     status = sem.tables["orders"].columns["status"]
     assert (status.semantic_role, status.description, status.source) == ("attribute", "status according to the model",
                                                                         "anthropic")
-    assert sem.tables["orders"].entity_type == "fact" and sem.tables["orders"].description == "orders, as the model sees it."
+    orders = sem.tables["orders"]
+    assert orders.entity_type == "fact" and orders.description == "orders, as the model sees it."
     assert sem.tables["customers"].columns["email"].pii  # found locally; the model's `false` does not undo it
     request = api.requests[0]
-    assert request["model"] == "claude-sonnet-5-5" and request["tool_choice"] == {"type": "tool", "name": "describe_tables"}
+    assert request["model"] == "claude-sonnet-5-5"
+    assert request["tool_choice"] == {"type": "tool", "name": "describe_tables"}
     assert request["tools"][0]["input_schema"]["properties"]["tables"]["type"] == "array"
     prompt = api.prompt()
     assert "## table order_items: 517 rows; key order_item_id" in prompt

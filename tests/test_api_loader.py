@@ -19,7 +19,7 @@ from dataraum_context.loaders.sources import Secrets
 from dataraum_context.workspace import Workspace
 
 from conftest import cli
-from servers import Reply, Seen
+from support.servers import Reply, Seen
 
 _PEOPLE = [{"id": i, "name": f"p{i}", "address": {"city": "Paris" if i % 2 else "Rome"}} for i in range(1, 8)]
 
@@ -65,7 +65,7 @@ def test_cursor_pagination(http_app, tmp_path):
 
     app = http_app(pages)
     options = "{pagination: cursor, cursor_path: meta.next, cursor_param: after}"
-    staged, rows = _load(_sources_file(tmp_path, f"{app.url}/people", options), tmp_path)
+    staged, _ = _load(_sources_file(tmp_path, f"{app.url}/people", options), tmp_path)
     assert staged.row_count == 7 and len(app.requests) == 2
 
 
@@ -76,7 +76,7 @@ def test_link_header_pagination_is_followed_by_default(http_app, tmp_path):
         return Reply(body=_PEOPLE[(page - 1) * 2: page * 2], headers=link if page < 4 else {})
 
     app = http_app(pages)
-    staged, rows = _load(f"{app.url}/people", tmp_path)
+    staged, _ = _load(f"{app.url}/people", tmp_path)
     assert staged.name == "people" and staged.row_count == 7 and len(app.requests) == 4
 
 

@@ -113,7 +113,7 @@ def test_dag_png(tmp_path: Path):
 def test_steps_lists_module_and_tags():
     result = cli("steps")
     assert result.code == 0
-    line = next(l for l in result.out.splitlines() if l.strip().startswith("type_resolution"))
+    line = next(x for x in result.out.splitlines() if x.strip().startswith("type_resolution"))
     assert "dataraum_context.dataflows.type_resolution" in line
     assert "scope=table phase=profiling criticality=required" in line
 

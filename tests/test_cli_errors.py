@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHOP_ORDERS, cli, write
 from dataraum_context.errors import WorkspaceBusy
 from dataraum_context.workspace import Workspace, temp_path
-from servers import Reply
+
+from conftest import SHOP_ORDERS, cli, write
+from support.servers import Reply
 
 TESTS = Path(__file__).parent
 SCRIPT = Path(sys.executable).with_name("dataraum")  # the installed command, as a user runs it
@@ -126,7 +127,7 @@ def test_verbose_adds_the_traceback_but_never_a_secret(tmp_path: Path, where: st
 def test_a_failing_node_in_the_library_still_raises_its_own_error(tmp_path: Path):
     import dataraum_context as dc
 
-    with pytest.raises(dc.SourceError, match="missing.csv: no such file"):
+    with pytest.raises(dc.SourceError, match=r"missing\.csv: no such file"):
         dc.run("quick_profile", sources=[str(tmp_path / "missing.csv")], workspace=str(tmp_path / "ws"))
 
 

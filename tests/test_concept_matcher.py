@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from functools import cache
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +35,7 @@ def top(onto: str, column: str, table: str | None = None, data_type: str | None 
 # --- tokenisation --------------------------------------------------------------------------
 
 words = st.lists(st.from_regex(r"[a-z]{2,8}|[0-9]{1,3}", fullmatch=True), min_size=1, max_size=5).filter(
-    lambda ws: all(not (a.isdigit() and b.isdigit()) for a, b in zip(ws, ws[1:])))
+    lambda ws: all(not (a.isdigit() and b.isdigit()) for a, b in pairwise(ws)))
 
 STYLES = {
     "snake": lambda ws: "_".join(ws),
@@ -120,7 +121,7 @@ def _spelled(pattern_text: str) -> list[str]:
 
 def _styles_for(ws: list[str]) -> list[str]:
     """camelCase cannot keep apart two numbers or two one-letter words (`pm2_5`, `s_h`)."""
-    ambiguous = any((a.isdigit() and b.isdigit()) or (len(a) == 1 and len(b) == 1) for a, b in zip(ws, ws[1:]))
+    ambiguous = any((a.isdigit() and b.isdigit()) or (len(a) == 1 and len(b) == 1) for a, b in pairwise(ws))
     return [s for s in STYLES if not (ambiguous and s in ("camel", "pascal"))]
 
 
@@ -262,8 +263,8 @@ def test_exclude_patterns_rule_a_concept_out():
 
 
 def stats(**kw) -> ColumnStatistics:
-    base = dict(name="c", data_type="DOUBLE", count=100, null_count=0, null_ratio=0.0, distinct_count=100,
-                distinct_approximate=False, uniqueness=1.0)
+    base = {"name": "c", "data_type": "DOUBLE", "count": 100, "null_count": 0, "null_ratio": 0.0,
+            "distinct_count": 100, "distinct_approximate": False, "uniqueness": 1.0}
     return ColumnStatistics(**{**base, **kw})
 
 
@@ -275,7 +276,8 @@ def test_values_alone_point_to_a_concept():
 
 
 def test_top_values_stand_in_for_a_sample():
-    st_ = stats(data_type="VARCHAR", top_values=(ValueFrequency(value="USD", count=90), ValueFrequency(value="EUR", count=10)))
+    st_ = stats(data_type="VARCHAR",
+                top_values=(ValueFrequency(value="USD", count=90), ValueFrequency(value="EUR", count=10)))
     (m, *_rest) = match_concepts("c3", "t", "VARCHAR", st_, None, ontology("base"))
     assert m.concept == "currency" and m.evidence[0] == "100% of values are typical values"
 

@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 
 from dataraum_context.dataflows.cross_table import cross_table_multicollinearity
-from support.steps import statistics_profiling, topology_enrichment
 from dataraum_context.models import MulticollinearityReport
 from dataraum_context.sample import schemas
+
+from support.steps import statistics_profiling, topology_enrichment
 
 
 def analyse(root: Path, frames: dict[str, pl.DataFrame], **kwargs) -> MulticollinearityReport:
@@ -28,7 +29,7 @@ def invoices_and_payments(n_invoices: int = 300, n_payments: int = 1000, noise: 
     subtotal = [round(rng.uniform(10, 500), 2) for _ in range(n_invoices)]
     invoice_of = [rng.randrange(n_invoices) for _ in range(n_payments)]
     tax = [round(rng.uniform(1, 40), 2) for _ in range(n_payments)]
-    total = [subtotal[i] + t + rng.gauss(0, noise) for i, t in zip(invoice_of, tax)]
+    total = [subtotal[i] + t + rng.gauss(0, noise) for i, t in zip(invoice_of, tax, strict=True)]
     return {
         "invoices": pl.DataFrame({"invoice_id": range(1, n_invoices + 1), "subtotal": subtotal,
                                   "weight_kg": [rng.uniform(0, 9) for _ in range(n_invoices)]}),
@@ -68,7 +69,7 @@ def test_near_dependency_matches_numpy(tmp_path):
     x = joined.select([label.split(".")[1] for label in labels]).to_numpy()
     z = (x - x.mean(axis=0)) / x.std(axis=0)
     expected_vif = np.diag(np.linalg.inv(np.corrcoef(x, rowvar=False)))
-    for column, expected in zip(analysis.columns, expected_vif):
+    for column, expected in zip(analysis.columns, expected_vif, strict=True):
         assert column.vif == pytest.approx(expected, rel=1e-6)
     s = np.linalg.svd(z, compute_uv=False)
     assert analysis.condition_indices[-1] == pytest.approx(s[0] / s[-1], rel=1e-6)

@@ -11,10 +11,11 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import SHOP_CUSTOMERS, cli, write
 
 import dataraum_context as dc
 from dataraum_context.errors import ConfigError, SourceError
+
+from conftest import SHOP_CUSTOMERS, cli, write
 
 N = 20
 
@@ -149,7 +150,7 @@ def test_a_frame_that_cannot_be_a_table_is_a_user_error_naming_it(workspace):
     with pytest.raises(ConfigError, match="source 'a/b': a frame's name"):
         dc.driver("quick_profile", sources={"a/b": pd.DataFrame({"x": [1]})}, workspace=str(workspace))
     twice = pd.DataFrame([[1, 2]], columns=["a", "a"])
-    with pytest.raises(SourceError, match="source 'twice': the pandas DataFrame cannot be converted .* Duplicate"):
+    with pytest.raises(SourceError, match=r"source 'twice': the pandas DataFrame cannot be converted .* Duplicate"):
         dc.driver("quick_profile", sources={"twice": twice}, workspace=str(workspace))
 
 

@@ -32,7 +32,7 @@ from conftest import cli, write
 
 def _stage(source, workspace, **kw):
     loaders = resolve_sources([str(source)])
-    return {l.table: l.load(Workspace(workspace)) for l in loaders}
+    return {loader.table: loader.load(Workspace(workspace)) for loader in loaders}
 
 
 def _rows(workspace, table) -> list[tuple]:
@@ -55,7 +55,7 @@ def test_uris_pick_their_loader(tmp_path):
     db = tmp_path / "s.sqlite"
     with sqlite3.connect(db) as con:
         con.execute("CREATE TABLE t (x INTEGER)")
-    assert [type(l).__name__ for l in resolve_sources([f"sqlite:///{db}"])] == ["SQLiteLoader"]
+    assert [type(loader).__name__ for loader in resolve_sources([f"sqlite:///{db}"])] == ["SQLiteLoader"]
     with pytest.raises(SourceError, match="no loader for this kind of URI"):
         resolve_sources(["ftp://example.org/x.csv"])
 
@@ -87,7 +87,7 @@ def test_sources_file_paths_are_relative_to_it_and_options_are_checked(tmp_path)
     [loader] = resolve_sources([str(config)])
     assert loader.table == "figures" and loader.options == {"delimiter": ";"}
     write(config, "sources:\n  - name: figures\n    source: d/semi.csv\n    options: {sep: ';'}\n")
-    with pytest.raises(ConfigError, match="unknown csv option 'sep' .valid: delimiter, quote, header, encoding"):
+    with pytest.raises(ConfigError, match=r"unknown csv option 'sep' \(valid: delimiter, quote, header, encoding"):
         resolve_sources([str(config)])
 
 
@@ -95,7 +95,7 @@ def test_failing_sources_are_reported_by_name_and_the_rest_load(data_dir, tmp_pa
     write(data_dir / "good.csv", "x\n1\n2\n")
     write(data_dir / "empty.csv", "")
     loaders, failures = staged_loaders([str(data_dir / "good.csv"), str(tmp_path / "missing.csv")])
-    assert [l.table for l in loaders] == ["good"]
+    assert [loader.table for loader in loaders] == ["good"]
     assert [(f.source, f.reason) for f in failures] == [
         (str(tmp_path / "missing.csv"), f"{tmp_path / 'missing.csv'}: no such file or directory")]
 
@@ -265,7 +265,7 @@ def test_excel_sheet_without_header_and_legacy_xls(data_dir, workspace):
 
 def test_unreadable_excel_is_a_clear_error(data_dir, tmp_path):
     path = write(data_dir / "broken.xlsx", b"PK\x03\x04" + b"not really a zip" * 20)
-    with pytest.raises(SourceError, match="broken.xlsx: cannot be read as an Excel workbook"):
+    with pytest.raises(SourceError, match=r"broken\.xlsx: cannot be read as an Excel workbook"):
         resolve_sources([str(path)])
     result = cli("run", str(path), "--workspace", str(tmp_path / "ws"))
     assert result.code == 2 and "broken.xlsx" in result.err and len(result.err.strip().splitlines()) == 1
@@ -302,7 +302,7 @@ def test_sqlite_weak_types_and_declared_keys(data_dir, tmp_path):
 
 def test_corrupt_sqlite_file_is_a_clear_error(data_dir):
     path = write(data_dir / "bad.sqlite", b"SQLite format 3\x00" + b"\xff" * 500)
-    with pytest.raises(SourceError, match="bad.sqlite: cannot be read as SQLite: file is not a database"):
+    with pytest.raises(SourceError, match=r"bad\.sqlite: cannot be read as SQLite: file is not a database"):
         resolve_sources([str(path)])
 
 
@@ -319,7 +319,7 @@ def test_duckdb_file_with_keys(data_dir, tmp_path):
     assert staged["o"].type_system.value == "strong" and staged["o"].primary_key == ("id",)
     assert [(r.from_table, r.to_table, r.source) for r in run.context.relationships] == [("o", "c", "declared")]
     write(data_dir / "junk.duckdb", b"\x00" * 8 + b"DUCK" + b"\x01" * 4000)
-    with pytest.raises(SourceError, match="junk.duckdb: cannot be opened as a DuckDB database"):
+    with pytest.raises(SourceError, match=r"junk\.duckdb: cannot be opened as a DuckDB database"):
         resolve_sources([str(data_dir / "junk.duckdb")])
 
 
@@ -328,7 +328,7 @@ def test_db_extension_is_told_apart_by_content(data_dir):
         con.execute("CREATE TABLE t (x INTEGER)")
     with duckdb.connect(str(data_dir / "b.db")) as con:
         con.execute("CREATE TABLE u (x INTEGER)")
-    assert {l.table: l.name for l in resolve_sources([str(data_dir)])} == {"t": "sqlite", "u": "duckdb"}
+    assert {loader.table: loader.name for loader in resolve_sources([str(data_dir)])} == {"t": "sqlite", "u": "duckdb"}
 
 
 def test_a_slow_stream_draws_no_progress_bar_on_stdout():
@@ -352,4 +352,4 @@ def test_a_slow_stream_draws_no_progress_bar_on_stdout():
 def test_a_folder_of_tables_is_not_mistaken_for_parts(data_dir, workspace):
     pl.DataFrame({"id": [1]}).write_parquet(data_dir / "part-1.parquet")
     write(data_dir / "customers.csv", "id\n1\n")
-    assert sorted(l.table for l in resolve_sources([str(data_dir)])) == ["customers", "part-1"]
+    assert sorted(loader.table for loader in resolve_sources([str(data_dir)])) == ["customers", "part-1"]

@@ -20,7 +20,6 @@ import yaml
 from hamilton.caching.fingerprinting import hash_value
 
 import dataraum_context as dc
-from conftest import cli
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError
 from dataraum_context.ontology import (
@@ -33,6 +32,8 @@ from dataraum_context.ontology import (
     match_concepts,
 )
 from dataraum_context.ontology.models import SECTIONS
+
+from conftest import cli
 
 SHIPPED = ["base", "financial_reporting", "retail", "marketing", "operations", "healthcare", "iot"]
 
@@ -126,7 +127,8 @@ def test_single_inheritance_child_overrides_in_place_and_appends(tmp_path: Path)
 
 def test_multiple_parents_resolve_left_to_right(tmp_path: Path):
     onto(tmp_path, "left", "concepts:\n  - {name: shared, indicators: [l]}\n  - {name: only_left, indicators: [ol]}\n")
-    onto(tmp_path, "right", "concepts:\n  - {name: shared, indicators: [r]}\n  - {name: only_right, indicators: [or]}\n")
+    onto(tmp_path, "right",
+         "concepts:\n  - {name: shared, indicators: [r]}\n  - {name: only_right, indicators: [or]}\n")
     onto(tmp_path, "child", "extends: [left, right]\n")
     o = load_ontology("child", [tmp_path])
     assert names(o.concepts) == ["shared", "only_left", "only_right"]
@@ -189,7 +191,8 @@ ERRORS = [
     ("concepts:\n  - {name: a, typical_values: [yes, no]}\n",
      r"concepts\[0\]\.typical_values\[0\]: True is not text; quote it"),
     ("concepts:\n  - {name: a, indicators: ['*']}\n", r"concepts\[0\]\.indicators\[0\]: '\*' has no words to match"),
-    ("concepts:\n  - {name: a, value_pattern: '[a-'}\n", r"concepts\[0\]\.value_pattern: not a valid regular expression"),
+    ("concepts:\n  - {name: a, value_pattern: '[a-'}\n",
+     r"concepts\[0\]\.value_pattern: not a valid regular expression"),
     # patterns run on RE2 (linear time): what needs backtracking is refused, saying why
     ("concepts:\n  - {name: a}\n  - {name: b, value_pattern: '(?!x)[a-z]+'}\n",
      r"shop\.yaml:4: concepts\[1\]\.value_pattern: not a valid regular expression for RE2: invalid perl "
@@ -203,8 +206,10 @@ ERRORS = [
      r"shop\.yaml:5: metrics\[0\]\.formula: 'b' is neither a concept nor a metric of this ontology"),
     ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: MEDIAN(a)}\n",
      r"metrics\[0\]\.formula: unknown function 'MEDIAN' \(known: ABS, AVG, "),
-    ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: (SUM(a) / 2}\n", r"metrics\[0\]\.formula: incomplete: unclosed '\('"),
-    ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: a +}\n", r"metrics\[0\]\.formula: incomplete: ends with an operator"),
+    ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: (SUM(a) / 2}\n",
+     r"metrics\[0\]\.formula: incomplete: unclosed '\('"),
+    ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: a +}\n",
+     r"metrics\[0\]\.formula: incomplete: ends with an operator"),
     ("concepts:\n  - {name: a}\nmetrics:\n  - {name: m, formula: n}\n  - {name: n, formula: m}\n",
      r"metrics\[0\]\.formula: metric 'm' is defined through itself: m -> n -> m"),
     ("concepts:\n  - {name: a}\nmetrics:\n  - {name: a, formula: SUM(a)}\n",
@@ -215,15 +220,20 @@ ERRORS = [
      r"quality_rules\[0\]\.applies_to\[1\]: 'revnue' is neither a concept of this ontology nor a name pattern"),
     ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: range}\n",
      r"quality_rules\[0\]\.parameters: a range needs min, max or both \(for rule_type range\)"),
-    ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: range, parameters: {min: 0, tolerence: 1}}\n",
+    ("concepts:\n  - {name: a}\nquality_rules:\n"
+     "  - {name: q, applies_to: a, rule_type: range, parameters: {min: 0, tolerence: 1}}\n",
      r"quality_rules\[0\]\.parameters\.tolerence: unknown key \(valid keys: threshold, min, max, inclusive\)"),
-    ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: temporal_completeness, parameters: {grain: fortnight}}\n",
-     r"quality_rules\[0\]\.parameters\.grain: 'fortnight' is not one of minute, hour, day, week, month, quarter, year"),
-    ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: cross_column, expression: '{a} > {b}'}\n",
+    ("concepts:\n  - {name: a}\nquality_rules:\n"
+     "  - {name: q, applies_to: a, rule_type: temporal_completeness, parameters: {grain: fortnight}}\n",
+     r"quality_rules\[0\]\.parameters\.grain: 'fortnight' is not one of minute, hour, day, week, month, "
+     r"quarter, year"),
+    ("concepts:\n  - {name: a}\nquality_rules:\n"
+     "  - {name: q, applies_to: a, rule_type: cross_column, expression: '{a} > {b}'}\n",
      r"quality_rules\[0\]\.expression: \{b\} is not \{concept\} or \{concept\.table\}"),
     ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: cross_column}\n",
      r"quality_rules\[0\]\.expression: a cross_column rule needs an expression"),
-    ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: monotonic, parameters: {order_by: t}}\n",
+    ("concepts:\n  - {name: a}\nquality_rules:\n"
+     "  - {name: q, applies_to: a, rule_type: monotonic, parameters: {order_by: t}}\n",
      r"quality_rules\[0\]\.parameters\.order_by: 't' is not a concept of this ontology"),
     ("concepts:\n  - {name: a}\nquality_rules:\n  - {name: q, applies_to: a, rule_type: unique, severity: fatal}\n",
      r"quality_rules\[0\]\.severity: 'fatal' is not one of info, warning, error"),

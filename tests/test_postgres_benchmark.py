@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import pg_bindir
+from support.servers import pg_bindir
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "postgres_staging.py"
 

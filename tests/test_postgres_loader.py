@@ -45,8 +45,8 @@ def shop_db(postgres):
 def test_tables_of_one_schema_with_their_types(shop_db, tmp_path, monkeypatch):
     monkeypatch.setenv("PGPASSWORD", shop_db.password)
     loaders = resolve_sources([shop_db.uri(schema="shop")])
-    assert [l.table for l in loaders] == ["customers", "lines", "orders"]  # not other.noise
-    orders = next(l for l in loaders if l.table == "orders")
+    assert [loader.table for loader in loaders] == ["customers", "lines", "orders"]  # not other.noise
+    orders = next(loader for loader in loaders if loader.table == "orders")
     assert {c.name: c.data_type for c in orders.get_schema()} == {
         "order_id": "INTEGER", "customer_id": "BIGINT", "amount": "DECIMAL(10,2)", "ratio": "DOUBLE",
         "placed_at": "TIMESTAMP WITH TIME ZONE", "placed_on": "DATE", "paid": "BOOLEAN",

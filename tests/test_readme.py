@@ -1,8 +1,9 @@
 """The README runs as written: every command and Python block, in order, in one directory.
 
 Blocks of YAML that open with a `# <path>` comment are the files the commands name, written
-there before anything runs. Skipped lines: the install command (what CI runs before this), the test command
-(this suite) and the benchmark (minutes at full size; `test_benchmark.py` runs it small).
+there before anything runs. Skipped lines: the install command and the checks (what CI runs
+before this), the test commands (this suite) and the benchmark (minutes at full size;
+`test_benchmark.py` runs it small).
 Claude is the real SDK against a local Messages API server.
 """
 
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from messages_api import good_answer, messages_api, tool_use  # noqa: F401 (a fixture)
+from support.messages_api import good_answer, tool_use
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-NOT_RUN = ("pip install", "pytest", "python -m pytest", "python benchmarks/")
+NOT_RUN = ("pip install", "pytest", "python -m pytest", "ruff", "python benchmarks/")
 DATARAUM = str(Path(sys.executable).with_name("dataraum"))
 
 
@@ -40,7 +41,7 @@ def test_the_readme_has_what_this_test_runs():
 
 
 @pytest.mark.e2e
-def test_every_readme_block_runs_as_written(tmp_path: Path, messages_api, monkeypatch):  # noqa: F811
+def test_every_readme_block_runs_as_written(tmp_path: Path, messages_api, monkeypatch):
     api = messages_api(lambda body: tool_use(good_answer(body["messages"][0]["content"])))
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": api.url}
     monkeypatch.chdir(tmp_path)

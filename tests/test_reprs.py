@@ -68,7 +68,7 @@ def test_every_step_result_renders_a_markdown_table(shop_run):
         assert len(rows) > 1 and all(len(row) == len(rows[0]) for row in rows), text
     stats = _table(shop_run.results["statistics_profiling"]._repr_markdown_())
     assert stats[0] == ["column", "type", "nulls", "distinct", "min", "max", "mean"]
-    assert ["orders.shipped_date", "DATE", "36"] == stats[18][:3] and len(stats) == 1 + 23
+    assert stats[18][:3] == ["orders.shipped_date", "DATE", "36"] and len(stats) == 1 + 23
     relationships = _table(shop_run.results["topology_enrichment"]._repr_markdown_())
     assert ["orders.customer_id", "customers.customer_id", "many_to_one"] in [r[:3] for r in relationships]
     steps = _table(shop_run._repr_markdown_())

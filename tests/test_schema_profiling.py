@@ -7,21 +7,22 @@ type, and that type resolution's SQL for the chosen candidate returns exactly th
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataraum_context import inference
-from support.steps import schema_profiling
 from dataraum_context.dataflows.staging import source_manifest
-from support.steps import staging
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import ColumnSchema, TypeCandidate
 from dataraum_context.settings import NULL_TOKENS
+
+from support.steps import schema_profiling, staging
 
 PROPERTY = settings(max_examples=30, deadline=None, database=None)
 
@@ -106,7 +107,7 @@ def test_booleans_are_read_back(flags, words):
     assert _cast(written, best) == flags
 
 
-_ZONES = {None: None, "Z": timezone.utc, "+02:00": timezone(timedelta(hours=2)),
+_ZONES = {None: None, "Z": UTC, "+02:00": timezone(timedelta(hours=2)),
           "-0530": timezone(-timedelta(hours=5, minutes=30)), "+01": timezone(timedelta(hours=1))}
 
 

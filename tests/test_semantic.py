@@ -12,10 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dataraum_context as dc
-from conftest import cli, write
 from dataraum_context import sample
 from dataraum_context.dataflows.semantic import semantic_enrichment
-from support.steps import statistics_profiling, topology_enrichment
 from dataraum_context.errors import ConfigError
 from dataraum_context.llm import Annotations, HeuristicProvider, ResponseCache, read_annotations
 from dataraum_context.llm.redaction import is_phone, redact
@@ -23,6 +21,9 @@ from dataraum_context.models import SemanticEnrichmentResult
 from dataraum_context.ontology import load_ontology
 from dataraum_context.pipeline import step_nodes
 from dataraum_context.sample import schemas
+
+from conftest import cli, write
+from support.steps import statistics_profiling, topology_enrichment
 
 
 def roles(result: SemanticEnrichmentResult, table: str) -> dict[str, str]:
@@ -86,7 +87,8 @@ def test_sample_context_carries_the_semantics(shop_run):
     email = next(c for c in ctx.table("customers").columns if c.name == "email")
     assert (email.semantic_role, email.business_term, email.pii) == ("attribute", "email", True)
     orders = ctx.table("orders")
-    assert orders.entity_type == "fact" and orders.grain == ("order_id",) and "references customers" in orders.description
+    assert orders.entity_type == "fact" and orders.grain == ("order_id",)
+    assert "references customers" in orders.description
     amount = next(c for c in orders.columns if c.name == "amount")
     assert amount.unit == "currency" and amount.description == "An amount of money."
     md = ctx.to_markdown()
@@ -267,7 +269,8 @@ def test_a_plugin_provider_is_found_by_its_entry_point(tmp_path, monkeypatch, sh
     """A distribution on sys.path registering `dataraum.llm_providers: echo`."""
     site = tmp_path / "site"
     (site / "echo_provider-0.1.dist-info").mkdir(parents=True)
-    write(site / "echo_provider-0.1.dist-info" / "METADATA", "Metadata-Version: 2.1\nName: echo-provider\nVersion: 0.1\n")
+    write(site / "echo_provider-0.1.dist-info" / "METADATA",
+          "Metadata-Version: 2.1\nName: echo-provider\nVersion: 0.1\n")
     write(site / "echo_provider-0.1.dist-info" / "entry_points.txt",
           "[dataraum.llm_providers]\necho = echo_provider:EchoProvider\n")
     write(site / "echo_provider.py", textwrap.dedent("""

@@ -105,7 +105,8 @@ def test_gzip_and_tsv(data_dir, workspace):
 
 
 def test_json_array_and_ndjson(data_dir, workspace):
-    write(data_dir / "arr.json", json.dumps([{"id": 1, "tags": ["a"], "geo": {"x": 1.5}}, {"id": 2, "tags": [], "geo": None}]))
+    write(data_dir / "arr.json",
+          json.dumps([{"id": 1, "tags": ["a"], "geo": {"x": 1.5}}, {"id": 2, "tags": [], "geo": None}]))
     write(data_dir / "lines.ndjson", '{"id": 1, "ok": true}\n{"id": 2, "ok": false}\n')
     arr, lines = (_stage(data_dir / n, workspace) for n in ("arr.json", "lines.ndjson"))
     assert all(c.data_type == "VARCHAR" for c in arr.columns + lines.columns)
@@ -117,7 +118,7 @@ def test_json_array_and_ndjson(data_dir, workspace):
 
 def test_invalid_json_is_a_clear_error(data_dir, workspace):
     path = write(data_dir / "bad.json", '{"id": 1,,}')
-    with pytest.raises(SourceError, match="bad.json: not valid JSON"):
+    with pytest.raises(SourceError, match=r"bad\.json: not valid JSON"):
         _stage(path, workspace)
 
 
@@ -134,8 +135,8 @@ def test_directory_glob_and_missing_paths(data_dir, workspace, tmp_path):
     write(data_dir / "a.csv", "x\n1\n")
     write(data_dir / "b.csv", "x\n2\n")
     write(data_dir / "notes.md", "not data")
-    assert [l.table for l in resolve_sources([str(data_dir)])] == ["a", "b"]
-    assert [l.table for l in resolve_sources([str(data_dir / "*.csv")])] == ["a", "b"]
+    assert [loader.table for loader in resolve_sources([str(data_dir)])] == ["a", "b"]
+    assert [loader.table for loader in resolve_sources([str(data_dir / "*.csv")])] == ["a", "b"]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SourceError, match="directory has no data files"):

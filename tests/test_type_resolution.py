@@ -5,25 +5,25 @@ from __future__ import annotations
 import csv
 import string
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 from hamilton import driver
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataraum_context.dataflows import schema_profiling as schema_profiling_module
 from dataraum_context.dataflows import staging as staging_module
 from dataraum_context.dataflows import type_resolution as type_resolution_module
-from support.steps import schema_profiling
 from dataraum_context.dataflows.staging import source_manifest
-from support.steps import staging
-from support.steps import type_resolution
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import ResolvedTable, TypeResolutionResult
 from dataraum_context.settings import NULL_TOKENS
+
+from support.steps import schema_profiling, staging, type_resolution
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -79,7 +79,7 @@ def test_nothing_is_lost(table, malformed, min_confidence):
         staged = f"read_parquet('{ws / 'staged' / 't.parquet'}', file_row_number = true)"
         typed = f"read_parquet('{ws / t.path}')"
         con = duckdb.connect()
-        con.execute(f"CREATE VIEW q AS SELECT * FROM "
+        con.execute("CREATE VIEW q AS SELECT * FROM "
                     + (f"read_parquet('{ws / t.quarantine_path}')" if t.quarantine_path else
                        "(SELECT NULL::BIGINT AS row_number, NULL::VARCHAR AS \"column\", "
                        "NULL::VARCHAR AS raw_value, NULL::VARCHAR AS reason) WHERE false"))
@@ -131,7 +131,7 @@ def test_typed_values(tmp_path: Path):
         "VARCHAR", "DOUBLE", "DOUBLE", "DOUBLE", "BOOLEAN", "BIGINT", "TIMESTAMP WITH TIME ZONE", "VARCHAR"]
     assert t.columns["amount"].candidate.unit == "$" and t.columns["pct"].candidate.unit == "%"
     assert t.quarantine_path is None and t.quarantined_values == 0
-    utc = timezone.utc
+    utc = UTC
     assert _rows(tmp_path / "ws", t.path) == [
         ("01234", 1234.5, 1234.5, 12.5, True, 1, datetime(2024, 1, 31, 13, 45, 0, 123000, tzinfo=utc), None),
         ("12345", 5.0, 7.25, 3.0, False, 0, datetime(2024, 1, 31, 11, 45, tzinfo=utc), "keep me"),

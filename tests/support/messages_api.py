@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from servers import HTTPApp, Reply, Seen
+from support.servers import HTTPApp, Reply, Seen
 
 
 def tool_use(tool_input: dict, name: str = "describe_tables", input_tokens: int = 120,

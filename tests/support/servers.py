@@ -134,10 +134,10 @@ class HTTPApp:
         app = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 self._answer(b"")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
             def _answer(self, body: bytes) -> None:
