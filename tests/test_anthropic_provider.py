@@ -20,6 +20,8 @@ from dataraum_context.llm.protocol import ColumnFacts, TableFacts
 from conftest import cli, write
 from support.messages_api import Reply, error, good_answer, tool_use
 
+pytestmark = pytest.mark.e2e  # a local server for the real SDK, mostly under whole pipelines
+
 KEY = "sk-ant-test-8c1f0e5a9b7d4f3e"
 SHOP = str(sample.shop_dir())
 

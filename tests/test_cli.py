@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import cli, write
@@ -26,6 +27,7 @@ def test_run_writes_json_with_the_documented_fields(shop: Path, tmp_path: Path):
     assert any("order_date" in w and "quarantine" in w for w in doc["warnings"])
 
 
+@pytest.mark.e2e
 def test_run_markdown_to_stdout_and_yaml_by_extension(shop: Path, tmp_path: Path):
     result = cli("run", str(shop), "--workspace", str(tmp_path / "ws"))
     assert result.code == 0, result.err
@@ -41,6 +43,7 @@ def test_workspace_defaults_to_a_directory_under_the_current_one(shop: Path, tmp
     assert (tmp_path / ".dataraum" / "tables" / "orders.parquet").is_file()
 
 
+@pytest.mark.e2e
 def test_demo_prints_a_context():
     result = cli("demo")
     assert result.code == 0, result.err

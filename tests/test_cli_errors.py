@@ -101,6 +101,7 @@ def user_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str
     return done
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("case", [
     "missing file", "unknown --table", "empty directory", "unknown extension", "bad sources.yaml",
     "unset ${ENV} credential", "closed port", "bad annotations.yaml", "bad type_overrides",
@@ -113,6 +114,7 @@ def test_a_user_error_is_one_line_and_exit_2(user_errors, case: str):
     assert "SECRET" not in result.stdout + result.stderr
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_verbose_adds_the_traceback_but_never_a_secret(tmp_path: Path, where: str):
     args = ["run", "postgresql://app:SECRET@127.0.0.1:1/db", "--workspace", str(tmp_path / "ws")]
@@ -159,6 +161,7 @@ def _unprivileged() -> tuple[str, ...]:
     return ("unshare", "--user")
 
 
+@pytest.mark.e2e
 def test_out_into_a_read_only_directory_is_refused_before_the_run(tmp_path: Path, shop: Path):
     readonly = tmp_path / "readonly"
     readonly.mkdir()
@@ -179,6 +182,7 @@ def test_a_workspace_that_is_a_file_is_one_line(tmp_path: Path, shop: Path):
     assert _one_error_line(result.err) == f"dataraum: error: workspace {ws}: not a directory"
 
 
+@pytest.mark.e2e
 def test_a_corrupt_cache_is_moved_aside_and_rebuilt(tmp_path: Path, shop: Path):
     ws = tmp_path / "ws"
     assert cli("run", str(shop), "--workspace", str(ws), "--pipeline", "default").code == 0
@@ -221,6 +225,7 @@ def small_disk(tmp_path: Path):
     return mnt, run
 
 
+@pytest.mark.e2e
 def test_a_full_disk_under_out_keeps_the_old_file_and_says_so(tmp_path: Path, shop: Path, small_disk):
     mnt, run = small_disk
     out = mnt / "ctx.json"
@@ -232,6 +237,7 @@ def test_a_full_disk_under_out_keeps_the_old_file_and_says_so(tmp_path: Path, sh
     assert ".tmp" not in result.stdout  # and no temporary file is left
 
 
+@pytest.mark.e2e
 def test_a_full_workspace_disk_is_reported_as_such(tmp_path: Path, small_disk):
     mnt, run = small_disk
     big = tmp_path / "big.csv"
@@ -243,6 +249,7 @@ def test_a_full_workspace_disk_is_reported_as_such(tmp_path: Path, small_disk):
     assert result.stdout.strip().endswith("exit=2")  # and no temporary file is left
 
 
+@pytest.mark.e2e
 def test_a_workspace_on_a_disk_already_full_is_one_line(shop: Path, small_disk):
     mnt, run = small_disk
     ws = mnt / "ws"
@@ -253,6 +260,7 @@ def test_a_workspace_on_a_disk_already_full_is_one_line(shop: Path, small_disk):
 
 
 
+@pytest.mark.e2e
 def test_a_full_tmpdir_says_so_and_keeps_no_partial_copy(tmp_path: Path, small_disk):
     """A cp1252 CSV (here gzip-compressed) is read through a UTF-8 copy in TMPDIR."""
     mnt, run = small_disk
@@ -265,6 +273,7 @@ def test_a_full_tmpdir_says_so_and_keeps_no_partial_copy(tmp_path: Path, small_d
     assert result.stdout.split() == ["exit=2", ".", ".."]  # the partial copy is gone
 
 
+@pytest.mark.e2e
 def test_an_api_download_into_a_full_tmpdir_says_so_and_is_removed(tmp_path: Path, small_disk, http_app):
     mnt, run = small_disk
     app = http_app(lambda req: Reply(body=[{"id": i, "text": "x" * 100} for i in range(5_000)]))  # 600 KB
@@ -293,6 +302,7 @@ def _held_run(tmp_path: Path, shop: Path, ws: Path) -> tuple[subprocess.Popen[st
     return proc, release
 
 
+@pytest.mark.e2e
 def test_a_second_run_fails_at_once_naming_the_first_and_readers_go_on(tmp_path: Path, shop: Path):
     ws = tmp_path / "ws"
     first, release = _held_run(tmp_path, shop, ws)
@@ -313,6 +323,7 @@ def test_a_second_run_fails_at_once_naming_the_first_and_readers_go_on(tmp_path:
     assert dataraum("run", str(shop), "--workspace", str(ws), "--pipeline", "quick_profile").returncode == 0
 
 
+@pytest.mark.e2e
 def test_a_killed_run_frees_the_workspace_and_its_temporary_files_are_removed(tmp_path: Path, shop: Path):
     ws = tmp_path / "ws"
     first, _release = _held_run(tmp_path, shop, ws)

@@ -57,6 +57,7 @@ def test_critical_failure_stops_the_run(tmp_path, shop, workspace):
                fail_required=False, fail_critical=True)
 
 
+@pytest.mark.e2e
 def test_rerun_resumes_from_the_cache_and_restages_a_changed_file(shop, workspace):
     first = dc.run("default", sources=[str(shop)], workspace=str(workspace))
     assert set(_status(first).values()) == {"succeeded"}
@@ -88,6 +89,7 @@ def test_progress_bar_goes_to_stderr(shop, workspace, capsys):
     assert "steps" in captured.err
 
 
+@pytest.mark.e2e
 def test_cached_step_whose_files_were_rewritten_runs_again(shop, workspace):
     """Run 1 types order_date as DATE, run 2 (an override) rewrites orders as VARCHAR, run 3 has
     run 1's inputs: its cached result no longer matches the files, so it is computed again."""
@@ -102,6 +104,7 @@ def test_cached_step_whose_files_were_rewritten_runs_again(shop, workspace):
     assert third.context.table("orders").columns[2].data_type == "DATE"
 
 
+@pytest.mark.e2e
 def test_a_changed_source_recomputes_only_its_table(data_dir, workspace):
     """Eight files; one changes: the per-table steps compute that table and serve the other
     seven from the cache, and the run record says so."""

@@ -331,6 +331,7 @@ def test_db_extension_is_told_apart_by_content(data_dir):
     assert {loader.table: loader.name for loader in resolve_sources([str(data_dir)])} == {"t": "sqlite", "u": "duckdb"}
 
 
+@pytest.mark.e2e
 def test_a_slow_stream_draws_no_progress_bar_on_stdout():
     """Staging a slow source (a database, an API) takes DuckDB past the 2 s after which it draws
     a progress bar on stdout, where `dataraum run` writes the context."""

@@ -31,6 +31,7 @@ def test_committed_notebook_has_no_outputs():
                 f"cell {cell.id!r} has outputs: clear them before committing")
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     nbformat = pytest.importorskip("nbformat")

@@ -339,6 +339,7 @@ def example_plugin(tmp_path_factory: pytest.TempPathFactory):
     sys.path.remove(str(site))
 
 
+@pytest.mark.e2e
 def test_a_third_party_ontology_is_discovered_through_its_entry_point(example_plugin: Path):
     assert distribution("dataraum-ontology-example").version == "0.1.0"
     (ep,) = [e for e in entry_points(group=plugins.ONTOLOGIES) if e.name == "example"]
@@ -392,6 +393,7 @@ def test_the_ontology_step_follows_the_pipeline_key_and_overrides(tmp_path: Path
     assert dr.execute(["ontology"])["ontology"].files[-1] == str(tmp_path / "clinic.yaml")
 
 
+@pytest.mark.e2e
 def test_the_context_names_the_ontology_and_an_edited_file_takes_effect(shop: Path, tmp_path: Path):
     folder = tmp_path / "ontologies"
     folder.mkdir()
@@ -418,6 +420,7 @@ def test_an_unknown_ontology_fails_its_step_with_the_reason(shop: Path, tmp_path
 # --- the command line ----------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_cli_list_names_every_ontology_with_its_provider(example_plugin: Path):
     result = cli("ontology", "list")
     assert result.code == 0, result.err
@@ -465,6 +468,7 @@ def test_cli_validate_exit_codes_and_parents_beside_the_file(tmp_path: Path):
         assert result.code == 2 and len(result.err.strip().splitlines()) == 1, (args, result)
 
 
+@pytest.mark.e2e
 def test_cli_run_with_ontology(shop: Path, tmp_path: Path):
     out = tmp_path / "ctx.json"
     result = cli("run", str(shop), "--workspace", str(tmp_path / "ws"), "--ontology", "iot", "--out", str(out))

@@ -11,6 +11,8 @@ import pytest
 
 from support.servers import pg_bindir
 
+pytestmark = pytest.mark.e2e
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "postgres_staging.py"
 
 

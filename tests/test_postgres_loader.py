@@ -16,6 +16,8 @@ from dataraum_context.workspace import Workspace
 
 from conftest import cli
 
+pytestmark = pytest.mark.e2e  # a real PostgreSQL server
+
 _SHOP = """
 DROP SCHEMA IF EXISTS shop CASCADE; DROP SCHEMA IF EXISTS other CASCADE;
 CREATE SCHEMA shop; CREATE SCHEMA other;

@@ -607,6 +607,7 @@ def test_each_table_s_checks_name_the_files_they_read_with_their_versions(shop_r
     assert orders.versions == dc.Workspace(ws).versions(files)
 
 
+@pytest.mark.e2e
 def test_a_changed_source_checks_again_only_the_tables_that_read_it(tmp_path):
     data, ws = tmp_path / "data", tmp_path / "ws"
     shutil.copytree(sample.shop_dir(), data)
@@ -652,6 +653,7 @@ def test_context_carries_table_quality_and_a_summary(shop_run):
     assert re.search(r"\nQuality 0\.\d\d: \d+ of \d+ checks not passed\.\n", md[md.index("## customers"):])
 
 
+@pytest.mark.e2e
 def test_benchmark_script_runs_on_a_small_table():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
     proc = subprocess.run([sys.executable, str(script), "--rows", "3000", "--repeat", "1"],

@@ -199,6 +199,7 @@ def test_generated_facts_and_dimensions(tmp_path):
 # --- annotations ---------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_annotations_win_over_the_provider_and_survive_reruns(tmp_path):
     ws = tmp_path / "ws"
     shop = str(sample.shop_dir())

@@ -160,6 +160,7 @@ def test_composite_orphans_match_an_anti_join(tmp_path_factory, seed, orders, or
     assert (rel.orphan_rows, rel.orphan_values) == (rows, values)
 
 
+@pytest.mark.e2e
 def test_composite_key_through_the_default_pipeline(tmp_path):
     """From CSV files: the context lists it, the Markdown names both columns, the quality step
     counts the orphaned pairs, and the cross-table join follows it."""
