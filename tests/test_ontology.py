@@ -356,8 +356,10 @@ def test_a_third_party_ontology_is_discovered_through_its_entry_point(example_pl
         == "current_period_end"
 
 
-def test_a_broken_plugin_is_reported_and_the_others_still_load(tmp_path: Path, monkeypatch):
-    """A real distribution on sys.path: one entry point imports nothing, one names a path."""
+@pytest.mark.e2e
+def test_a_broken_plugin_is_reported_and_the_others_still_load(tmp_path: Path, monkeypatch, example_plugin: Path):
+    """A real distribution on sys.path: one entry point imports nothing, one names a path; the
+    example plugin (installed by pip) still loads."""
     folder = tmp_path / "extra_ontologies"
     folder.mkdir()
     onto(folder, "parking", "extends: iot\nconcepts:\n  - {name: bay_id, indicators: [bay, bay id]}\n")
