@@ -18,7 +18,9 @@ from types import ModuleType
 from typing import Any, Literal, get_args
 
 from hamilton import driver as h_driver
+from hamilton import graph_utils
 from hamilton.execution import executors
+from hamilton.function_modifiers.base import resolve_nodes
 from hamilton.htypes import get_type_as_string
 from hamilton.node import DependencyType
 from pydantic import (
@@ -328,7 +330,10 @@ def build_driver(
                 check_no_password(uri)
 
     origin = f"pipeline {cfg.name!r}" if "modules" in pipeline_keys else _origin(pipeline)
-    modules, full = _with_ontology(resolve_modules(cfg.modules, origin), hconfig)
+    names = list(dict.fromkeys(cfg.modules))  # a module listed twice is there once
+    modules = resolve_modules(names, origin)
+    _check_one_module_per_node(dict(zip(names, modules, strict=True)), hconfig, origin)
+    modules, full = _with_ontology(modules, hconfig)
     _check_config_keys(full, hconfig, cfg)
     _check_config_types(full, hconfig)
     skipped, skip_warnings = _skipped(full, cfg, f"pipeline {cfg.name!r}")
@@ -340,6 +345,19 @@ def build_driver(
     dr = _build(modules, hconfig, cache_dir)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg
+
+
+def _check_one_module_per_node(modules: dict[str, ModuleType], hconfig: dict[str, Any], origin: str) -> None:
+    """Two modules computing the same node are an error naming both (Hamilton's own is a
+    traceback): a pipeline replaces a step of ours by listing your module instead of ours."""
+    computed_by: dict[str, str] = {}
+    for name, module in modules.items():
+        for _fn_name, fn in graph_utils.find_functions(module):
+            for n in resolve_nodes(fn, hconfig):
+                if n.name in computed_by and n.name not in hconfig:  # a config value stands in for a node
+                    raise ConfigError(f"{origin}: modules: {computed_by[n.name]!r} and {name!r} both compute "
+                                      f"{n.name!r} (to replace a step, list your module instead of ours)")
+                computed_by[n.name] = name
 
 
 def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig) -> None:
