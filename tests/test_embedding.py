@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hamilton.execution import executors
 
 import dataraum_context as dc
+from dataraum_context.dataflows import schema_profiling, staging, statistics, type_resolution
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import StatisticsResult
 from dataraum_context.ontology import load_ontology
@@ -187,6 +189,13 @@ def test_two_modules_computing_one_node_are_named(own_module: Path, shop: Path):
     assert result.err == ("dataraum: error: both.yaml: modules: 'ontology' and 'my_ontology' both compute "
                           "'ontology' (to replace a step, list your module instead of ours)\n")
     sys.modules.pop("my_ontology", None)
+
+
+def test_the_builder_takes_an_executor_for_the_tables(shop: Path, workspace: Path):
+    dr = (dc.builder(executor=executors.MultiThreadingExecutor(2))
+          .with_modules(staging, schema_profiling, type_resolution, statistics).build())
+    stats = dr.execute(["statistics_profiling"], inputs={"sources": [str(shop)], "workspace": str(workspace)})
+    assert set(stats["statistics_profiling"].tables) == {"customers", "orders"}
 
 
 def test_overrides_stand_in_for_a_step(shop: Path, workspace: Path):

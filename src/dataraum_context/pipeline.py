@@ -277,16 +277,17 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> tuple[s
     return skipped, [f"step {name} left out: it needs {dep}, which is skipped" for name, dep in cascade.items()]
 
 
-def builder() -> h_driver.Builder:
+def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
     """A Hamilton `Builder` that runs our modules: add them, yours, config and a cache.
 
-    Our per-table steps are `Parallelizable`/`Collect` blocks, so dynamic execution is on. Their
-    items run one after the other in this thread: Hamilton's default thread pool is polled in a
-    busy loop that takes the GIL from the work (it doubled the profile's time); parallel engines
-    choose their executor."""
+    Our per-table steps are `Parallelizable`/`Collect` blocks, so dynamic execution is on.
+    `executor` runs their items (Hamilton's `MultiThreadingExecutor`, `h_dask.DaskExecutor`,
+    `h_ray.RayTaskExecutor`); by default one after the other in this thread: Hamilton's default
+    thread pool is polled in a busy loop that takes the GIL from the work (it doubled the
+    profile's time)."""
     return (h_driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
             .with_local_executor(executors.SynchronousLocalTaskExecutor())
-            .with_remote_executor(executors.SynchronousLocalTaskExecutor()))
+            .with_remote_executor(executor or executors.SynchronousLocalTaskExecutor()))
 
 
 def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
