@@ -149,7 +149,7 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
 # --- modules and steps ---------------------------------------------------------------------
 
 
-def resolve_modules(names: Iterable[str], origin: str = "pipeline") -> list[ModuleType]:
+def resolve_modules(names: Iterable[str], origin: str) -> list[ModuleType]:
     """Dataflow modules by entry-point name (`staging`, ...) or import name: your own module or
     package in the current directory (`my_steps`, `my_flows.steps`) or installed. `origin` (the
     pipeline's YAML file) opens an error."""
