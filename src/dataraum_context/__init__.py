@@ -8,6 +8,8 @@
 
     run = dc.run("default", sources=["data/shop/"])   # per-step status, criticality, progress
     run = dc.run("default", sources={"orders": orders_df, "customers": "data/customers.csv"})
+
+    dr = dc.builder().with_modules(staging, statistics, my_module).build()   # your own flow
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataraum_context.pipeline import (
     DEFAULT_WORKSPACE,
     PipelineConfig,
     build_driver,
+    builder,
     load_pipeline,
 )
 from dataraum_context.step import SKIP_WARNINGS
@@ -39,7 +42,7 @@ register_fingerprint()
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
-    "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "driver", "load_pipeline", "run",
+    "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "builder", "driver", "load_pipeline", "run",
 ]
 
 Sources = UserSources | None
@@ -63,9 +66,11 @@ def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", source
 
 def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
         workspace: str | os.PathLike[str] | None = None, progress: bool = False,
-        **config: Any) -> PipelineRun:
+        overrides: dict[str, Any] | None = None, **config: Any) -> PipelineRun:
     """Run a pipeline with its engine: per-step status and timing, criticality applied.
     `sources` and `config` are those of `driver()`: paths, or names mapped to paths or frames.
+    `overrides` are Hamilton's: values that stand in for nodes (`{"ontology": my_ontology}`);
+    an overridden step is not computed and its status is `overridden`.
     The run holds the workspace's write lock: a second run on the same workspace fails at once
     (`WorkspaceBusy`, naming the holder)."""
     from dataraum_context.engines.local import LocalEngine
@@ -75,6 +80,6 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
         dr, cfg = build_driver(pipeline, sources, ws.root, **config)
         if cfg.engine != "local":
             raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
-        result = LocalEngine().run(dr, cfg, progress=progress)
+        result = LocalEngine().run(dr, cfg, progress=progress, overrides=overrides)
     left_out = dr.graph.config.get(SKIP_WARNINGS) or []
     return result.model_copy(update={"warnings": (*left_out, *result.warnings)})

@@ -202,7 +202,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argparse.Namespace,
-                   **overrides: object) -> int:
+                   **config: Any) -> int:
     from dataraum_context import run
     from dataraum_context.delivery.render import format_for, render
 
@@ -213,7 +213,7 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
         raise DataraumError(f"--out {args.out}: cannot tell the format from the extension "
                             "(use .json, .md or .yaml, or --format)")
     result = run(pipeline, sources=sources, workspace=workspace, progress=sys.stderr.isatty(),
-                 **overrides)
+                 **config)
     for warning in result.warnings:
         print(f"dataraum: warning: {warning}", file=sys.stderr)
     if result.context is not None and result.context.llm_usage:

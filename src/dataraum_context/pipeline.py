@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import reprlib
+import sys
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -17,7 +18,9 @@ from types import ModuleType
 from typing import Any, Literal, get_args
 
 from hamilton import driver as h_driver
+from hamilton import graph_utils
 from hamilton.execution import executors
+from hamilton.function_modifiers.base import resolve_nodes
 from hamilton.htypes import get_type_as_string
 from hamilton.node import DependencyType
 from pydantic import (
@@ -96,7 +99,7 @@ def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> Pipeline
     if isinstance(pipeline, PipelineConfig):
         return pipeline
     text_name = os.fspath(pipeline)
-    if text_name.endswith((".yaml", ".yml")) or os.sep in text_name:
+    if _is_path(text_name):
         path = Path(text_name)
         if not path.is_file():
             raise ConfigError(f"{text_name}: no such pipeline config file")
@@ -107,6 +110,19 @@ def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> Pipeline
         )
     text = (resources.files("dataraum_context.dataflows") / "pipelines" / f"{text_name}.yaml").read_text("utf-8")
     return parse_pipeline(text, f"{text_name}.yaml")
+
+
+def _is_path(name: str) -> bool:
+    """Whether a pipeline is named by its YAML file rather than as a built-in."""
+    return name.endswith((".yaml", ".yml")) or os.sep in name
+
+
+def _origin(pipeline: str | os.PathLike[str] | PipelineConfig) -> str:
+    """How an error names where a pipeline came from: its YAML file, or its name."""
+    if isinstance(pipeline, PipelineConfig):
+        return f"pipeline {pipeline.name!r}"
+    name = os.fspath(pipeline)
+    return name if _is_path(name) else f"{name}.yaml"
 
 
 def parse_pipeline(text: str, origin: str) -> PipelineConfig:
@@ -133,26 +149,35 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
 # --- modules and steps ---------------------------------------------------------------------
 
 
-def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
-    """Dataflow modules by entry-point name (`staging`, ...) or dotted import path."""
+def resolve_modules(names: Iterable[str], origin: str) -> list[ModuleType]:
+    """Dataflow modules by entry-point name (`staging`, ...) or import name: your own module or
+    package in the current directory (`my_steps`, `my_flows.steps`) or installed. `origin` (the
+    pipeline's YAML file) opens an error."""
     available = plugins.pipeline_modules()
-    modules = []
-    for name in names:
-        if name in available:
-            modules.append(available[name])
-            continue
-        if "." in name:
-            try:
-                modules.append(importlib.import_module(name))
-                continue
-            except ImportError as exc:
-                raise ConfigError(f"modules: cannot import {name!r}: {exc}") from None
-            except Exception as exc:  # noqa: BLE001 (the module's own code failed as it was imported)
-                raise ConfigError(f"modules: importing {name!r} failed: {type(exc).__name__}: "
-                                  f"{first_line(exc)}") from None
-        raise ConfigError(f"modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
-                          "or a dotted import path)")
-    return modules
+    return [available[name] if name in available else _import_module(name, origin, available)
+            for name in names]
+
+
+def _import_module(name: str, origin: str, available: dict[str, ModuleType]) -> ModuleType:
+    # the current directory first, as `python -m` has it: the `dataraum` script's own
+    # directory is on the import path, the directory it runs in is not
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (name + ".").startswith(exc.name + "."):  # the module itself is missing
+            raise ConfigError(f"{origin}: modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
+                              f"or a module importable from {cwd} or installed)") from None
+        raise ConfigError(f"{origin}: modules: cannot import {name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 (the module's own code failed as it was imported)
+        raise ConfigError(f"{origin}: modules: importing {name!r} failed: {type(exc).__name__}: "
+                          f"{first_line(exc)}") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def _with_ontology(modules: list[ModuleType],
@@ -252,17 +277,24 @@ def _skipped(full: h_driver.Driver, cfg: PipelineConfig, origin: str) -> tuple[s
     return skipped, [f"step {name} left out: it needs {dep}, which is skipped" for name, dep in cascade.items()]
 
 
+def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
+    """A Hamilton `Builder` that runs our modules: add them, yours, config and a cache.
+
+    Our per-table steps are `Parallelizable`/`Collect` blocks, so dynamic execution is on.
+    `executor` runs their items (Hamilton's `MultiThreadingExecutor`, `h_dask.DaskExecutor`,
+    `h_ray.RayTaskExecutor`); by default one after the other in this thread: Hamilton's default
+    thread pool is polled in a busy loop that takes the GIL from the work (it doubled the
+    profile's time)."""
+    return (h_driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
+            .with_local_executor(executors.SynchronousLocalTaskExecutor())
+            .with_remote_executor(executor or executors.SynchronousLocalTaskExecutor()))
+
+
 def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
-    # Per-table steps are Parallelizable/Collect blocks. Their items run one after the other in
-    # this thread: Hamilton's default thread pool is polled in a busy loop that takes the GIL
-    # from the work (it doubled the profile's time); parallel engines choose their executor.
-    builder = (h_driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
-               .with_local_executor(executors.SynchronousLocalTaskExecutor())
-               .with_remote_executor(executors.SynchronousLocalTaskExecutor())
-               .with_modules(*modules).with_config(config))
+    built = builder().with_modules(*modules).with_config(config)
     if cache_dir is not None:
-        builder = builder.with_cache(path=str(cache_dir))
-    return builder.build()
+        built = built.with_cache(path=str(cache_dir))
+    return built.build()
 
 
 def build_driver(
@@ -298,7 +330,11 @@ def build_driver(
             if is_uri(uri):
                 check_no_password(uri)
 
-    modules, full = _with_ontology(resolve_modules(cfg.modules), hconfig)
+    origin = f"pipeline {cfg.name!r}" if "modules" in pipeline_keys else _origin(pipeline)
+    names = list(dict.fromkeys(cfg.modules))  # a module listed twice is there once
+    modules = resolve_modules(names, origin)
+    _check_one_module_per_node(dict(zip(names, modules, strict=True)), hconfig, origin)
+    modules, full = _with_ontology(modules, hconfig)
     _check_config_keys(full, hconfig, cfg)
     _check_config_types(full, hconfig)
     skipped, skip_warnings = _skipped(full, cfg, f"pipeline {cfg.name!r}")
@@ -310,6 +346,19 @@ def build_driver(
     dr = _build(modules, hconfig, cache_dir)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg
+
+
+def _check_one_module_per_node(modules: dict[str, ModuleType], hconfig: dict[str, Any], origin: str) -> None:
+    """Two modules computing the same node are an error naming both (Hamilton's own is a
+    traceback): a pipeline replaces a step of ours by listing your module instead of ours."""
+    computed_by: dict[str, str] = {}
+    for name, module in modules.items():
+        for _fn_name, fn in graph_utils.find_functions(module):
+            for n in resolve_nodes(fn, hconfig):
+                if n.name in computed_by and n.name not in hconfig:  # a config value stands in for a node
+                    raise ConfigError(f"{origin}: modules: {computed_by[n.name]!r} and {name!r} both compute "
+                                      f"{n.name!r} (to replace a step, list your module instead of ours)")
+                computed_by[n.name] = name
 
 
 def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig) -> None:

@@ -24,7 +24,7 @@ from hamilton.node import NodeType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import DataraumError, StepFailed, disk_full
+from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import (
     PipelineConfig,
@@ -38,12 +38,20 @@ from dataraum_context.workspace import Workspace
 class LocalEngine:
     name = "local"
 
-    def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False) -> PipelineRun:
+    def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False,
+            overrides: dict[str, Any] | None = None) -> PipelineRun:
+        """Run the pipeline's steps. `overrides` are Hamilton's: values that stand in for nodes
+        (a step, or a node inside one), which are then not computed."""
+        given = dict(overrides or {})
+        unknown = sorted(set(given) - set(dr.graph.nodes))
+        if unknown:
+            raise ConfigError(f"overrides: {unknown[0]!r} is not a node of pipeline {cfg.name!r} "
+                              f"(its steps: {', '.join(step_nodes(dr))})")
         workspace = Workspace(dr.graph.config["workspace"])
         record = _Record(cfg, self.name)
         try:
             with _progress(progress) as bar:
-                self._run_steps(dr, cfg, workspace, record, bar)
+                self._run_steps(dr, cfg, workspace, record, bar, given)
         except BaseException as exc:
             workspace.write_run(record.finish("failed", error=exc))
             raise
@@ -52,7 +60,7 @@ class LocalEngine:
         return run
 
     def _run_steps(self, dr: h_driver.Driver, cfg: PipelineConfig, workspace: Workspace,
-                   record: _Record, bar: Progress) -> None:
+                   record: _Record, bar: Progress, given: dict[str, Any]) -> None:
         nodes = step_nodes(dr)
         upstream = {name: upstream_steps(dr, name) for name in nodes}
         broken: set[str] = set()  # failed or skipped steps
@@ -60,6 +68,11 @@ class LocalEngine:
         for name in nodes:
             bar.update(task, description=name)
             criticality = nodes[name].tags.get("criticality", "required")
+            if name in given:  # the caller's value is the step's result
+                record.results[name] = given[name]
+                record.steps.append(StepRun(name=name, criticality=criticality, status="overridden"))
+                bar.advance(task)
+                continue
             missing = [d for d in hard_dependencies(dr, name) if d in broken]
             if missing:
                 broken.add(name)
@@ -67,7 +80,7 @@ class LocalEngine:
                                             error=f"needs {', '.join(missing)}, which did not succeed"))
                 bar.advance(task)
                 continue
-            overrides = {d: record.results.get(d) for d in upstream[name]}
+            overrides = {**given, **{d: record.results.get(d) for d in upstream[name]}}
             t0 = time.perf_counter()
             try:
                 result = _execute(dr, name, overrides, workspace)
