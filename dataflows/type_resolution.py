@@ -64,7 +64,6 @@ def resolved_table(
     win. Failed values go to quarantine."""
     ws = Workspace(workspace)
     with connect() as con:
-        con.execute("SET TimeZone = 'UTC'")  # zone-less values read as TIMESTAMPTZ are UTC
         # DuckDB rewrites an IN list (and list_contains over constants) into a join, after which
         # COPY no longer keeps the staged row order that row numbers and the quarantine rely on;
         # common-subexpression elimination takes time quadratic in the columns to plan

@@ -120,7 +120,8 @@ def connect() -> duckdb.DuckDBPyConnection:
     """A short-lived in-memory connection: steps open one, use it and close it.
 
     Its time zone is UTC, so that a TIMESTAMP WITH TIME ZONE reads as the same instant and the
-    same calendar day in every step whatever the machine's zone; its memory and thread limits
+    same calendar day in every step whatever the machine's zone (and a zone-less value read as
+    one is UTC); its memory and thread limits
     come from `DATARAUM_DUCKDB_MEMORY_LIMIT` and `DATARAUM_DUCKDB_THREADS` when set. DuckDB's
     text progress bar is off: it draws on stdout (after 2 s), where the CLI writes the context."""
     con = duckdb.connect(":memory:")
