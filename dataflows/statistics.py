@@ -32,7 +32,9 @@ from dataraum_context.models import (
 )
 from dataraum_context.sql import (
     Family,
+    Sql,
     batched,
+    concat,
     connect,
     family,
     is_number,
@@ -194,16 +196,16 @@ def _bins(s: dict[str, Any], count: int) -> _Bins | None:
     return _Bins(lower, upper, 1 if lower == upper else count)
 
 
-def _top_k_query(c: _Column, k: int) -> tuple[str, list]:
+def _top_k_query(c: _Column, k: int) -> Sql:
     """The k most frequent values, most frequent first, ties by value."""
     x = c.sql
-    return (f"SELECT {c.index} AS col, list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, "
-            f"list(n ORDER BY n DESC, v) AS top_counts FROM ("
-            f"SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL "
-            f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})"), []
+    return Sql(text=f"SELECT {c.index} AS col, list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, "
+                    f"list(n ORDER BY n DESC, v) AS top_counts FROM ("
+                    f"SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL "
+                    f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
 
-def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> tuple[str, list]:
+def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> Sql:
     """Bin counts, and the sums of the 2nd to 4th powers of the deviations from the mean.
 
     Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
@@ -212,11 +214,11 @@ def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> tuple[
     x = f"CAST({c.sql} AS DOUBLE)"
     lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
     last = bins.count - 1 if bins else 0
-    return (f"SELECT {c.index} AS col, histogram(bin) AS bin_counts, sum(d * d) AS m2, "
-            f"sum(d * d * d) AS m3, sum(d * d * d * d) AS m4 FROM ("
-            f"SELECT CASE WHEN {x} BETWEEN ? AND ? "
-            f"THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS bin, {x} - ? AS d "
-            f"FROM {_VIEW} WHERE {c.sql} IS NOT NULL)"), [lower, upper, lower, width, mean]
+    return Sql(text=f"SELECT {c.index} AS col, histogram(bin) AS bin_counts, sum(d * d) AS m2, "
+                    f"sum(d * d * d) AS m3, sum(d * d * d * d) AS m4 FROM ("
+                    f"SELECT CASE WHEN {x} BETWEEN ? AND ? "
+                    f"THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS bin, {x} - ? AS d "
+                    f"FROM {_VIEW} WHERE {c.sql} IS NOT NULL)", params=(lower, upper, lower, width, mean))
 
 
 def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
@@ -233,8 +235,10 @@ def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
             parts.append(_numeric_query(c, bins[c.index], _number(s["mean"])))
     if not parts:
         return {}
-    sql = " UNION ALL BY NAME ".join(f"({q})" for q, _ in parts)
-    result = con.execute(sql, [p for _, params in parts for p in params])
+    union: list[str | Sql] = []
+    for i, part in enumerate(parts):
+        union += [" UNION ALL BY NAME (" if i else "(", part, ")"]
+    result = concat(*union).run(con)
     names = [d[0] for d in result.description]
     found: dict[int, dict[str, Any]] = {}
     for row in result.fetchall():
