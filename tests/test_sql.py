@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -127,6 +130,19 @@ def test_a_bad_limit_is_a_user_error_naming_the_variable(monkeypatch):
     monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(ConfigError, match="DATARAUM_DUCKDB_MEMORY_LIMIT='lots'"):
         sql.connect()
+
+
+@pytest.mark.e2e
+def test_a_bad_limit_stops_the_cli_with_one_line_and_exit_2(tmp_path):
+    (tmp_path / "t.csv").write_text("id,name\n1,a\n2,b\n")
+    env = {**os.environ, "DATARAUM_DUCKDB_MEMORY_LIMIT": "lots"}
+    done = subprocess.run([str(Path(sys.executable).with_name("dataraum")), "run", str(tmp_path / "t.csv"),
+                           "--pipeline", "quick_profile", "--workspace", str(tmp_path / "ws")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "dataraum: error: DATARAUM_DUCKDB_MEMORY_LIMIT='lots': not a DuckDB memory_limit "
+        "(Parser Error: Memory must have a number (e.g. 1GB))"]
 
 
 def test_bound_values_travel_with_their_sql():

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from dataraum_context.errors import ConfigError
+from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.models import Frozen
 
 T = TypeVar("T")
@@ -121,9 +121,9 @@ def connect() -> duckdb.DuckDBPyConnection:
 
     Its time zone is UTC, so that a TIMESTAMP WITH TIME ZONE reads as the same instant and the
     same calendar day in every step whatever the machine's zone (and a zone-less value read as
-    one is UTC); its memory and thread limits
-    come from `DATARAUM_DUCKDB_MEMORY_LIMIT` and `DATARAUM_DUCKDB_THREADS` when set. DuckDB's
-    text progress bar is off: it draws on stdout (after 2 s), where the CLI writes the context."""
+    one is UTC); its memory and thread limits come from `DATARAUM_DUCKDB_MEMORY_LIMIT` and
+    `DATARAUM_DUCKDB_THREADS` when set. DuckDB's text progress bar is off: it draws on stdout
+    (after 2 s), where the CLI writes the context."""
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -133,8 +133,7 @@ def connect() -> duckdb.DuckDBPyConnection:
                 try:
                     con.execute(f"SET {setting} = {quote_literal(value)}")
                 except duckdb.Error as exc:
-                    raise ConfigError(f"{variable}={value!r}: not a DuckDB {setting} "
-                                      f"({str(exc).splitlines()[0]})") from None
+                    raise ConfigError(f"{variable}={value!r}: not a DuckDB {setting} ({first_line(exc)})") from None
         # inside Jupyter DuckDB draws no text bar, and refuses the setting without ipywidgets
         with suppress(duckdb.InvalidInputException):
             con.execute("SET enable_progress_bar_print = false")
