@@ -33,12 +33,10 @@ from dataraum_context.models import (
     TopologyResult,
     TypeResolutionResult,
 )
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import connect, is_number, is_whole_number, open_tables, quote_ident
 from dataraum_context.step import step
 from dataraum_context.workspace import Workspace
 
-_NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 _EXACT = 1e-10  # 1 - R² (or a singular value relative to the largest) below this is exact
 _NEGLIGIBLE = 0.01  # standardized coefficients below this are left out of a dependency
 
@@ -59,9 +57,7 @@ def cross_table_multicollinearity(
     ws = Workspace(workspace)
     con = connect()
     try:
-        for name, table in type_resolution.tables.items():
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM "
-                        f"read_parquet({quote_literal(str(ws.path(table.path)))})")
+        open_tables(con, {name: ws.path(table.path) for name, table in type_resolution.tables.items()})
         skip = _keys_and_references(topology_enrichment)
         analyses = []
         for base in sorted({r.from_table for r in _forward(topology_enrichment.relationships)}):
@@ -119,9 +115,9 @@ def _numeric(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) ->
     if t is None:
         return []
     return [c for c, s in t.columns.items()
-            if s.data_type.upper().startswith(_NUMERIC_PREFIXES) and (table, c) not in skip
+            if is_number(s.data_type) and (table, c) not in skip
             and s.distinct_count > 1 and s.null_ratio <= 0.5
-            and not (s.distinct_count == s.count and not s.data_type.upper().startswith(("FLOAT", "DOUBLE")))]
+            and not (s.distinct_count == s.count and is_whole_number(s.data_type))]
 
 
 def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats: StatisticsResult,

@@ -30,20 +30,26 @@ from dataraum_context.models import (
     TypeResolutionResult,
     ValueFrequency,
 )
-from dataraum_context.sql import batched, connect, parquet_relation, quote_ident, quote_literal
+from dataraum_context.sql import (
+    Family,
+    Sql,
+    batched,
+    concat,
+    connect,
+    family,
+    is_number,
+    is_point_in_time,
+    parquet_relation,
+    quote_ident,
+    quote_literal,
+)
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
 QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 
-_INTEGER = {"tinyint", "smallint", "integer", "bigint", "hugeint",
-            "utinyint", "usmallint", "uinteger", "ubigint", "uhugeint"}
-_FLOAT = {"float", "double"}
-_NUMERIC = _INTEGER | _FLOAT | {"decimal"}
-_TEMPORAL = {"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns",
-             "timestamp with time zone"}
-_STRING = {"varchar"}
-_ORDERED = _NUMERIC | _TEMPORAL | _STRING  # the kinds whose min and max are reported
+# the families whose min and max are reported
+_ORDERED = {Family.INTEGER, Family.DECIMAL, Family.FLOAT, Family.DATE, Family.TIMESTAMP, Family.TEXT}
 
 _VIEW = "_profiled"  # the batch of columns being profiled (sql.parquet_relation)
 
@@ -77,15 +83,18 @@ class _Column:
     index: int  # position in the queries' output, which stays free of user-given names
     name: str
     data_type: str  # DuckDB type as read from the Parquet, e.g. DECIMAL(12,2)
-    type_id: str  # its base type, e.g. decimal
 
     @property
     def sql(self) -> str:
         return quote_ident(self.name)
 
     @property
+    def family(self) -> Family:
+        return family(self.data_type)
+
+    @property
     def numeric(self) -> bool:
-        return self.type_id in _NUMERIC
+        return is_number(self.data_type)
 
 
 def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: ResolvedTable,
@@ -93,8 +102,7 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
     path = ws.path(table.path)
     rel = con.sql(f"FROM read_parquet({quote_literal(str(path))})")
     types = dict(zip(rel.columns, rel.types, strict=True))
-    columns = [_Column(i, name, str(types[name]), types[name].id)
-               for i, name in enumerate(table.columns)]
+    columns = [_Column(i, name, str(types[name])) for i, name in enumerate(table.columns)]
     exact = table.row_count <= exact_up_to_rows
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
@@ -119,11 +127,11 @@ def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
         "non_null": f"count({x})",
         "distinct": f"count(DISTINCT {x})" if exact else f"approx_count_distinct({x})",
     }
-    if c.type_id in _ORDERED:
+    if c.family in _ORDERED:
         aggs |= {"min": f"min({x})", "max": f"max({x})"}
     if c.numeric:
         # DECIMAL quantiles would be rounded to the column's scale
-        v = f"CAST({x} AS DOUBLE)" if c.type_id == "decimal" else x
+        v = f"CAST({x} AS DOUBLE)" if c.family is Family.DECIMAL else x
         quantile = "quantile_cont" if exact else "approx_quantile"
         aggs |= {
             "mean": f"avg({x})",
@@ -132,10 +140,10 @@ def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
             "zeros": f"count(*) FILTER (WHERE {x} = 0)",
             "negatives": f"count(*) FILTER (WHERE {x} < 0)",
         }
-    if c.type_id in _FLOAT:  # histograms span the finite values: NaN and inf have no bin
+    if c.family is Family.FLOAT:  # histograms span the finite values: NaN and inf have no bin
         aggs |= {"finite_min": f"min({x}) FILTER (WHERE isfinite({x}))",
                  "finite_max": f"max({x}) FILTER (WHERE isfinite({x}))"}
-    if c.type_id in _STRING:
+    if c.family is Family.TEXT:
         aggs |= {"min_length": f"min(length({x}))", "max_length": f"max(length({x}))",
                  "mean_length": f"avg(length({x}))"}
     return aggs
@@ -189,16 +197,16 @@ def _bins(s: dict[str, Any], count: int) -> _Bins | None:
     return _Bins(lower, upper, 1 if lower == upper else count)
 
 
-def _top_k_query(c: _Column, k: int) -> tuple[str, list]:
+def _top_k_query(c: _Column, k: int) -> Sql:
     """The k most frequent values, most frequent first, ties by value."""
     x = c.sql
-    return (f"SELECT {c.index} AS col, list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, "
-            f"list(n ORDER BY n DESC, v) AS top_counts FROM ("
-            f"SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL "
-            f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})"), []
+    return Sql(text=f"SELECT {c.index} AS col, list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, "
+                    f"list(n ORDER BY n DESC, v) AS top_counts FROM ("
+                    f"SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL "
+                    f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
 
-def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> tuple[str, list]:
+def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> Sql:
     """Bin counts, and the sums of the 2nd to 4th powers of the deviations from the mean.
 
     Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
@@ -207,11 +215,11 @@ def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> tuple[
     x = f"CAST({c.sql} AS DOUBLE)"
     lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
     last = bins.count - 1 if bins else 0
-    return (f"SELECT {c.index} AS col, histogram(bin) AS bin_counts, sum(d * d) AS m2, "
-            f"sum(d * d * d) AS m3, sum(d * d * d * d) AS m4 FROM ("
-            f"SELECT CASE WHEN {x} BETWEEN ? AND ? "
-            f"THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS bin, {x} - ? AS d "
-            f"FROM {_VIEW} WHERE {c.sql} IS NOT NULL)"), [lower, upper, lower, width, mean]
+    return Sql(text=f"SELECT {c.index} AS col, histogram(bin) AS bin_counts, sum(d * d) AS m2, "
+                    f"sum(d * d * d) AS m3, sum(d * d * d * d) AS m4 FROM ("
+                    f"SELECT CASE WHEN {x} BETWEEN ? AND ? "
+                    f"THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS bin, {x} - ? AS d "
+                    f"FROM {_VIEW} WHERE {c.sql} IS NOT NULL)", params=(lower, upper, lower, width, mean))
 
 
 def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
@@ -228,8 +236,10 @@ def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
             parts.append(_numeric_query(c, bins[c.index], _number(s["mean"])))
     if not parts:
         return {}
-    sql = " UNION ALL BY NAME ".join(f"({q})" for q, _ in parts)
-    result = con.execute(sql, [p for _, params in parts for p in params])
+    union: list[str | Sql] = []
+    for i, part in enumerate(parts):
+        union += [" UNION ALL BY NAME (" if i else "(", part, ")"]
+    result = concat(*union).run(con)
     names = [d[0] for d in result.description]
     found: dict[int, dict[str, Any]] = {}
     for row in result.fetchall():
@@ -299,5 +309,5 @@ def _column_statistics(c: _Column, row_count: int, exact: bool, s: dict[str, Any
         max_length=s.get("max_length"),
         mean_length=s.get("mean_length"),
         date_range_days=(hi - lo) / timedelta(days=1)
-        if c.type_id in _TEMPORAL and lo is not None else None,
+        if is_point_in_time(c.data_type) and lo is not None else None,
     )

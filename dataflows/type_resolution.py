@@ -32,7 +32,7 @@ from dataraum_context.models import (
     TypeCandidate,
     TypeResolutionResult,
 )
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import Family, connect, family, is_number, is_whole_number, quote_ident, quote_literal
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import QUARANTINE, TABLES, Workspace
 
@@ -64,7 +64,6 @@ def resolved_table(
     win. Failed values go to quarantine."""
     ws = Workspace(workspace)
     with connect() as con:
-        con.execute("SET TimeZone = 'UTC'")  # zone-less values read as TIMESTAMPTZ are UTC
         # DuckDB rewrites an IN list (and list_contains over constants) into a join, after which
         # COPY no longer keeps the staged row order that row numbers and the quarantine rely on;
         # common-subexpression elimination takes time quadratic in the columns to plan
@@ -135,8 +134,7 @@ def _plan(column: StagedColumn, table: StagedTable,
     candidates = schema.candidates if schema else ()
     if override:
         by, target = "override", override
-        family = inference.type_family(target)
-        candidate = next((c for c in candidates if inference.type_family(c.data_type) == family),
+        candidate = next((c for c in candidates if inference.reads_alike(c.data_type, target)),
                          None) or inference.default_candidate(target)
     elif inference.infers(table.type_system, column.data_type):
         by = "inference"
@@ -149,11 +147,11 @@ def _plan(column: StagedColumn, table: StagedTable,
     reason = inference.failure_reason(candidate, target)
     if column.data_type != "VARCHAR":  # an override of a typed column: DuckDB's cast, no rounding
         typed = f"TRY_CAST({ident} AS {target})"
-        if inference.type_family(column.data_type) == "number" and inference.is_whole_number_type(target):
+        if is_number(column.data_type) and is_whole_number(target):
             typed = f"CASE WHEN {ident} = trunc({ident}) THEN {typed} END"
         return _Plan(column.name, by, candidate, typed,
                      raw=f"s.{ident}::VARCHAR", reason=f"{reason} (cast from {column.data_type})")
-    if inference.type_family(target) == "text":
+    if family(target) is Family.TEXT:
         return _Plan(column.name, by, candidate,
                      f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {ident} END")
     # read as written first; trim only what did not read (trimming every value costs half the

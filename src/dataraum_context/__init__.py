@@ -19,6 +19,7 @@ from typing import Any
 
 from hamilton import driver as _h_driver
 
+from dataraum_context import delivery
 from dataraum_context.errors import (
     ConfigError,
     DataraumError,
@@ -39,6 +40,7 @@ from dataraum_context.step import SKIP_WARNINGS
 from dataraum_context.workspace import Workspace
 
 register_fingerprint()
+delivery.register()
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",

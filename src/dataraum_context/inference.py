@@ -22,7 +22,7 @@ from functools import cached_property
 import polars as pl
 
 from dataraum_context.models import ColumnSchema, TypeCandidate, TypeSystemStrength, ValuePattern
-from dataraum_context.sql import quote_literal
+from dataraum_context.sql import Family, family, is_number, is_whole_number, quote_literal
 
 # trimmed from values before they are read or null-token matched: the Unicode space separators,
 # exactly what DuckDB's trim() removes
@@ -96,9 +96,6 @@ _NAME_HINTS = (
 _PRIORITY = ("code", "boolean", "integer", "percent", "currency", "decimal", "decimal_comma",
              "scientific", "date_iso", "date_ymd", "date_us", "date_eu", "timestamp_iso",
              "timestamp_iso_tz", "time", "uuid", "email", "url", "ipv4", "ipv6")
-
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-                  "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
 
 
 # --- profiling -----------------------------------------------------------------------------
@@ -399,32 +396,21 @@ def _text_formats(vals: _Values) -> list[TypeCandidate | None]:
 # --- casting -------------------------------------------------------------------------------
 
 
-def type_family(data_type: str) -> str:
-    """number, date, timestamp, time, boolean, uuid, text or other: which candidates can read
-    values for a type."""
-    t = data_type.upper()
-    if t in _INTEGER_TYPES or t in ("FLOAT", "DOUBLE", "REAL") or t.startswith(("DECIMAL", "NUMERIC")):
-        return "number"
-    if t.startswith("TIMESTAMP"):
-        return "timestamp"
-    if t.startswith("TIME"):
-        return "time"
-    return {"DATE": "date", "BOOLEAN": "boolean", "UUID": "uuid", "VARCHAR": "text"}.get(t, "other")
-
-
-def is_whole_number_type(data_type: str) -> bool:
-    return data_type.upper() in _INTEGER_TYPES
+def reads_alike(data_type: str, target: str) -> bool:
+    """Whether a candidate of `data_type` can read values for `target`: the same family, or
+    numbers both (a candidate's dialect, such as its thousands separator, serves any number)."""
+    return family(data_type) is family(target) or (is_number(data_type) and is_number(target))
 
 
 def default_candidate(data_type: str) -> TypeCandidate:
     """How to read values for a type the profile found no candidate of (an override)."""
-    family = type_family(data_type)
-    fmt = {"number": "integer" if is_whole_number_type(data_type) else "decimal", "date": "date_iso",
-           "timestamp": "timestamp_iso", "time": "time", "boolean": "boolean", "uuid": "uuid",
-           "text": "text"}.get(family, "cast")
+    kind = family(data_type)
+    fmt = ("integer" if is_whole_number(data_type) else "decimal") if is_number(data_type) else {
+        Family.DATE: "date_iso", Family.TIMESTAMP: "timestamp_iso", Family.TIME: "time",
+        Family.BOOLEAN: "boolean", Family.UUID: "uuid", Family.TEXT: "text"}.get(kind, "cast")
     return TypeCandidate(data_type=data_type, format=fmt, confidence=0.0, match_ratio=0.0,
                          decimal_mark="." if fmt == "decimal" else None,
-                         parse_format="%Y-%m-%d" if family == "date" else None,
+                         parse_format="%Y-%m-%d" if kind is Family.DATE else None,
                          evidence=("no profiled candidate of this type: read in its plain form",))
 
 
@@ -432,7 +418,7 @@ def cast_sql(value: str, candidate: TypeCandidate, target: str) -> str:
     """SQL reading `value` (a VARCHAR expression) as `target` the way `candidate` says:
     NULL when the value does not read that way (a failure, unless the value was NULL)."""
     fmt = candidate.format
-    if type_family(target) == "text":
+    if family(target) is Family.TEXT:
         return value
     if fmt in _NUMBER_FORMATS:
         return _number_sql(value, candidate, target)
@@ -453,7 +439,7 @@ def _number_sql(value: str, candidate: TypeCandidate, target: str) -> str:
     pattern (a whole-number type takes no fraction: DuckDB would round it), then stripped of
     unit, spaces and separators."""
     sep, unit = candidate.thousands_separator, candidate.unit
-    whole = is_whole_number_type(target)
+    whole = is_whole_number(target)
     mark = None if whole else candidate.decimal_mark or ("," if sep == "." else ".")
     if not (whole or sep or unit or mark == ","):
         return f"TRY_CAST({value} AS {target})"
@@ -473,7 +459,7 @@ def failure_reason(candidate: TypeCandidate, target: str) -> str:
     fmt = candidate.format
     detail: str | None
     if fmt in _NUMBER_FORMATS:
-        mark = None if is_whole_number_type(target) else candidate.decimal_mark or "."
+        mark = None if is_whole_number(target) else candidate.decimal_mark or "."
         detail = _dialect_text(mark, candidate.thousands_separator, candidate.unit)
     elif candidate.parse_format:
         detail = f"format {candidate.parse_format}"

@@ -8,7 +8,7 @@ They pickle, serialize to JSON and have a stable fingerprint for Hamilton's cach
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     import polars as pl
+
+
+# What results do beyond holding data (show themselves in a notebook, render the context, find
+# a join path) lives in delivery/ and joins.py; `delivery.register` puts it here by name when
+# the package is imported. Models are data: they import neither.
+DELEGATES: dict[str, Callable[..., Any]] = {}
 
 
 class Frozen(BaseModel):
@@ -28,32 +34,24 @@ class Displayed(Frozen):
     (`delivery.notebook`)."""
 
     def __repr__(self) -> str:
-        from dataraum_context.delivery import notebook
-
-        return notebook.summary(self)
+        return DELEGATES["summary"](self)
 
     def __str__(self) -> str:
         return repr(self)
 
     def _repr_markdown_(self) -> str:
-        from dataraum_context.delivery import notebook
-
-        return notebook.markdown(self)
+        return DELEGATES["markdown"](self)
 
 
 class Tabular(Displayed):
     """A result with one row per column, relationship or check, as a data frame."""
 
     def to_polars(self) -> pl.DataFrame:
-        from dataraum_context.delivery import notebook
-
-        return notebook.to_polars(self)
+        return DELEGATES["to_polars"](self)
 
     def to_pandas(self) -> Any:
         """The rows of `to_polars()` as a pandas DataFrame (pandas must be installed)."""
-        from dataraum_context.delivery import notebook
-
-        return notebook.to_pandas(self)
+        return DELEGATES["to_pandas"](self)
 
 
 class TypeSystemStrength(StrEnum):
@@ -655,25 +653,17 @@ class ContextDocument(Displayed):
         raise KeyError(name)
 
     def join_path(self, from_table: str, to_table: str) -> JoinPath | None:
-        """The shortest join path between any two tables along the relationships."""
-        from dataraum_context.joins import join_path
-
-        return join_path(self.relationships, from_table, to_table)
+        """The shortest join path between any two tables along the relationships (`joins`)."""
+        return DELEGATES["join_path"](self.relationships, from_table, to_table)
 
     def to_json(self, indent: int | None = 2) -> str:
-        from dataraum_context.delivery import render
-
-        return render.to_json(self, indent=indent)
+        return DELEGATES["to_json"](self, indent=indent)
 
     def to_markdown(self) -> str:
-        from dataraum_context.delivery import render
-
-        return render.to_markdown(self)
+        return DELEGATES["to_markdown"](self)
 
     def to_yaml(self) -> str:
-        from dataraum_context.delivery import render
-
-        return render.to_yaml(self)
+        return DELEGATES["to_yaml"](self)
 
 
 # --- Hamilton cache fingerprint ------------------------------------------------------------

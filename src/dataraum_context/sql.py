@@ -1,13 +1,19 @@
-"""The one DuckDB layer: connections, quoting, and the shape of per-column SQL over wide tables."""
+"""The one DuckDB layer: the family of a DuckDB type, connections, the typed tables as views,
+SQL with its bound values, quoting, and the shape of per-column SQL over wide tables."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import duckdb
+
+from dataraum_context.errors import ConfigError, first_line
+from dataraum_context.models import Frozen
 
 T = TypeVar("T")
 
@@ -21,6 +27,182 @@ EXPRESSIONS_PER_QUERY = 100
 CELLS_IN_MEMORY = 1 << 24
 
 
+# --- the family of a DuckDB type ----------------------------------------------------------
+
+
+class Family(StrEnum):
+    """What the values of a DuckDB type are, as every step reads them."""
+
+    INTEGER = "integer"  # TINYINT ... UHUGEINT, BIGNUM
+    DECIMAL = "decimal"  # DECIMAL(p,s), NUMERIC
+    FLOAT = "float"  # FLOAT (REAL), DOUBLE
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"  # with or without a time zone, in any unit
+    TIME = "time"  # a time of day, with or without a time zone
+    INTERVAL = "interval"
+    TEXT = "text"  # VARCHAR and its aliases
+    ENUM = "enum"
+    UUID = "uuid"
+    BINARY = "binary"  # BLOB, BIT
+    NESTED = "nested"  # lists, arrays, structs, maps, unions, variants, JSON documents
+    GEOMETRY = "geometry"
+    OTHER = "other"  # a type this version does not know
+
+
+_FAMILIES = {
+    **dict.fromkeys(("TINYINT", "INT1", "SMALLINT", "INT2", "INT16", "SHORT", "INTEGER", "INT", "INT4", "INT32",
+                     "SIGNED", "INTEGRAL", "BIGINT", "INT8", "INT64", "LONG", "OID", "HUGEINT", "INT128",
+                     "UTINYINT", "UINT8", "USMALLINT", "UINT16", "UINTEGER", "UINT32", "UBIGINT", "UINT64",
+                     "UHUGEINT", "UINT128", "BIGNUM", "VARINT"), Family.INTEGER),
+    **dict.fromkeys(("DECIMAL", "DEC", "NUMERIC"), Family.DECIMAL),
+    **dict.fromkeys(("FLOAT", "FLOAT4", "REAL", "DOUBLE", "FLOAT8"), Family.FLOAT),
+    **dict.fromkeys(("BOOLEAN", "BOOL", "LOGICAL"), Family.BOOLEAN),
+    "DATE": Family.DATE,
+    **dict.fromkeys(("TIMESTAMP", "DATETIME", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_US", "TIMESTAMP_NS",
+                     "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS"), Family.TIMESTAMP),
+    **dict.fromkeys(("TIME", "TIME_NS", "TIMETZ", "TIME WITH TIME ZONE"), Family.TIME),
+    "INTERVAL": Family.INTERVAL,
+    **dict.fromkeys(("VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING", "NVARCHAR"), Family.TEXT),
+    "ENUM": Family.ENUM,
+    **dict.fromkeys(("UUID", "GUID"), Family.UUID),
+    **dict.fromkeys(("BLOB", "BYTEA", "BINARY", "VARBINARY", "BIT", "BITSTRING"), Family.BINARY),
+    **dict.fromkeys(("LIST", "ARRAY", "STRUCT", "ROW", "MAP", "UNION", "VARIANT", "PARQUET_VARIANT", "JSON"),
+                    Family.NESTED),
+    "GEOMETRY": Family.GEOMETRY,
+}
+_NUMBERS = (Family.INTEGER, Family.DECIMAL, Family.FLOAT)
+
+
+def family(data_type: str) -> Family:
+    """The family of a DuckDB type as DuckDB spells it (`DESCRIBE`, `typeof`) or as a user
+    writes it (any alias and case): `DECIMAL(12,2)` decimal, `TIMESTAMPTZ_NS` timestamp,
+    `INTEGER[]` and `STRUCT(a INTEGER)` nested."""
+    t = " ".join(data_type.upper().split())
+    if t.endswith("]"):  # INTEGER[], VARCHAR[3]: a list or an array
+        return Family.NESTED
+    return _FAMILIES.get(t.split("(", 1)[0].strip(), Family.OTHER)
+
+
+def is_number(data_type: str) -> bool:
+    return family(data_type) in _NUMBERS
+
+
+def is_whole_number(data_type: str) -> bool:
+    """An integer type, or a DECIMAL of scale 0: values without a fraction."""
+    fam = family(data_type)
+    return fam is Family.INTEGER or (fam is Family.DECIMAL and _decimal_scale(data_type) == 0)
+
+
+def is_point_in_time(data_type: str) -> bool:
+    """A DATE or a TIMESTAMP of any unit or zone: values that place a row on a time line (a
+    time of day does not)."""
+    return family(data_type) in (Family.DATE, Family.TIMESTAMP)
+
+
+def _decimal_scale(data_type: str) -> int | None:
+    """The scale of `DECIMAL(p,s)` (`NUMERIC(p)`: 0), None when not written."""
+    inside = data_type.partition("(")[2].rstrip(") ")
+    if not inside:
+        return None
+    parts = inside.split(",")
+    return int(parts[1]) if len(parts) > 1 else 0
+
+
+# --- connections, views over the typed tables, SQL with its values ------------------------
+
+# Limits every connection takes from the environment (a shared machine, several steps at once):
+# DuckDB's own syntax, e.g. DATARAUM_DUCKDB_MEMORY_LIMIT=2GB, DATARAUM_DUCKDB_THREADS=2.
+_LIMITS = {"DATARAUM_DUCKDB_MEMORY_LIMIT": "memory_limit", "DATARAUM_DUCKDB_THREADS": "threads"}
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A short-lived in-memory connection: steps open one, use it and close it.
+
+    Its time zone is UTC, so that a TIMESTAMP WITH TIME ZONE reads as the same instant and the
+    same calendar day in every step whatever the machine's zone (and a zone-less value read as
+    one is UTC); its memory and thread limits come from `DATARAUM_DUCKDB_MEMORY_LIMIT` and
+    `DATARAUM_DUCKDB_THREADS` when set. DuckDB's text progress bar is off: it draws on stdout
+    (after 2 s), where the CLI writes the context."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for variable, setting in _LIMITS.items():
+            value = os.environ.get(variable)
+            if value:
+                try:
+                    con.execute(f"SET {setting} = {quote_literal(value)}")
+                except duckdb.Error as exc:
+                    raise ConfigError(f"{variable}={value!r}: not a DuckDB {setting} ({first_line(exc)})") from None
+        # inside Jupyter DuckDB draws no text bar, and refuses the setting without ipywidgets
+        with suppress(duckdb.InvalidInputException):
+            con.execute("SET enable_progress_bar_print = false")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def quarantine_view(table: str) -> str:
+    """The name a table's quarantine goes by."""
+    return f"quarantine_{table}"
+
+
+def open_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, str | Path],
+                quarantines: Mapping[str, str | Path] | None = None, row_numbers: bool = False) -> None:
+    """The typed tables (name -> Parquet path) as views under their own names, and their
+    quarantines as `quarantine_<table>`: the one way tables are named in SQL, in every step
+    as in `Workspace.sql`, so SQL a step shows runs as written there. The views live in the
+    connection's database, not among its temporary objects, so `typed_table` still finds a
+    table that shares its name with a step's temporary one. `row_numbers` adds each row's
+    0-based position in its file (`file_row_number`)."""
+    option = ", file_row_number = true" if row_numbers else ""
+    for name, path in tables.items():
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT * FROM "
+                    f"read_parquet({quote_literal(str(path))}{option})")
+    for name, path in (quarantines or {}).items():
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(quarantine_view(name))} AS SELECT * FROM "
+                    f"read_parquet({quote_literal(str(path))})")
+
+
+def typed_table(name: str) -> str:
+    """The typed table `name` opened by `open_tables`, qualified: what a step that also creates
+    temporary tables of its own writes, since those would hide a table of the same name."""
+    return f"memory.main.{quote_ident(name)}"  # `connect` opens the in-memory database, `memory`
+
+
+class Sql(Frozen):
+    """SQL text with `?` placeholders and their values, in order: the one convention for
+    values in SQL. Where DuckDB takes no parameter (COPY, CREATE VIEW), `quote_literal`."""
+
+    text: str
+    params: tuple[Any, ...] = ()
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        return con.execute(self.text, list(self.params))
+
+
+def concat(*parts: str | Sql) -> Sql:
+    """Text and SQL fragments joined, the values in the order of their `?`."""
+    text: list[str] = []
+    params: list[Any] = []
+    for part in parts:
+        if isinstance(part, Sql):
+            text.append(part.text)
+            params.extend(part.params)
+        else:
+            text.append(part)
+    return Sql(text="".join(text), params=tuple(params))
+
+
+def bound(value: Any, cast: str) -> Sql:
+    """A value as a parameter, cast so DuckDB knows its type where the context does not say."""
+    return Sql(text=f"?::{cast}", params=(value,))
+
+
+# --- quoting and the shape of per-column SQL -------------------------------------------------
+
+
 def quote_ident(name: str) -> str:
     """Quote a column or table name for DuckDB."""
     return '"' + name.replace('"', '""') + '"'
@@ -30,16 +212,6 @@ def quote_literal(value: str) -> str:
     """Quote a string literal; used only where DuckDB does not accept a bound parameter
     (table functions inside COPY, CREATE VIEW)."""
     return "'" + value.replace("'", "''") + "'"
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """A short-lived in-memory connection: steps open one, use it and close it. DuckDB's text
-    progress bar is off: it draws on stdout (after 2 s), where the CLI writes the context."""
-    con = duckdb.connect(":memory:")
-    # inside Jupyter DuckDB draws no text bar, and refuses the setting without ipywidgets
-    with suppress(duckdb.InvalidInputException):
-        con.execute("SET enable_progress_bar_print = false")
-    return con
 
 
 def batched(items: Iterable[T], size: Callable[[T], int] = lambda _: 1,

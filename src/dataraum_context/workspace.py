@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from dataraum_context.errors import ConfigError, WorkspaceBusy, disk_full, first_line
 from dataraum_context.models import PipelineRun
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import connect, open_tables, quote_literal
 
 STAGED = "staged"
 TABLES = "tables"
@@ -212,18 +212,16 @@ class Workspace:
         return sorted(p.stem for p in (self.root / TABLES).glob("*.parquet"))
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A new connection with every typed table as a view, and `quarantine_<table>` views.
-        A file that is not Parquet (put there by hand, cut short outside our atomic writes) is
-        left out with a warning: it must not hide the other tables."""
+        """A new connection with every typed table as a view, and `quarantine_<table>` views
+        (`sql.open_tables`). A file that is not Parquet (put there by hand, cut short outside
+        our atomic writes) is left out with a warning: it must not hide the other tables."""
         con = connect()
-        views = {name: self.path(self.relative(TABLES, name)) for name in self.table_names()}
-        views |= {f"quarantine_{q.stem}": q for q in sorted((self.root / QUARANTINE).glob("*.parquet"))}
-        for name, path in views.items():
-            try:
-                con.execute(f"CREATE VIEW {quote_ident(name)} AS SELECT * FROM "
-                            f"read_parquet({quote_literal(str(path))})")
-            except duckdb.Error as exc:
-                log.warning(f"{path}: cannot be read, left out ({first_line(exc)})")
+        tables = {name: self.path(self.relative(TABLES, name)) for name in self.table_names()}
+        quarantines = {q.stem: q for q in sorted((self.root / QUARANTINE).glob("*.parquet"))}
+        for name, path in tables.items():
+            _open(con, path, {name: path}, {})
+        for name, path in quarantines.items():
+            _open(con, path, {}, {name: path})
         return con
 
     def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyRelation:
@@ -232,6 +230,14 @@ class Workspace:
         if params:
             return con.sql(query, params=params)
         return con.sql(query)
+
+
+def _open(con: duckdb.DuckDBPyConnection, path: Path, table: dict[str, Path], quarantine: dict[str, Path]) -> None:
+    """`sql.open_tables` for one file, left out with a warning when it cannot be read."""
+    try:
+        open_tables(con, table, quarantine)
+    except duckdb.Error as exc:
+        log.warning(f"{path}: cannot be read, left out ({first_line(exc)})")
 
 
 def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:

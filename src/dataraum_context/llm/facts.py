@@ -14,7 +14,7 @@ from dataraum_context.llm.redaction import personal_kind, redact
 from dataraum_context.models import ColumnStatistics, StatisticsResult, TopologyResult, TypeResolutionResult
 from dataraum_context.naming import column_name, column_prefix
 from dataraum_context.ontology import ConceptMatch, Ontology, match_concepts
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import Family, connect, family, is_number, open_tables, quote_ident
 from dataraum_context.workspace import Workspace
 
 _SAMPLE_FROM_ROWS = 10_000  # distinct samples are drawn from the first rows of a table
@@ -22,8 +22,7 @@ _CANDIDATES = 3
 _PERSON_NAME = "person_name"
 _MIN_CANDIDATE_SCORE = 0.4
 _KEY_TOLERANCE = 0.02  # repeats and nulls a key may have without topology (as topology_enrichment)
-_NUMERIC_OR_TIME = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                    "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIME", "TIMESTAMP")
+_TIME = (Family.DATE, Family.TIMESTAMP, Family.TIME)
 
 
 def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, workspace: str,
@@ -80,7 +79,7 @@ def _candidate(concept: str, score: float, ontology: Ontology) -> ConceptCandida
 
 def _extreme(stats: ColumnStatistics, value: object) -> str | None:
     """Extremes of numbers and dates only: text extremes are values, perhaps personal ones."""
-    if value is None or not stats.data_type.upper().startswith(_NUMERIC_OR_TIME):
+    if value is None or not (is_number(stats.data_type) or family(stats.data_type) in _TIME):
         return None
     return str(value)
 
@@ -109,14 +108,14 @@ def _sample_values(ws: Workspace, types: TypeResolutionResult, n: int) -> dict[s
     out: dict[str, dict[str, list[str]]] = {}
     con = connect()
     try:
+        open_tables(con, {name: ws.path(table.path) for name, table in types.tables.items()})
         for name, table in types.tables.items():
             cols = list(table.columns)
             if not cols:
                 continue
             lists = ", ".join(f"list_sort(list_distinct(list({quote_ident(c)}))) AS v{i}" for i, c in enumerate(cols))
             picks = ", ".join(_pick(f"v{i}", n) for i in range(len(cols)))
-            source = f"read_parquet({quote_literal(str(ws.path(table.path)))})"
-            row = con.execute(f"SELECT {picks} FROM (SELECT {lists} FROM (SELECT * FROM {source} "
+            row = con.execute(f"SELECT {picks} FROM (SELECT {lists} FROM (SELECT * FROM {quote_ident(name)} "
                               f"LIMIT {_SAMPLE_FROM_ROWS}))").fetchone()
             out[name] = {c: [v for v in (picked or []) if v is not None and v.strip()]
                          for c, picked in zip(cols, row or (), strict=False)}

@@ -13,7 +13,6 @@ dimension or reference table by its keys, references, measures and times.
 
 from __future__ import annotations
 
-from dataraum_context.inference import is_whole_number_type, type_family
 from dataraum_context.llm.cache import ResponseCache
 from dataraum_context.llm.protocol import (
     Batch,
@@ -29,6 +28,7 @@ from dataraum_context.llm.protocol import (
 )
 from dataraum_context.models import Frozen
 from dataraum_context.naming import column_name, column_prefix, tokens
+from dataraum_context.sql import Family, family, is_number, is_whole_number
 
 _MIN_SCORE = 0.6  # a concept counts from this matcher score on
 _DIMENSION_MAX_DISTINCT = 50
@@ -143,19 +143,19 @@ def _role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | Non
         return "key", ["the table's key: unique and never null"]
     if col.references:
         return "foreign_key", [f"values sit inside {col.references} (measured)"]
-    family = type_family(col.data_type)
-    if family in ("date", "timestamp", "time"):
+    kind = family(col.data_type)
+    if kind in (Family.DATE, Family.TIMESTAMP, Family.TIME):
         concept = _concept(col)
         if concept is not None and concept.role == "attribute":
             return "attribute", [f"a {col.data_type} describing its row ({concept.concept})"]
         return "timestamp", [f"type {col.data_type}"]
-    if family == "boolean":
+    if kind is Family.BOOLEAN:
         return "dimension", ["a yes/no flag"]
-    if col.data_type.upper() == "INTERVAL":
+    if kind is Family.INTERVAL:
         return "measure", ["an interval"]
-    if family == "number":
+    if is_number(col.data_type):
         return _number_role(table, col, measured, prefix)
-    if family in ("text", "uuid"):
+    if kind in (Family.TEXT, Family.UUID):
         return _text_role(table, col, measured, prefix)
     return "attribute", [f"type {col.data_type}"]
 
@@ -198,7 +198,7 @@ def _number_role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: st
         return "dimension", [f"a code ({', '.join(sorted(words & _CODE_WORDS))}), not a quantity"]
     if col.distinct_count <= 2 and {col.min, col.max} <= {"0", "1"}:
         return "dimension", ["a 0/1 flag"]
-    kind = "an integer" if is_whole_number_type(col.data_type) else "a number"
+    kind = "an integer" if is_whole_number(col.data_type) else "a number"
     return "measure", [f"{kind} that is no key, reference or code"]
 
 

@@ -20,6 +20,8 @@ from dataraum_context.ontology.tokens import (
     stems,
     tokenize,
 )
+from dataraum_context.sql import Family
+from dataraum_context.sql import family as sql_family
 
 
 class ConceptMatch(Frozen):
@@ -37,26 +39,15 @@ _OUT_OF_RANGE = 0.7
 _MIN_TYPICAL_SHARE = 0.3
 _MIN_PATTERN_SHARE = 0.5
 
-_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "UHUGEINT", "INT", "INT2", "INT4", "INT8", "LONG", "SHORT"}
-_FAMILIES = {
-    **dict.fromkeys(_INTEGER, "integer"),
-    "FLOAT": "float", "DOUBLE": "float", "REAL": "float", "FLOAT4": "float", "FLOAT8": "float",
-    "DECIMAL": "decimal", "NUMERIC": "decimal",
-    "DATE": "temporal", "TIME": "temporal", "TIMESTAMP": "temporal", "TIMESTAMPTZ": "temporal",
-    "TIMESTAMP WITH TIME ZONE": "temporal", "TIMESTAMP_S": "temporal", "TIMESTAMP_MS": "temporal",
-    "TIMESTAMP_NS": "temporal", "DATETIME": "temporal",
-    "BOOLEAN": "boolean", "BOOL": "boolean",
-    "VARCHAR": "text", "TEXT": "text", "STRING": "text", "CHAR": "text",
-    "UUID": "uuid", "INTERVAL": "interval",
-}
+_TIME = {Family.DATE, Family.TIMESTAMP, Family.TIME}
 # Per role: the type families that fit it, and those that contradict it.
-_ROLE_TYPES: dict[Role, tuple[set[str], set[str]]] = {
-    Role.TIMESTAMP: ({"temporal"}, {"boolean", "float", "decimal", "uuid"}),
-    Role.MEASURE: ({"integer", "float", "decimal", "interval"}, {"boolean", "temporal", "text", "uuid"}),
-    Role.KEY: ({"integer", "text", "uuid"}, {"boolean", "float", "temporal"}),
-    Role.FOREIGN_KEY: ({"integer", "text", "uuid"}, {"boolean", "float", "temporal"}),
-    Role.DIMENSION: ({"text", "boolean", "integer"}, {"float"}),
+_ROLE_TYPES: dict[Role, tuple[set[Family], set[Family]]] = {
+    Role.TIMESTAMP: (_TIME, {Family.BOOLEAN, Family.FLOAT, Family.DECIMAL, Family.UUID}),
+    Role.MEASURE: ({Family.INTEGER, Family.FLOAT, Family.DECIMAL, Family.INTERVAL},
+                   {Family.BOOLEAN, *_TIME, Family.TEXT, Family.UUID}),
+    Role.KEY: ({Family.INTEGER, Family.TEXT, Family.UUID}, {Family.BOOLEAN, Family.FLOAT, *_TIME}),
+    Role.FOREIGN_KEY: ({Family.INTEGER, Family.TEXT, Family.UUID}, {Family.BOOLEAN, Family.FLOAT, *_TIME}),
+    Role.DIMENSION: ({Family.TEXT, Family.BOOLEAN, Family.INTEGER}, {Family.FLOAT}),
 }
 _SHARE_UNITS = {"percent": 100.0, "ratio": 1.0}
 _BOOLEAN_VALUES = frozenset({"true", "false", "t", "f", "yes", "no", "y", "n", "1", "0", "on", "off", "x"})
@@ -91,7 +82,7 @@ def match_concepts(column_name: str, table_name: str | None, data_type: str | No
     words, notes = _name_words(column_name, table_name, ontology.vocabulary)
     table_words = stems(tokenize(table_name or ""))
     values = _values(sample_values, statistics)
-    family = _family(data_type)
+    family = sql_family(data_type) if data_type else None
     hints = [(h.likely_concept, h.name_pattern) for h in ontology.semantic_hints if h.likely_concept]
 
     # Among equal scores the concept of the most specific file wins (retail's unit_price over
@@ -197,7 +188,7 @@ def _values(sample: Sequence[Any] | None, statistics: ColumnStatistics | None) -
 
 
 def _value_strength(concept: Concept, values: list[tuple[str, int]], named: bool,
-                    family: str | None) -> tuple[float, list[str]]:
+                    family: Family | None) -> tuple[float, list[str]]:
     """The share of values that are typical values or fit the value pattern. Without a name
     match, yes/no values tell nothing (every flag concept has them); a value pattern describes
     text, so a typed column (a number, a date) is not held against one."""
@@ -210,7 +201,7 @@ def _value_strength(concept: Concept, values: list[tuple[str, int]], named: bool
         share = sum(n for v, n in values if v.casefold() in typical) / total
         if share >= _MIN_TYPICAL_SHARE:
             best, evidence = share, [f"{share:.0%} of values are typical values"]
-    if concept.value_regex is not None and family in (None, "text"):
+    if concept.value_regex is not None and family in (None, Family.TEXT):
         share = sum(n for v, n in values if concept.value_regex.fullmatch(v)) / total
         if share >= _MIN_PATTERN_SHARE and share > best:
             best, evidence = share, [f"{share:.0%} of values match its value pattern"]
@@ -220,14 +211,7 @@ def _value_strength(concept: Concept, values: list[tuple[str, int]], named: bool
 # --- type and statistics -------------------------------------------------------------------
 
 
-def _family(data_type: str | None) -> str | None:
-    if not data_type:
-        return None
-    base = data_type.upper().split("(")[0].strip()
-    return _FAMILIES.get(base, "other")
-
-
-def _adjusted(score: float, concept: Concept, family: str | None, data_type: str | None,
+def _adjusted(score: float, concept: Concept, family: Family | None, data_type: str | None,
               statistics: ColumnStatistics | None, values: list[tuple[str, int]],
               value: float) -> tuple[float, list[str]]:
     notes: list[str] = []

@@ -15,34 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from dataraum_context.models import Frozen, InapplicableRule
-from dataraum_context.sql import quote_ident
+from dataraum_context.sql import Sql, concat, quote_ident
 
 ROW_NUMBER = "file_row_number"  # the typed tables are read with their row numbers (0-based)
-
-
-class Sql(Frozen):
-    """SQL text with `?` placeholders and their values, in order."""
-
-    text: str
-    params: tuple[Any, ...] = ()
-
-
-def concat(*parts: str | Sql) -> Sql:
-    """Text and SQL fragments joined, the values in the order of their `?`."""
-    text: list[str] = []
-    params: list[Any] = []
-    for part in parts:
-        if isinstance(part, Sql):
-            text.append(part.text)
-            params.extend(part.params)
-        else:
-            text.append(part)
-    return Sql(text="".join(text), params=tuple(params))
-
-
-def bound(value: Any, cast: str) -> Sql:
-    """A value as a parameter, cast so DuckDB knows its type where the context does not say."""
-    return Sql(text=f"?::{cast}", params=(value,))
 
 
 class Check(Frozen):

@@ -22,9 +22,9 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.naming import column_name
-from dataraum_context.quality.checks import Check, Sql, bound, concat
+from dataraum_context.quality.checks import Check
 from dataraum_context.quality.tables import Tables
-from dataraum_context.sql import batched, connect, quote_ident, quote_literal
+from dataraum_context.sql import Sql, batched, bound, concat, connect, is_number, quote_ident, quote_literal
 from dataraum_context.workspace import Workspace
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400, "week": 604_800}
@@ -117,7 +117,7 @@ def orphan_rows(check: Check, tables: Tables, to_table: str, to_columns: Sequenc
 def _fences(table: str, column: str, s: ColumnStatistics | None, tables: Tables, related: set[tuple[str, str]],
             multiplier: float) -> tuple[float, float, str] | None:
     """IQR fences for a numeric column that measures something (not a key, a reference, a flag)."""
-    if s is None or tables.family(table, column) != "number" or not s.quantiles:
+    if s is None or not is_number(tables.dtype(table, column)) or not s.quantiles:
         return None
     if (table, column) in related or any(column in k for k in tables.keys[table]) or s.distinct_count <= 2:
         return None

@@ -21,7 +21,7 @@ from dataraum_context.models import InapplicableRule, TemporalResult
 from dataraum_context.ontology import Ontology, QualityRule
 from dataraum_context.ontology.models import RULE_PARAMETERS, RuleType
 from dataraum_context.quality.bindings import Bindings, Bound
-from dataraum_context.quality.checks import Check, Sql, bound, concat
+from dataraum_context.quality.checks import Check
 from dataraum_context.quality.expressions import (
     PLACEHOLDER,
     aggregate_calls,
@@ -30,7 +30,7 @@ from dataraum_context.quality.expressions import (
 )
 from dataraum_context.quality.generic import duplicate_rows, orphan_rows
 from dataraum_context.quality.tables import Tables
-from dataraum_context.sql import quote_ident
+from dataraum_context.sql import Family, Sql, bound, concat, family, is_number, is_point_in_time, quote_ident
 
 _GRAIN_STEPS = {"minute": "1 minute", "hour": "1 hour", "day": "1 day", "week": "7 days",
                 "month": "1 month", "quarter": "3 months", "year": "1 year"}
@@ -151,7 +151,7 @@ def _not_null(at: At) -> Check | str:
 
 @per_column(RuleType.RANGE)
 def _range(at: At) -> Check | str:
-    if (reason := _needs(at, "number", "a numeric column")) is not None:
+    if (reason := _needs(at, is_number, "a numeric column")) is not None:
         return reason
     x = f"CAST({quote_ident(at.column.column)} AS DOUBLE)"
     below, above = ("<", ">") if at.params.inclusive else ("<=", ">=")
@@ -180,7 +180,7 @@ def _regex(at: At) -> Check | str:
 @per_column(RuleType.FRESHNESS)
 def _freshness(at: At) -> Check | str:
     """Stale when the latest value is older than `max_age_hours` before the reference."""
-    if (reason := _needs(at, "temporal", "a date or timestamp column")) is not None:
+    if (reason := _needs(at, is_point_in_time, "a date or timestamp column")) is not None:
         return reason
     b, hours = at.column, at.params.max_age_hours
     cutoff = at.reference - timedelta(hours=hours)
@@ -211,7 +211,7 @@ def _temporal_completeness(at: At) -> Check | str:
     groups = _group_by(at)
     if isinstance(groups, str):
         return groups
-    if (reason := _needs(at, "temporal", "a date or timestamp column")) is not None:
+    if (reason := _needs(at, is_point_in_time, "a date or timestamp column")) is not None:
         return reason
     b, grain = at.column, at.params.grain.value
     col = quote_ident(b.column)
@@ -312,10 +312,10 @@ def _cross_column(at: At) -> Check | str:
 # --- what several compilers share ----------------------------------------------------------
 
 
-def _needs(at: At, family: str, what: str) -> str | None:
+def _needs(at: At, fits: Callable[[str], bool], what: str) -> str | None:
     """Why the rule does not apply to a column of the wrong type family."""
     b = at.column
-    if at.tables.family(b.table, b.column) == family:
+    if fits(at.tables.dtype(b.table, b.column)):
         return None
     return f"{at.rule.rule_type.value} needs {what}: {b.table}.{b.column} is {at.tables.dtype(b.table, b.column)}"
 
@@ -335,15 +335,14 @@ def _contains(at: At) -> Sql:
     without case unless `case_sensitive`, other types cast to the column's type."""
     b = at.column
     col, dtype = quote_ident(b.column), at.tables.dtype(b.table, b.column)
-    family = at.tables.family(b.table, b.column)
     values: Sequence[Any] = at.params.values
     texts = bound([str(v).lower() if isinstance(v, bool) else str(v) for v in values], "VARCHAR[]")
-    if family == "number":
+    if is_number(dtype):
         return concat("list_contains(list_transform(", texts, ", lambda v: TRY_CAST(v AS DOUBLE)), ",
                       f"CAST({col} AS DOUBLE))")
-    if family == "text" and at.params.case_sensitive:
+    if family(dtype) is Family.TEXT and at.params.case_sensitive:
         return concat("list_contains(", texts, f", {col})")
-    if family == "text":
+    if family(dtype) is Family.TEXT:
         return concat("list_contains(list_transform(", texts, f", lambda v: lower(v)), lower({col}))")
     return concat("list_contains(list_transform(", texts, f", lambda v: TRY_CAST(v AS {dtype})), {col})")
 

@@ -19,8 +19,8 @@ from uuid import UUID
 import duckdb
 
 from dataraum_context.models import QualityResult
-from dataraum_context.quality.checks import ROW_NUMBER, Check, Sql, TableChecks, concat
-from dataraum_context.sql import batched, connect, quote_ident, quote_literal
+from dataraum_context.quality.checks import ROW_NUMBER, Check, TableChecks
+from dataraum_context.sql import Sql, batched, concat, connect, open_tables, quote_ident
 from dataraum_context.workspace import Workspace
 
 
@@ -29,8 +29,10 @@ def run_checks(table: TableChecks, workspace: str, example_rows: int) -> list[Qu
     the query checks. Reads only the files `table` names."""
     con = connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        _views(con, Workspace(workspace), table)
+        ws = Workspace(workspace)
+        # as `Workspace.sql` shows them, so that the reproducing SQL runs here as it runs there
+        open_tables(con, {name: ws.path(path) for name, path in table.reads.items()},
+                    {table.table: ws.path(table.quarantine)} if table.quarantine else None, row_numbers=True)
         by_relation: dict[str | None, list[Check]] = {}
         for c in table.checks:
             if c.predicate is not None:
@@ -40,17 +42,6 @@ def run_checks(table: TableChecks, workspace: str, example_rows: int) -> list[Qu
         return results + [_run_query(con, c, example_rows, table.key) for c in table.checks if c.predicate is None]
     finally:
         con.close()
-
-
-def _views(con: duckdb.DuckDBPyConnection, ws: Workspace, table: TableChecks) -> None:
-    """The typed tables under their names (with their row numbers) and `quarantine_<table>`,
-    as `Workspace.sql` shows them, so that the reproducing SQL runs here as it runs there."""
-    for name, path in table.reads.items():
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM "
-                    f"read_parquet({quote_literal(str(ws.path(path)))}, file_row_number = true)")
-    if table.quarantine:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident('quarantine_' + table.table)} AS SELECT * FROM "
-                    f"read_parquet({quote_literal(str(ws.path(table.quarantine)))})")
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, relation: str | None, checks: list[Check], k: int,
@@ -78,8 +69,7 @@ def _aggregate(con: duckdb.DuckDBPyConnection, relation: str | None, checks: lis
         first = f"arg_min({_example_struct(c, key)}, {ROW_NUMBER}, {max(k, 1)})"
         parts += [", count(*) FILTER (WHERE ", c.predicate, f"), {first} FILTER (WHERE ", c.predicate, ")"]
     parts.append(f" FROM {relation or quote_ident(checks[0].table)}")
-    sql = concat(*parts)
-    row = con.execute(sql.text, list(sql.params)).fetchone()
+    row = concat(*parts).run(con).fetchone()
     assert row is not None  # an aggregate returns one row
     total = row[0]
     out = []
@@ -100,18 +90,17 @@ def _run_query(con: duckdb.DuckDBPyConnection, c: Check, k: int, key: tuple[str,
     order = f"f.{ROW_NUMBER}" if c.table_rows else "f"
     try:
         if c.known_failing is not None:
-            rows = con.execute(f"SELECT f FROM ({sql.text}) AS f ORDER BY {order} LIMIT {max(k, 1)}",
-                               list(sql.params)).fetchall()
+            rows = concat("SELECT f FROM (", sql, f") AS f ORDER BY {order} LIMIT {max(k, 1)}").run(con).fetchall()
             failing = c.known_failing
             examples = [r[0] for r in rows]
         else:
-            rows = con.execute(f"SELECT count(*) OVER (), f FROM ({sql.text}) AS f ORDER BY {order} LIMIT {max(k, 1)}",
-                               list(sql.params)).fetchall()
+            rows = concat("SELECT count(*) OVER (), f FROM (", sql,
+                          f") AS f ORDER BY {order} LIMIT {max(k, 1)}").run(con).fetchall()
             failing = rows[0][0] if rows else 0
             examples = [r[1] for r in rows]
         total = c.total
         if isinstance(total, Sql):
-            counted = con.execute(total.text, list(total.params)).fetchone()
+            counted = total.run(con).fetchone()
             total = counted[0] if counted else None
     except duckdb.Error as exc:
         return _result(c, None, None, (), error=_error(exc))

@@ -15,9 +15,6 @@ from dataraum_context.models import (
 from dataraum_context.naming import column_name, column_prefix, tokens
 
 _ID_WORDS = frozenset({"id", "key", "pk", "uuid", "guid"})  # `code` or `number` alone need not be unique
-_NUMBER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-           "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
-_TEMPORAL = ("DATE", "TIMESTAMP")
 
 
 class Tables:
@@ -38,23 +35,9 @@ class Tables:
     def dtype(self, table: str, column: str) -> str:
         return self.tables[table].columns[column].data_type.upper()
 
-    def family(self, table: str, column: str) -> str:
-        return family(self.dtype(table, column))
-
     def key(self, table: str) -> tuple[str, ...]:
         """The columns that identify a row in examples."""
         return next(iter(self.keys.get(table) or {}), ())
-
-
-def family(dtype: str) -> str:
-    """number | temporal | text | other, for an upper-case DuckDB type."""
-    if dtype.startswith(_NUMBER):
-        return "number"
-    if dtype.startswith(_TEMPORAL):
-        return "temporal"
-    if dtype == "VARCHAR":
-        return "text"
-    return "other"
 
 
 def _keys(table: str, resolved: ResolvedTable, topology: TopologyResult | None,

@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from dataraum_context.models import ResolvedColumn, ResolvedTable, TypeResolutionResult
-from dataraum_context.sql import quote_literal
+from dataraum_context.sql import connect, quote_literal
 
 STYLES = ("snake", "camel", "prefixed", "id")
 
@@ -102,7 +101,7 @@ class Schema:
         type resolution result that describes them: what the steps after typing read."""
         root = Path(root)
         self.write(root / "tables")
-        con = duckdb.connect()
+        con = connect()
         try:
             tables = {}
             for name, frame in self.tables.items():

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from dataraum_context.models import ColumnStatistics, TableStatistics
 from dataraum_context.naming import column_name
+from dataraum_context.sql import is_number, is_point_in_time, is_whole_number
 
-TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE")
-_NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 _TIME_WORDS = ("date", "time", "created", "timestamp", "day", "at", "when", "period", "ts")
 
 
 def time_columns(table: TableStatistics) -> dict[str, ColumnStatistics]:
     """The date and timestamp columns that hold at least one value."""
     return {c: s for c, s in table.columns.items()
-            if s.data_type.upper() in TIME_TYPES and s.count > s.null_count}
+            if is_point_in_time(s.data_type) and s.count > s.null_count}
 
 
 def primary_time_column(timed: dict[str, ColumnStatistics]) -> str:
@@ -33,9 +31,9 @@ def measures(table: str, columns: dict[str, ColumnStatistics]) -> list[str]:
     out = []
     for name, s in columns.items():
         non_null = s.count - s.null_count
-        if not s.data_type.upper().startswith(_NUMERIC_PREFIXES) or non_null == 0:
+        if not is_number(s.data_type) or non_null == 0:
             continue
-        is_int = not s.data_type.upper().startswith(("FLOAT", "DOUBLE", "DECIMAL"))
+        is_int = is_whole_number(s.data_type)
         if s.distinct_count <= 2 or column_name(table, name, None).key_suffix:
             continue
         if is_int and s.distinct_count == non_null:  # a unique integer: an identifier

@@ -8,7 +8,7 @@ of the tables' primary time columns, so that a rerun on the same data gives the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import TableTemporal, TemporalProfile
@@ -45,8 +45,9 @@ def _profile_with_freshness(p: TemporalProfile, reference: date | datetime | Non
 
 
 def _as_datetime(value: date | datetime) -> datetime:
-    """Dates as midnight, aware timestamps as naive local time: comparable with each other."""
+    """Dates as midnight, aware timestamps as naive UTC (as `sql.connect` reads them): comparable
+    with each other."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=None) if value.tzinfo is None else \
-            value.astimezone(tz=None).replace(tzinfo=None)
+            value.astimezone(UTC).replace(tzinfo=None)
     return datetime(value.year, value.month, value.day)

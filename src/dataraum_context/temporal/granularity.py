@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
+from dataraum_context.sql import Family, family
 from dataraum_context.temporal.view import VIEW, as_timestamp
 
 GRANULARITIES = ("microsecond", "millisecond", "second", "minute", "hour", "day", "month", "year")  # finest first
@@ -17,7 +18,7 @@ def granularity(con: duckdb.DuckDBPyConnection, column: str, data_type: str) -> 
     """The finest unit in which some value of `column` is not a whole number of the next."""
     x = as_timestamp(column)
     counts: tuple[int, ...]
-    if data_type.upper() == "DATE":
+    if family(data_type) is Family.DATE:
         counts = (0, 0, 0, 0, 0, *_fetch(con, (f"day({x}) != 1", f"month({x}) != 1"), x))
     else:
         counts = _fetch(con, (f"epoch_us({x}) % 1000 != 0", f"epoch_us({x}) % 1000000 != 0",

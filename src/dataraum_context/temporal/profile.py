@@ -13,6 +13,7 @@ from dataraum_context.models import (
     TableTemporal,
     TemporalProfile,
 )
+from dataraum_context.sql import Family, family
 from dataraum_context.temporal.cadence import cadence, period_name, spacings
 from dataraum_context.temporal.columns import (
     measures,
@@ -54,7 +55,7 @@ def column_profile(con: duckdb.DuckDBPyConnection, column: str, s: ColumnStatist
     c = cadence(unit, seconds, months, regular_share)
     p = periods(con, column, s.min, c.period)
     after = p.largest_gap_after
-    if isinstance(after, datetime) and s.data_type.upper() == "DATE":
+    if isinstance(after, datetime) and family(s.data_type) is Family.DATE:
         after = after.date()
     return TemporalProfile(
         **base, cadence=c.name, cadence_seconds=c.median_seconds, regular=c.regular, period=period_name(c.period),

@@ -13,12 +13,11 @@ VIEW = "_timed"
 
 
 def open_table(path: str | Path, columns: Sequence[str], rows: int) -> duckdb.DuckDBPyConnection:
-    """A connection (in UTC, so that timestamps read the same everywhere) with `columns` of
-    the Parquet file at `path` as `VIEW` (read once into memory when they are few cells: each
-    query would bind all of a wide table's columns)."""
+    """A connection (`sql.connect`: in UTC) with `columns` of the Parquet file at `path` as
+    `VIEW` (read once into memory when they are few cells: each query would bind all of a wide
+    table's columns)."""
     con = connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         create_parquet_relation(con, VIEW, path, columns, rows)
     except BaseException:
         con.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from dataraum_context import sql
 from dataraum_context.models import Relationship, StatisticsResult, TypeResolutionResult
 from dataraum_context.naming import column_name, column_prefix
 from dataraum_context.topology.models import (
@@ -15,17 +16,15 @@ from dataraum_context.topology.models import (
     Side,
 )
 
-_INTEGER = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-            "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
 _REPEATS_FROM_ROWS = 20  # below this many rows a key column must be strictly unique
 
 
 def family(data_type: str) -> Family | None:
-    """How values of a DuckDB type are compared: `int`, `text`, or not at all."""
-    t = data_type.upper()
-    if t in _INTEGER or (t.startswith("DECIMAL") and t.replace(" ", "").endswith(",0)")):
+    """How values of a DuckDB type are compared: `int` (whole numbers), `text` (text and
+    UUIDs), or not at all."""
+    if sql.is_whole_number(data_type):
         return "int"
-    if t in ("VARCHAR", "UUID"):
+    if sql.family(data_type) in (sql.Family.TEXT, sql.Family.UUID):
         return "text"
     return None
 

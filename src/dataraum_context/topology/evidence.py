@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from dataraum_context import sql
 from dataraum_context.models import Relationship
 from dataraum_context.topology.columns import allowed_repeats
 from dataraum_context.topology.models import (
@@ -67,7 +68,7 @@ def density(side: Side) -> float:
         if s.min is None or s.max is None:
             return 1.0
         return min(1.0, side.distinct / (float(s.max) - float(s.min) + 1))
-    if s.data_type.upper() == "UUID":
+    if sql.family(s.data_type) is sql.Family.UUID:
         return 1e-9
     return 0.5 if (s.max_length or 0) <= 3 else 0.2
 

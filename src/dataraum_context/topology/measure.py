@@ -15,8 +15,9 @@ from collections.abc import Collection, Iterable, Sequence
 import duckdb
 import pyarrow as pa
 
+from dataraum_context import sql
 from dataraum_context.models import TypeResolutionResult
-from dataraum_context.sql import quote_ident, quote_literal
+from dataraum_context.sql import quote_ident
 from dataraum_context.topology.columns import family, may_be_unique
 from dataraum_context.topology.evidence import (
     density,
@@ -38,10 +39,8 @@ _VALUE_TYPES = {"int": "HUGEINT", "text": "VARCHAR", "tuple": "VARCHAR[]"}  # ho
 
 
 def open_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, types: TypeResolutionResult) -> None:
-    """A view `t_<table>` over each typed table's Parquet file."""
-    for name, table in types.tables.items():
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {_view(name)} AS SELECT * FROM "
-                    f"read_parquet({quote_literal(str(ws.path(table.path)))})")
+    """The typed tables as views (`sql.open_tables`)."""
+    sql.open_tables(con, {name: ws.path(table.path) for name, table in types.tables.items()})
 
 
 def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates, tolerance: float,
@@ -192,7 +191,7 @@ def _by_table(sides: Iterable[Side]) -> dict[str, list]:
 
 
 def _view(table: str) -> str:
-    return quote_ident("t_" + table)
+    return sql.typed_table(table)  # qualified: the temporary kv_/fv_ tables must not hide a table
 
 
 def _value(column: str, kind: str | None) -> str:
