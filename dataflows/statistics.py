@@ -7,6 +7,9 @@ central moments behind skewness and kurtosis. A wide table is profiled a batch o
 time (`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a
 batch is read from the Parquet file once when it is small (`sql.parquet_relation`); nothing is
 materialized in Python.
+
+`column_roles` then reads the collected statistics once to decide what each column is (own and
+candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for every later step.
 """
 
 from __future__ import annotations
