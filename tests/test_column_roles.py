@@ -135,3 +135,7 @@ def test_measures_dimensions_and_keys_each_with_their_reason(tmp_path):
     assert kinds["customer_id"][0] == "identifier" and kinds["line_no"] == (
         "attribute", ("a position (line), not a quantity",))
     assert kinds["priority"][1] == ("a code (priority), not a quantity",)
+    result = column_roles(stats)
+    assert repr(result) == "ColumnRolesResult(1 table, 1 own key, 2 measures)"
+    assert "| orders.amount | measure | no | no | no | a number that is no key, reference or code |" \
+        in result._repr_markdown_()
