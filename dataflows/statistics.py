@@ -7,6 +7,9 @@ central moments behind skewness and kurtosis. A wide table is profiled a batch o
 time (`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a
 batch is read from the Parquet file once when it is small (`sql.parquet_relation`); nothing is
 materialized in Python.
+
+`column_roles` then reads the collected statistics once to decide what each column is (own and
+candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for every later step.
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import settings
 from dataraum_context.models import (
+    ColumnRolesResult,
     ColumnStatistics,
     HistogramBin,
     ResolvedTable,
+    StagingResult,
     StatisticsResult,
     TableStatistics,
     TypeResolutionResult,
     ValueFrequency,
 )
+from dataraum_context.roles import roles_of
 from dataraum_context.sql import (
     Family,
     Sql,
@@ -76,6 +82,16 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
 def statistics_profiling(table_statistics: Collect[TableStatistics]) -> StatisticsResult:
     """The statistics of every typed table's columns."""
     return StatisticsResult(tables={t.name: t for t in table_statistics})
+
+
+@part_of_step("statistics_profiling")
+def column_roles(statistics_profiling: StatisticsResult, staging: StagingResult | None = None,
+                 key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE) -> ColumnRolesResult:
+    """What each column is in its table, with why: the own key (declared, or named for the
+    table and unique up to `key_duplicate_tolerance`), the columns named as its id, the
+    candidate keys, measures, dimensions, timestamps, identifiers and attributes. Every later
+    step reads keys and measures from here (`dataraum_context.roles`)."""
+    return roles_of(statistics_profiling, staging, key_duplicate_tolerance)
 
 
 @dataclass(frozen=True)
