@@ -55,22 +55,19 @@ def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, toler
             non_null = s.count - s.null_count
             if kind is None or non_null == 0:
                 continue
+            # exact: statistics count a column exactly when it may be unique
             repeats = non_null - s.distinct_count
-            # an approximate distinct count is checked exactly when the key's values are read
-            slack = int(0.05 * non_null) if s.distinct_approximate else 0
             key = (non_null >= 2 and s.distinct_count >= 2
                    and s.null_count <= allowed_repeats(s.count, tolerance)
-                   and repeats <= allowed_repeats(non_null, tolerance) + slack)
+                   and repeats <= allowed_repeats(non_null, tolerance))
             out.append(Column(id=len(out), table=table_name, column=col_name, position=position, family=kind,
                               stats=s, name=column_name(table_name, col_name, prefix), key=key))
     return out
 
 
 def may_be_unique(key: Side, tolerance: float) -> bool:
-    """Whether a side (a profiled column tuple) repeats few enough values to be a key (an
-    approximate distinct count is checked exactly when the key's values are read)."""
-    slack = int(0.05 * key.non_null) if key.distinct_approximate else 0
-    return key.non_null >= 2 and key.non_null - key.distinct <= allowed_repeats(key.non_null, tolerance) + slack
+    """Whether a side (a column tuple, profiled exactly) repeats few enough values to be a key."""
+    return key.non_null >= 2 and key.non_null - key.distinct <= allowed_repeats(key.non_null, tolerance)
 
 
 def own_keys(cols: Iterable[Column]) -> dict[str, tuple[str, ...]]:
