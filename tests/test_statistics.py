@@ -6,6 +6,7 @@ import json
 import math
 import tempfile
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -17,7 +18,6 @@ from hypothesis import strategies as st
 
 from dataraum_context.dataflows import statistics
 from dataraum_context.dataflows.statistics import QUANTILES
-from support.steps import statistics_profiling
 from dataraum_context.models import (
     ColumnStatistics,
     ResolvedColumn,
@@ -25,6 +25,8 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.sql import quote_literal
+
+from support.steps import statistics_profiling
 
 
 def typed_tables(root: Path, **frames: pl.DataFrame) -> TypeResolutionResult:
@@ -46,7 +48,7 @@ def resolved(root: Path, name: str, rows: int) -> ResolvedTable:
         source_rows=rows, quarantined_values=0, rejected_rows=0,
         columns={c: ResolvedColumn(name=c, data_type=str(t), source_type=str(t),
                                    resolved_by="source")
-                 for c, t in zip(rel.columns, rel.types)})
+                 for c, t in zip(rel.columns, rel.types, strict=True)})
 
 
 def profile(frame: pl.DataFrame, **kwargs) -> dict[str, ColumnStatistics]:
@@ -148,6 +150,17 @@ def test_above_the_threshold_distinct_counts_and_quantiles_are_approximate():
     assert approx["x"].top_values == exact["x"].top_values  # top-k counts stay exact
 
 
+def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():
+    """Uniqueness decides keys: a column whose estimate says half its values or more are
+    distinct is counted exactly, so a key with a few repeats is told from a unique one."""
+    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "id": [*range(4998), 0, 1],
+                          "most": [i % 3000 for i in range(5000)]})
+    approx = profile(frame, exact_up_to_rows=100)
+    assert approx["x"].distinct_approximate
+    assert (approx["id"].distinct_count, approx["id"].distinct_approximate) == (4998, False)
+    assert (approx["most"].distinct_count, approx["most"].distinct_approximate) == (3000, False)
+
+
 def test_an_empty_table_has_counts_and_nothing_else():
     frame = pl.DataFrame(schema={"i": pl.Int64, "f": pl.Float64, "s": pl.String,
                                  "b": pl.Boolean, "d": pl.Date})
@@ -175,7 +188,7 @@ def test_histogram_bins_span_min_to_max_and_count_every_value():
     stats = profile(frame, histogram_bins=4)
     bins = stats["x"].histogram
     assert len(bins) == 4 and (bins[0].lower, bins[-1].upper) == (0.5, 10.0)
-    assert all(a.upper == b.lower for a, b in zip(bins, bins[1:]))
+    assert all(a.upper == b.lower for a, b in pairwise(bins))
     assert [b.count for b in bins] == [4, 1, 1, 2]
     assert [(b.lower, b.upper, b.count) for b in stats["k"].histogram] == [(4.0, 4.0, 9)]
 
