@@ -63,7 +63,7 @@ def _profile_tuples(con: duckdb.DuckDBPyConnection, sides: list[Side], ids: Iter
     """Count the rows with every column set and the distinct combinations of these tuples
     (exactly: a key tuple's uniqueness is a decision), one query per table."""
     for table, group in _by_table(sides[i] for i in ids).items():
-        values = ", ".join(f"{_expr(t)} AS v{i}" for i, t in enumerate(group))
+        values = ", ".join(f"{_combination(t)} AS v{i}" for i, t in enumerate(group))
         counts = ", ".join(f"count(v{i}), count(DISTINCT v{i})" for i in range(len(group)))
         row = con.execute(f"SELECT {counts} FROM (SELECT {values} FROM {_view(table)})").fetchone()
         assert row is not None  # an aggregate returns one row
@@ -188,10 +188,19 @@ def _expr(side: Side) -> str:
     """SQL for a side's values: a tuple's is the list of its columns' text, NULL when one is null."""
     if not isinstance(side, ColumnTuple):
         return _value(side.column, side.family)
-    nulls = " OR ".join(f"{quote_ident(c)} IS NULL" for c in side.columns)
     values = ", ".join(f"CAST({_value(c, family(s.data_type))} AS VARCHAR)"
                        for c, s in zip(side.columns, side.parts, strict=True))
-    return f"CASE WHEN {nulls} THEN NULL ELSE [{values}] END"
+    return f"CASE WHEN {_any_null(side)} THEN NULL ELSE [{values}] END"
+
+
+def _combination(t: ColumnTuple) -> str:
+    """SQL for a tuple's values as they are stored, NULL when one is null: they count the same
+    combinations as `_expr`'s text, in less than half the time."""
+    return f"CASE WHEN {_any_null(t)} THEN NULL ELSE row({', '.join(quote_ident(c) for c in t.columns)}) END"
+
+
+def _any_null(t: ColumnTuple) -> str:
+    return " OR ".join(f"{quote_ident(c)} IS NULL" for c in t.columns)
 
 
 def _shown(kind: str, value: str) -> str:
