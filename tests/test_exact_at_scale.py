@@ -10,6 +10,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import dataraum_context as dc
 from dataraum_context import settings as defaults
 from dataraum_context.dataflows import topology as _topology
 from dataraum_context.sample import large, schemas
@@ -81,3 +82,11 @@ def test_no_distinct_count_exceeds_the_values_it_counts(frames, exact_up_to_rows
             assert p.included <= min(p.ref_distinct, p.key_distinct)
             assert p.ref_distinct <= measured.sides[p.ref].non_null
             assert p.key_distinct <= measured.sides[p.key].non_null
+
+
+def test_the_context_marks_estimated_distinct_counts(tmp_path):
+    frame = pl.DataFrame({"order_id": range(1, 2001), "customer_id": [i % 150 for i in range(2000)]})
+    run = dc.run("quick_profile", sources={"orders": frame}, workspace=str(tmp_path / "ws"), exact_up_to_rows=1000)
+    text = run.context.to_markdown()
+    assert "| customer_id | BIGINT | 0% | ~" in text and "~ an estimated distinct count" in text
+    assert "| order_id | BIGINT | 0% | 2,000 unique |" in text

@@ -109,6 +109,9 @@ def _table(table: TableContext) -> list[str]:
             md(_values(col)),
         ]) + " |")
     lines.append("")
+    if any(col.statistics and col.statistics.distinct_approximate for col in table.columns):
+        lines += ["~ an estimated distinct count (HyperLogLog, within a few per cent); a column that may be "
+                  "unique is always counted exactly.", ""]
     return lines
 
 
@@ -197,7 +200,7 @@ def _join_paths(paths: tuple[JoinPath, ...]) -> list[str]:
     for path in paths:
         chain = " -> ".join(md(t) for t in [path.from_table, *(s.right_table for s in path.steps)])
         lines.append(f"- {chain}: {code(path.sql)}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _time_coverage(tables: tuple[TableContext, ...]) -> list[str]:
@@ -219,7 +222,7 @@ def _time_coverage(tables: tuple[TableContext, ...]) -> list[str]:
             _freshness(p),
             _trends(p),
         ]) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _count(n: int, period: str | None) -> str:
@@ -274,7 +277,7 @@ def _quality(q: QualitySummary | None) -> list[str]:
     if q.not_applicable:
         names = ", ".join(dict.fromkeys(n.rule for n in q.not_applicable))
         lines.append(f"- not applicable (nothing to check): {md(names)}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _issue(r: QualityResult) -> str:
