@@ -178,7 +178,8 @@ def large_cases(cases: list[str], verbose: bool) -> None:
     for case in cases:  # a process each: its peak memory is its own
         proc = subprocess.run([sys.executable, __file__, "--one-large", case], capture_output=True, text=True)
         if proc.returncode:
-            print(f"| {case} | failed: {proc.stderr.strip().splitlines()[-1:]} |||||||", flush=True)
+            error = next((line for line in reversed(proc.stderr.splitlines()) if line[:1].isalpha()), "")
+            print(f"| {case} | failed: {error} |||||||", flush=True)
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"| {case} | {r['rows']:,} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
