@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,7 +56,7 @@ class Tabular(Displayed):
         return notebook.to_pandas(self)
 
 
-class TypeSystemStrength(str, Enum):
+class TypeSystemStrength(StrEnum):
     """How much a source's own types can be trusted."""
 
     UNTYPED = "untyped"  # everything is text (CSV, JSON strings): staged VARCHAR-first
