@@ -3,10 +3,12 @@ per batch of columns.
 
 The first query computes the batch's scalar statistics in one aggregate. The second needs the
 first's results (distinct counts, min/max, mean) and computes top-k values, histograms and the
-central moments behind skewness and kurtosis. A wide table is profiled a batch of columns at a
-time (`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a
-batch is read from the Parquet file once when it is small (`sql.parquet_relation`); nothing is
-materialized in Python.
+central moments behind skewness and kurtosis. Above `exact_up_to_rows` rows, distinct counts and
+quantiles are estimated, but the columns the estimate says may be unique are counted exactly in
+between (`_counted_exactly`): uniqueness is a decision, not a description. A wide table is
+profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time growing faster
+than its expressions), and a batch is read from the Parquet file once when it is small
+(`sql.parquet_relation`); nothing is materialized in Python.
 
 `column_roles` then reads the collected statistics once to decide what each column is (own and
 candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for every later step.
@@ -72,7 +74,10 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
                      top_k: int = settings.TOP_K,
                      histogram_bins: int = settings.HISTOGRAM_BINS) -> TableStatistics:
     """Counts, distinct values, ranges, moments, quantiles, top-k values and histograms per
-    column of one table; exact up to `exact_up_to_rows` rows, approximate (and labelled so) above."""
+    column of one table; exact up to `exact_up_to_rows` rows. Above, quantiles and the distinct
+    counts of columns that repeat most of their values are estimated (and labelled so; an
+    estimate never exceeds the non-null values); a column whose values are at least half
+    distinct, which may be a key, has its distinct values counted exactly."""
     with connect() as con:
         return _table_statistics(con, Workspace(workspace), table_to_describe, exact_up_to_rows,
                                  top_k, histogram_bins)
@@ -125,9 +130,10 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
     for batch in batched(columns, size=lambda c: len(_aggregates(c, exact))):
         with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count):
             row_count, scalars = _scalars(con, batch, exact)
+            unique_enough = [] if exact else _counted_exactly(con, batch, scalars)
             bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
             second = _second_pass(con, batch, scalars, bins, top_k)
-        statistics |= {c.name: _column_statistics(c, row_count, exact, scalars[c.index],
+        statistics |= {c.name: _column_statistics(c, row_count, exact, c.index in unique_enough, scalars[c.index],
                                                   second.get(c.index, {}), bins.get(c.index))
                        for c in batch}
     return TableStatistics(name=table.name, row_count=row_count, columns=statistics)
@@ -180,6 +186,22 @@ def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
     for (index, key), value in zip(keys, row[1:], strict=True):
         scalars[index][key] = value
     return row[0], scalars
+
+
+def _counted_exactly(con: duckdb.DuckDBPyConnection, columns: list[_Column],
+                     scalars: dict[int, dict[str, Any]]) -> list[int]:
+    """Count exactly the distinct values of the columns whose estimate says at least half their
+    values are distinct, and return their indexes. Whether a column is unique is a decision
+    (keys, foreign keys, roles), and DuckDB's HyperLogLog estimate is off by up to a few per
+    cent (about 6% seen at 10k values): far less than half, so no column left estimated can be
+    within the tolerance of a key."""
+    near = [c for c in columns if scalars[c.index]["distinct"] * 2 >= scalars[c.index]["non_null"] > 0]
+    if near:
+        row = con.execute(f"SELECT {', '.join(f'count(DISTINCT {c.sql})' for c in near)} FROM {_VIEW}").fetchone()
+        assert row is not None  # an aggregate returns one row
+        for c, distinct in zip(near, row, strict=True):
+            scalars[c.index]["distinct"] = distinct
+    return [c.index for c in near]
 
 
 # --- second query: top-k values, histograms and central moments ----------------------------
@@ -292,7 +314,7 @@ def _shape(n: int, m2: float | None, m3: float | None,
     return _number(skewness), _number(kurtosis)
 
 
-def _column_statistics(c: _Column, row_count: int, exact: bool, s: dict[str, Any],
+def _column_statistics(c: _Column, row_count: int, exact: bool, distinct_exact: bool, s: dict[str, Any],
                        second: dict[str, Any], bins: _Bins | None) -> ColumnStatistics:
     non_null = s["non_null"]
     distinct = min(s["distinct"], non_null)  # an estimate can overshoot
@@ -306,7 +328,7 @@ def _column_statistics(c: _Column, row_count: int, exact: bool, s: dict[str, Any
         null_count=row_count - non_null,
         null_ratio=(row_count - non_null) / row_count if row_count else 0.0,
         distinct_count=distinct,
-        distinct_approximate=not exact,
+        distinct_approximate=not (exact or distinct_exact),
         uniqueness=distinct / non_null if non_null else 0.0,
         min=lo,
         max=hi,

@@ -11,10 +11,9 @@ Candidates are pruned before any value is read: a referenced side is a candidate
 referencing side must be of the same type family and able to fit inside it, and a pair must be
 able to reach
 `min_relationship_confidence` from its names and from how unlikely a full inclusion would be by
-chance. Keys of two columns are searched by name. DuckDB then measures the inclusion of the
-referencing side's distinct values in the key over the typed Parquet files, exactly up to
-`inclusion_exact_up_to` distinct values and on a hash sample of `inclusion_sample_values`
-values above (with its 95% error bound). The logic is in `dataraum_context.topology`.
+chance. Keys of two columns are searched by name. DuckDB then measures, exactly and at any
+size, the uniqueness of the keys and the inclusion of the referencing side's distinct values in
+the key over the typed Parquet files. The logic is in `dataraum_context.topology`.
 """
 
 from __future__ import annotations
@@ -73,8 +72,6 @@ def measured_relationships(
     workspace: str,
     min_inclusion: float = settings.MIN_INCLUSION,
     key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE,
-    inclusion_exact_up_to: int = settings.INCLUSION_EXACT_UP_TO,
-    inclusion_sample_values: int = settings.INCLUSION_SAMPLE_VALUES,
 ) -> MeasuredRelationships:
     """The candidates measured in DuckDB (a composite one only when its key pair turns out
     unique enough): those whose values lie in the key (`min_inclusion`) and the declared ones,
@@ -83,9 +80,9 @@ def measured_relationships(
     declared = [p for p in c.declared if p is not None]
     with connect() as con:
         measure.open_tables(con, Workspace(workspace), type_resolution)
-        sides, unique = measure.profiled_sides(con, c, key_duplicate_tolerance, inclusion_exact_up_to)
-        pairs = measure.measure(con, [*c.pairs, *unique, *declared], sides, inclusion_exact_up_to,
-                                inclusion_sample_values, min_inclusion, keep={(p.ref, p.key) for p in declared})
+        sides, unique = measure.profiled_sides(con, c, key_duplicate_tolerance)
+        pairs = measure.measure(con, [*c.pairs, *unique, *declared], sides, min_inclusion,
+                                keep={(p.ref, p.key) for p in declared})
         pairs = measure.with_examples(con, pairs, sides)
     return MeasuredRelationships(sides=sides, pairs=tuple(pairs), composite_pairs_measured=len(unique),
                                  composite_keys_checked=len({p.key for p in c.composites}))

@@ -150,6 +150,17 @@ def test_above_the_threshold_distinct_counts_and_quantiles_are_approximate():
     assert approx["x"].top_values == exact["x"].top_values  # top-k counts stay exact
 
 
+def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():
+    """Uniqueness decides keys: a column whose estimate says half its values or more are
+    distinct is counted exactly, so a key with a few repeats is told from a unique one."""
+    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "id": [*range(4998), 0, 1],
+                          "most": [i % 3000 for i in range(5000)]})
+    approx = profile(frame, exact_up_to_rows=100)
+    assert approx["x"].distinct_approximate
+    assert (approx["id"].distinct_count, approx["id"].distinct_approximate) == (4998, False)
+    assert (approx["most"].distinct_count, approx["most"].distinct_approximate) == (3000, False)
+
+
 def test_an_empty_table_has_counts_and_nothing_else():
     frame = pl.DataFrame(schema={"i": pl.Int64, "f": pl.Float64, "s": pl.String,
                                  "b": pl.Boolean, "d": pl.Date})

@@ -58,7 +58,7 @@ def test_sample_orders_reference_customers_despite_orphan_and_repeated_key(shop_
     assert rel.source == "discovered" and rel.cardinality == "many_to_one"
     assert rel.orphan_values == 1 and rel.orphan_rows == 1 and rel.orphan_examples == ("75",)
     assert rel.referenced_duplicates == 1  # customer 17 signed up twice
-    assert rel.inclusion == pytest.approx(57 / 58) and rel.inclusion_error == 0
+    assert rel.inclusion == pytest.approx(57 / 58)
     assert any("repeats 1 value(s) (e.g. 17)" in e for e in rel.evidence)
     assert 0.9 < rel.confidence <= 1
     assert "repeat" in topo.key_duplicate_policy
@@ -237,7 +237,9 @@ def test_too_many_repeats_on_the_referenced_side_is_not_a_key(tmp_path):
     assert edges(discover(tmp_path, **frames)) == set()
 
 
-def test_inclusion_above_the_exact_limit_is_sampled_with_a_bound(tmp_path):
+def test_inclusion_is_exact_when_the_statistics_estimate(tmp_path):
+    """Above `exact_up_to_rows` the statistics estimate distinct counts; inclusion and orphans
+    are still counted exactly (they once were a hash sample above 100k distinct values)."""
     rng = random.Random(10)
     keys = rng.sample(range(10**9), 5000)
     missing = rng.sample(range(10**9, 2 * 10**9), 100)  # 100 orphan values of 5,100
@@ -245,33 +247,34 @@ def test_inclusion_above_the_exact_limit_is_sampled_with_a_bound(tmp_path):
     frames = {"accounts": pl.DataFrame({"account_id": keys}),
               "transfers": pl.DataFrame({"transfer_id": range(1, 20_001), "account_id": pick(rng, values, 20_000)})}
     types = schemas.Schema(seed=0, style="test", tables=frames).workspace(tmp_path)
-    stats = statistics_profiling(types, str(tmp_path))
+    stats = statistics_profiling(types, str(tmp_path), exact_up_to_rows=1000)
+    assert stats.tables["transfers"].columns["account_id"].distinct_approximate
     referenced = frames["transfers"]["account_id"]
-    truth = len(set(referenced) & set(keys)) / referenced.n_unique()
-    topo = topology_enrichment(stats, types, str(tmp_path), inclusion_exact_up_to=1000, inclusion_sample_values=1500)
-    (rel,) = topo.relationships
-    assert rel.inclusion_error > 0 and any("hash sample" in e for e in rel.evidence)
-    assert abs(rel.inclusion - truth) <= rel.inclusion_error
-    exact = topology_enrichment(stats, types, str(tmp_path))
-    assert exact.relationships[0].inclusion == pytest.approx(truth) and exact.relationships[0].inclusion_error == 0
+    orphans = set(referenced) - set(keys)
+    (rel,) = topology_enrichment(stats, types, str(tmp_path)).relationships
+    assert rel.inclusion == pytest.approx(1 - len(orphans) / referenced.n_unique())
+    assert rel.orphan_values == len(orphans) and rel.orphan_rows == referenced.is_in(list(orphans)).sum()
+    assert not any("sample" in e for e in rel.evidence) and rel.cardinality == "many_to_one"
 
 
-def test_a_sampled_key_that_references_another_keeps_its_exact_distinct_count(tmp_path):
+def test_a_key_that_references_another_is_counted_exactly(tmp_path):
     """accounts.account_id is the key transfers reference, and itself references its one-to-one
-    extension account_details. Measured on a sample as a referencing column, it still counts its
-    distinct values exactly as a key: it repeats none, so transfers reference accounts."""
+    extension account_details. Its distinct values are counted exactly as a key, whatever the
+    statistics estimate: it repeats none, so transfers reference accounts."""
     rng = random.Random(12)
     keys = rng.sample(range(10**9), 3000)
     frames = {"accounts": pl.DataFrame({"account_id": keys}),
               "account_details": pl.DataFrame({"account_id": keys + rng.sample(range(10**9, 2 * 10**9), 500)}),
               "transfers": pl.DataFrame({"transfer_id": range(1, 5001), "account_id": pick(rng, keys, 5000)})}
     types = schemas.Schema(seed=0, style="test", tables=frames).workspace(tmp_path)
-    topo = topology_enrichment(statistics_profiling(types, str(tmp_path)), types, str(tmp_path),
-                               inclusion_exact_up_to=1000, inclusion_sample_values=1500)
+    topo = topology_enrichment(statistics_profiling(types, str(tmp_path), exact_up_to_rows=1000), types,
+                               str(tmp_path))
     assert edges(topo) == {("transfers", "account_id", "accounts", "account_id"),
                            ("accounts", "account_id", "account_details", "account_id")}
     rel = next(r for r in topo.relationships if r.from_table == "transfers")
-    assert rel.referenced_duplicates == 0 and rel.inclusion_error > 0
+    assert rel.referenced_duplicates == 0 and rel.cardinality == "many_to_one"
+    one = next(r for r in topo.relationships if r.from_table == "accounts")
+    assert one.cardinality == "one_to_one"
 
 
 def test_bridge_and_roles(tmp_path):

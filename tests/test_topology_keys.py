@@ -68,7 +68,7 @@ def test_composite_key_is_found_with_exact_orphans(tmp_path):
     present = [p for p in picked if p[1] is not None]
     missing = [p for p in present if p not in lines]
     assert rel.orphan_rows == len(missing) and rel.orphan_values == len(set(missing))
-    assert rel.inclusion == pytest.approx(1 - len(set(missing)) / len(set(present))) and rel.inclusion_error == 0
+    assert rel.inclusion == pytest.approx(1 - len(set(missing)) / len(set(present)))
     assert rel.null_ratio == pytest.approx(9 / 900)
     assert rel.cardinality == "many_to_one" and rel.confidence > 0.9
     assert set(rel.orphan_examples) <= {f"({o}, {n})" for o, n in missing} and rel.orphan_examples
@@ -133,17 +133,14 @@ def test_two_small_columns_unique_by_chance_are_no_key(tmp_path):
         ("moves", ("zone_no", "bay_no"), "docks", ("zone_no", "bay_no"))}
 
 
-def test_composite_inclusion_above_the_exact_limit_is_sampled_with_a_bound(tmp_path):
+def test_composite_inclusion_is_exact_when_the_statistics_estimate(tmp_path):
     frames, lines, picked = lines_frames(seed=6, orders=1500, shipments=6000, orphans=300, nulls=0)
     types = schemas.Schema(seed=0, style="test", tables=frames).workspace(tmp_path)
-    stats = statistics_profiling(types, str(tmp_path))
+    stats = statistics_profiling(types, str(tmp_path), exact_up_to_rows=500)
     truth = len(set(picked) & lines) / len(set(picked))
-    topo = topology_enrichment(stats, types, str(tmp_path), inclusion_exact_up_to=500, inclusion_sample_values=800)
-    rel = next(iter(composites(topo).values()))
-    assert rel.inclusion_error > 0 and any("hash sample" in e for e in rel.evidence)
-    assert abs(rel.inclusion - truth) <= rel.inclusion_error
-    exact = next(iter(composites(topology_enrichment(stats, types, str(tmp_path))).values()))
-    assert exact.inclusion == pytest.approx(truth) and exact.inclusion_error == 0
+    rel = next(iter(composites(topology_enrichment(stats, types, str(tmp_path))).values()))
+    assert rel.inclusion == pytest.approx(truth) and rel.orphan_values == len(set(picked) - lines)
+    assert not any("sample" in e for e in rel.evidence)
 
 
 @settings(max_examples=25, deadline=None)

@@ -104,8 +104,7 @@ class Relationship(Frozen):
     confidence: float | None = None
     evidence: tuple[str, ...] = ()
     # measured on the values by topology_enrichment; None when not measured
-    inclusion: float | None = None  # share of the referencing distinct values found in the key
-    inclusion_error: float | None = None  # 95% bound on `inclusion`: 0 when exact, > 0 when sampled
+    inclusion: float | None = None  # share of the referencing distinct values found in the key (exact)
     coverage: float | None = None  # share of the key's values that are referenced
     null_ratio: float | None = None  # share of referencing rows that are null
     orphan_values: int | None = None  # distinct referencing values missing from the key

@@ -7,7 +7,8 @@ NULL_TOKENS: tuple[str, ...] = (
 )
 PROFILE_SAMPLE_ROWS = 20_000  # schema profiling looks at a sample of this many rows (as DuckDB's sniffer)
 MIN_TYPE_CONFIDENCE = 0.9  # below this the column stays VARCHAR
-EXACT_UP_TO_ROWS = 250_000  # statistics: exact distinct counts and quantiles up to this many rows
+EXACT_UP_TO_ROWS = 250_000  # statistics: exact quantiles and distinct counts up to this many rows (a cost
+# knob: above it, the distinct values of a column that may be unique are still counted exactly)
 TOP_K = 10
 HISTOGRAM_BINS = 10
 
@@ -15,8 +16,6 @@ HISTOGRAM_BINS = 10
 MIN_RELATIONSHIP_CONFIDENCE = 0.5  # relationships scoring below this are not reported
 MIN_INCLUSION = 0.9  # share of a referencing column's distinct values that must be in the key
 KEY_DUPLICATE_TOLERANCE = 0.02  # share of a referenced column's values that may repeat
-INCLUSION_EXACT_UP_TO = 100_000  # distinct referencing values checked exactly; a hash sample above
-INCLUSION_SAMPLE_VALUES = 20_000  # sample size above that: inclusion within about ±1% (95%)
 
 # temporal_enrichment
 REGULAR_SHARE = 0.9  # a series is regular when this share of its spacings equal the cadence

@@ -60,7 +60,7 @@ def temporal_enrichment(statistics_profiling: StatisticsResult, type_resolution:
 
 def topology_enrichment(statistics_profiling: StatisticsResult, type_resolution: TypeResolutionResult,
                         workspace: str, staging: StagingResult | None = None, **options: Any) -> TopologyResult:
-    """The topology step through its intermediate nodes; `options` (`inclusion_exact_up_to=...`)
+    """The topology step through its intermediate nodes; `options` (`min_inclusion=...`)
     go to the nodes that read them."""
     candidates = _topology.relationship_candidates(statistics_profiling, type_resolution, staging,
                                                    **_read_by(_topology.relationship_candidates, options))

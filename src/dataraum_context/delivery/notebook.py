@@ -243,7 +243,7 @@ _STATISTICS = {
 _RELATIONSHIPS = {
     "from_table": pl.String, "from_columns": pl.String, "to_table": pl.String, "to_columns": pl.String,
     "source": pl.String, "cardinality": pl.String, "confidence": pl.Float64, "inclusion": pl.Float64,
-    "inclusion_error": pl.Float64, "coverage": pl.Float64, "null_ratio": pl.Float64, "orphan_values": pl.Int64,
+    "coverage": pl.Float64, "null_ratio": pl.Float64, "orphan_values": pl.Int64,
     "orphan_rows": pl.Int64, "referenced_duplicates": pl.Int64,
 }
 _CHECKS = {
@@ -274,7 +274,7 @@ def _(result: StatisticsResult) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
 def _(result: TopologyResult) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
     return _RELATIONSHIPS, [
         (r.from_table, ", ".join(r.from_columns), r.to_table, ", ".join(r.to_columns), r.source,
-         r.cardinality, r.confidence, r.inclusion, r.inclusion_error, r.coverage, r.null_ratio,
+         r.cardinality, r.confidence, r.inclusion, r.coverage, r.null_ratio,
          r.orphan_values, r.orphan_rows, r.referenced_duplicates) for r in result.relationships]
 
 

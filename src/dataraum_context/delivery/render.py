@@ -109,6 +109,9 @@ def _table(table: TableContext) -> list[str]:
             md(_values(col)),
         ]) + " |")
     lines.append("")
+    if any(col.statistics and col.statistics.distinct_approximate for col in table.columns):
+        lines += ["~ an estimated distinct count (HyperLogLog, within a few per cent); a column that may be "
+                  "unique is always counted exactly.", ""]
     return lines
 
 

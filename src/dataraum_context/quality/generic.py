@@ -77,7 +77,7 @@ def generic_checks(tables: Tables, topology: TopologyResult | None, temporal: Te
                 columns=r.from_columns, severity="error" if r.source == "declared" else "warning",
                 description=f"values missing from {columns_label(r.to_table, r.to_columns)} ({r.source} relationship)"),
                 tables, r.to_table, r.to_columns,
-                known=r.orphan_rows if r.orphan_rows is not None and not r.inclusion_error else None))
+                known=r.orphan_rows))
     for table, timed in (temporal.tables.items() if temporal else ()):
         profile = timed.columns.get(timed.primary_column) if timed.primary_column else None
         period = _period(profile.period or "") if profile is not None else None

@@ -2,8 +2,8 @@
 
 A candidate key is a column of a comparable type (integers, text, UUIDs) with at least two
 values that repeats, and is null in, no more than `key_duplicate_tolerance` of its rows (none
-below 20 rows; see `topology.columns.allowed_repeats`); an approximate distinct count gets 5%
-slack, since topology checks a key's values exactly when it reads them.
+below 20 rows; see `topology.columns.allowed_repeats`). Statistics count a column exactly
+whenever it may be unique, so this is decided on exact counts at any size.
 
 The own key is the key the source declares (a database's primary key, composite or not), else
 the candidate key named for its table (`id`, `customer_id` in customers, `c_custkey` in
@@ -23,7 +23,6 @@ from dataraum_context.naming import ColumnName, tokens
 from dataraum_context.topology.columns import allowed_repeats, family
 
 _ID_WORDS = frozenset({"id", "key", "pk", "uuid", "guid"})
-_APPROXIMATE_SLACK = 0.05
 
 
 def candidate_key(s: ColumnStatistics, tolerance: float) -> bool:
@@ -31,10 +30,9 @@ def candidate_key(s: ColumnStatistics, tolerance: float) -> bool:
     if family(s.data_type) is None:
         return False
     non_null = s.count - s.null_count
-    slack = int(_APPROXIMATE_SLACK * non_null) if s.distinct_approximate else 0
     return (non_null >= 2 and s.distinct_count >= 2
             and s.null_count <= allowed_repeats(s.count, tolerance)
-            and non_null - s.distinct_count <= allowed_repeats(non_null, tolerance) + slack)
+            and non_null - s.distinct_count <= allowed_repeats(non_null, tolerance))
 
 
 def named_as_key(name: ColumnName) -> bool:

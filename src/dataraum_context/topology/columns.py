@@ -60,10 +60,8 @@ def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, roles
 
 
 def may_be_unique(key: Side, tolerance: float) -> bool:
-    """Whether a side (a profiled column tuple) repeats few enough values to be a key (an
-    approximate distinct count is checked exactly when the key's values are read)."""
-    slack = int(0.05 * key.non_null) if key.distinct_approximate else 0
-    return key.non_null >= 2 and key.non_null - key.distinct <= allowed_repeats(key.non_null, tolerance) + slack
+    """Whether a side (a column tuple, profiled exactly) repeats few enough values to be a key."""
+    return key.non_null >= 2 and key.non_null - key.distinct <= allowed_repeats(key.non_null, tolerance)
 
 
 def table_keys(own: dict[str, tuple[str, ...]], declared: Sequence[Relationship], found: Iterable[MeasuredPair],

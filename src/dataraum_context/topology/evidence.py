@@ -143,7 +143,7 @@ def resolve(pairs: Iterable[MeasuredPair], sides: Sequence[Side]) -> list[Measur
 def relationship(p: MeasuredPair, sides: Sequence[Side]) -> Relationship:
     """The discovered relationship a measured pair makes, with its evidence."""
     ref, key = sides[p.ref], sides[p.key]
-    one_to_one = p.ref_distinct == ref.non_null and not ref.distinct_approximate
+    one_to_one = p.ref_distinct == ref.non_null  # both counted exactly
     return Relationship(
         from_table=ref.table, from_columns=ref.columns,
         to_table=key.table, to_columns=key.columns,
@@ -152,11 +152,10 @@ def relationship(p: MeasuredPair, sides: Sequence[Side]) -> Relationship:
         confidence=round(p.score, 4),
         evidence=tuple(_evidence(p, ref, key)),
         inclusion=round(p.inclusion, 6),
-        inclusion_error=round(p.inclusion_error, 6),
         coverage=round(coverage(p), 6),
         null_ratio=ref.null_ratio,
-        orphan_values=round(p.orphan_values),
-        orphan_rows=round(p.orphan_rows),
+        orphan_values=p.orphan_values,
+        orphan_rows=p.orphan_rows,
         orphan_examples=p.orphan_examples,
         referenced_duplicates=key_repeats(p, key),
     )
@@ -164,13 +163,7 @@ def relationship(p: MeasuredPair, sides: Sequence[Side]) -> Relationship:
 
 def _evidence(p: MeasuredPair, ref: Side, key: Side) -> list[str]:
     out = [p.names.reason] if p.names.score else []
-    if p.inclusion_error:
-        out.append(f"{p.inclusion:.1%} ± {p.inclusion_error:.1%} (95%) of {ref.label}'s "
-                   f"distinct values are in {key.label} (hash sample of {p.sampled_values:,} of "
-                   f"{p.ref_distinct:,} values)")
-    else:
-        out.append(f"{round(p.included):,} of {p.ref_distinct:,} distinct values "
-                   f"({p.inclusion:.1%}) are in {key.label}")
+    out.append(f"{p.included:,} of {p.ref_distinct:,} distinct values ({p.inclusion:.1%}) are in {key.label}")
     if isinstance(key, ColumnTuple) and len(key.columns) > 1:
         out.append(_uniqueness(key))
     if p.value_evidence >= 0.5:
@@ -179,10 +172,9 @@ def _evidence(p: MeasuredPair, ref: Side, key: Side) -> list[str]:
     elif isinstance(key, Column) and key.family == "int" and density(key) > 0.5:
         out.append(f"{key.label} is dense ({key.stats.min}..{key.stats.max}): "
                    "inclusion alone proves little, the name decides")
-    if p.orphan_values >= 0.5:
+    if p.orphan_values:
         examples = f" (e.g. {', '.join(p.orphan_examples)})" if p.orphan_examples else ""
-        out.append(f"{round(p.orphan_values):,} orphan value(s){examples} in "
-                   f"{round(p.orphan_rows):,} row(s) of {ref.table}")
+        out.append(f"{p.orphan_values:,} orphan value(s){examples} in {p.orphan_rows:,} row(s) of {ref.table}")
     out.append(f"references {coverage(p):.0%} of {key.label}'s values")
     repeats = key_repeats(p, key)
     if repeats:

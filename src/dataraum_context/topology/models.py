@@ -62,7 +62,7 @@ class ColumnTuple(Frozen):
     """Columns of one table taken together: a composite key, a pair that references one, or a
     declared key that single columns cannot measure (other types, more columns). Its values are
     lists of the columns' text, NULL when any column is null. Its rows with every column set and
-    its distinct combinations are counted in DuckDB (zero until then)."""
+    its distinct combinations are counted exactly in DuckDB (zero until then)."""
 
     id: int
     table: str
@@ -73,7 +73,6 @@ class ColumnTuple(Frozen):
     family: Literal["tuple"] = "tuple"
     non_null: int = 0  # rows with every column set
     distinct: int = 0
-    distinct_approximate: bool = False
 
     @property
     def label(self) -> str:
@@ -118,13 +117,11 @@ class MeasuredPair(Candidate):
     """A candidate with its inclusion measured in DuckDB, and the score that gives it."""
 
     inclusion: float  # share of the referencing distinct values found in the key
-    inclusion_error: float = 0.0  # 95% bound when the values were sampled
-    included: float  # distinct referencing values found (estimated when sampled)
+    included: int  # distinct referencing values found
     ref_distinct: int  # distinct referencing values
     key_distinct: int  # distinct key values
-    orphan_values: float
-    orphan_rows: float
-    sampled_values: int = 0
+    orphan_values: int
+    orphan_rows: int
     value_evidence: float  # how unlikely this inclusion is by chance (0..1)
     score: float  # inclusion x (names or values) x key evidence
     orphan_examples: tuple[str, ...] = ()
