@@ -21,11 +21,15 @@ and measured: pruning must keep the measured pairs far below all pairs.
 from __future__ import annotations
 
 import argparse
+import itertools
+import multiprocessing
+import resource
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 from dataraum_context.dataflows.statistics import (
     statistics_profiling,
@@ -37,10 +41,12 @@ from dataraum_context.dataflows.topology import (
     relationship_candidates,
     topology_enrichment,
 )
-from dataraum_context.sample import schemas
+from dataraum_context.sample import schemas, star
 
 
 def _seeds(text: str) -> list[int]:
+    if not text:
+        return []
     lo, _, hi = text.partition("-")
     return list(range(int(lo), int(hi or lo) + 1))
 
@@ -123,6 +129,71 @@ def timing(table_counts: list[int], repeat: int) -> None:
               f"{statistics.median(stat_times):.2f} |", flush=True)
 
 
+# --- star schemas with small dimensions, and the traps (sample/star.py) -----------------------
+
+_BUCKETS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)  # confidence buckets [lo, hi)
+
+
+def _case(kind: str, seed: int) -> dict:
+    """One generated case through statistics and topology, in the process that runs it: what
+    was found with its confidence, the truth, the step times and the process's peak memory."""
+    schema = {"star": star.generate, "traps": star.traps, "classic": schemas.generate}[kind](seed)
+    with tempfile.TemporaryDirectory() as root:
+        types = schema.workspace(root)
+        t0 = time.perf_counter()
+        stats = _statistics(types, root)
+        t1 = time.perf_counter()
+        topo = _topology(stats, types, root)
+        t2 = time.perf_counter()
+    truth = {(f, (c,), t, (k,)) for f, c, t, k in schema.relationships} | schema.composites
+    return {"name": f"{kind} {seed} ({getattr(schema, 'convention', None) or getattr(schema, 'style', '')})",
+            "tables": len(types.tables), "truth": truth, "statistics_s": t1 - t0, "topology_s": t2 - t1,
+            "found": {(r.from_table, r.from_columns, r.to_table, r.to_columns): r.confidence
+                      for r in topo.relationships},
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _in_child(kind: str, seed: int) -> dict:
+    """`_case` in a fresh process, so its peak memory is its own (DuckDB's native allocations
+    included)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_case, kind, seed).result()
+
+
+def schema_cases(cases: list[tuple[str, int]], verbose: bool) -> list[dict]:
+    """P/R/F1, time and peak memory per case, one process each; then the confidence calibration
+    over every relationship found."""
+    print("| case | tables | true | found | precision | recall | F1 | statistics (s) | topology (s) | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    results = []
+    for kind, seed in cases:
+        r = _in_child(kind, seed)
+        tp, fp, fn = (len(r["found"].keys() & r["truth"]), len(r["found"].keys() - r["truth"]),
+                      len(r["truth"] - r["found"].keys()))
+        s = _prf(tp, fp, fn)
+        print(f"| {r['name']} | {r['tables']} | {len(r['truth'])} | {len(r['found'])} | {s['precision']:.3f} | "
+              f"{s['recall']:.3f} | {s['f1']:.3f} | {r['statistics_s']:.2f} | {r['topology_s']:.2f} | "
+              f"{r['peak_mib']:.0f} |", flush=True)
+        if verbose:
+            for item in sorted(r["found"].keys() - r["truth"]):
+                print(f"  false: {item[0]}.{', '.join(item[1])} -> {item[2]}.{', '.join(item[3])} "
+                      f"({r['found'][item]:.2f})")
+            for item in sorted(r["truth"] - r["found"].keys()):
+                print(f"  missed: {item[0]}.{', '.join(item[1])} -> {item[2]}.{', '.join(item[3])}")
+        results.append(r)
+    return results
+
+
+def calibration(results: list[dict]) -> None:
+    """Precision per confidence bucket over every relationship the cases found."""
+    print("\n| confidence | found | right | precision |")
+    print("|---|---:|---:|---:|")
+    for lo, hi in itertools.pairwise(_BUCKETS):
+        hits = [key in r["truth"] for r in results for key, c in r["found"].items() if lo <= c < hi]
+        label = f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}"
+        print(f"| {label} | {len(hits)} | {sum(hits)} | {sum(hits) / len(hits) if hits else 1.0:.3f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="1000-1049", help="range of schema seeds, e.g. 1000-1049")
@@ -131,9 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-accuracy", action="store_true")
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss and false find")
+    parser.add_argument("--stars", default="1-3", help="seeds of generated star schemas (24 tables), e.g. 1-3")
+    parser.add_argument("--traps", default="1-3", help="seeds of generated trap schemas, e.g. 1-3")
+    parser.add_argument("--calibration-seeds", default="1000-1009",
+                        help="seeds of generated classic schemas that join the stars and traps in the calibration")
+    parser.add_argument("--no-cases", action="store_true", help="skip the stars, traps and calibration")
     args = parser.parse_args(argv)
     if not args.no_accuracy:
         accuracy(_seeds(args.seeds), args.verbose)
+    if not args.no_cases:
+        cases = [(kind, seed) for kind, seeds in (("star", args.stars), ("traps", args.traps),
+                                                  ("classic", args.calibration_seeds)) for seed in _seeds(seeds)]
+        results = schema_cases(cases, args.verbose)
+        calibration(results)
     if not args.no_timing:
         timing(args.tables, args.repeat)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from dataraum_context.models import Relationship, StatisticsResult, TypeResolutionResult
+from dataraum_context.models import ColumnStatistics, Relationship, StatisticsResult, TypeResolutionResult
 from dataraum_context.naming import column_name, column_prefix
 from dataraum_context.topology.models import (
     Column,
@@ -53,17 +53,26 @@ def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, toler
         for position, (col_name, s) in enumerate(table.columns.items()):
             kind = family(s.data_type)
             non_null = s.count - s.null_count
-            if kind is None or non_null == 0:
+            if kind is None or non_null == 0 or (kind == "text" and _free_text(s)):
                 continue
             repeats = non_null - s.distinct_count
             # an approximate distinct count is checked exactly when the key's values are read
             slack = int(0.05 * non_null) if s.distinct_approximate else 0
-            key = (non_null >= 2 and s.distinct_count >= 2
+            # a dimension of one row is a key too: its names must then say it all
+            key = (s.distinct_count >= 1
                    and s.null_count <= allowed_repeats(s.count, tolerance)
                    and repeats <= allowed_repeats(non_null, tolerance) + slack)
             out.append(Column(id=len(out), table=table_name, column=col_name, position=position, family=kind,
                               stats=s, name=column_name(table_name, col_name, prefix), key=key))
     return out
+
+
+def _free_text(s: ColumnStatistics) -> bool:
+    """Whether a text column holds free text (names, descriptions, comments): most of the values
+    its statistics show (its least and greatest, its most frequent) are words separated by
+    spaces. Such a column is no key and references none, whatever its values share."""
+    shown = [str(v) for v in (s.min, s.max) if v is not None] + [t.value for t in s.top_values]
+    return bool(shown) and 2 * sum(any(ch.isspace() for ch in v.strip()) for v in shown) > len(shown)
 
 
 def may_be_unique(key: Side, tolerance: float) -> bool:

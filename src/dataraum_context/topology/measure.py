@@ -173,7 +173,7 @@ def _measured(p: Candidate, sides: Sequence[Side], seen: int, hit: int, orphan_r
     sampled = ref.distinct > exact_up_to
     ref_distinct = ref.distinct if sampled else seen
     included = inclusion * ref.distinct if sampled else hit
-    values = value_evidence(density(key), ref_distinct, inclusion)
+    values = value_evidence(density(key, ref, (ref_distinct, key_distinct)), ref_distinct, inclusion)
     return MeasuredPair(
         **vars(p), inclusion=inclusion, included=included, ref_distinct=ref_distinct, key_distinct=key_distinct,
         orphan_values=ref_distinct - included,
