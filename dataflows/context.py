@@ -6,9 +6,11 @@ from datetime import datetime, timezone
 
 from hamilton.function_modifiers import cache
 
+from dataraum_context import settings
 from dataraum_context.joins import columns_label
 from dataraum_context.models import (
     ColumnContext,
+    ColumnRolesResult,
     ColumnSchema,
     ColumnStatistics,
     ContextDocument,
@@ -19,12 +21,14 @@ from dataraum_context.models import (
     SemanticEnrichmentResult,
     StagingResult,
     StatisticsResult,
+    TableColumnRoles,
     TableContext,
     TemporalResult,
     TopologyResult,
     TypeResolutionResult,
 )
 from dataraum_context.ontology import Ontology
+from dataraum_context.roles import given_or_decided
 from dataraum_context.step import step
 
 
@@ -42,7 +46,9 @@ def context_document(
     ontology: Ontology | None = None,
     quality_assessment: QualityAssessmentResult | None = None,
     semantic_enrichment: SemanticEnrichmentResult | None = None,
+    column_roles: ColumnRolesResult | None = None,
     skip_warnings: list[str] | None = None,
+    key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE,
 ) -> ContextDocument:
     """Tables with their typed columns and statistics, plus every warning the steps raised and
     the steps left out because a step they need was skipped (`skip_warnings`)."""
@@ -51,12 +57,15 @@ def context_document(
     warnings: list[str] = [f"incomplete: source {f.source} was not staged: {f.reason}"
                            for f in staging.failures]
     warnings += skip_warnings or []
+    if statistics_profiling is not None:
+        column_roles = given_or_decided(column_roles, statistics_profiling, staging, key_duplicate_tolerance)
     for name, staged in staging.tables.items():
         warnings.extend(staged.warnings)
         resolved = type_resolution.tables.get(name) if type_resolution else None
         stats = statistics_profiling.tables.get(name) if statistics_profiling else None
         schema = schema_profiling.tables.get(name) if schema_profiling else None
         entity = semantic_enrichment.tables.get(name) if semantic_enrichment else None
+        roles = column_roles.tables.get(name) if column_roles else None
         columns = []
         for col in staged.columns:
             rc = resolved.columns.get(col.name) if resolved else None
@@ -67,7 +76,7 @@ def context_document(
                                 f"({'; '.join(candidate.evidence)})")
             if schema is not None:
                 warnings.extend(_null_token_warnings(name, schema.columns[col.name]))
-            if cs is not None and _duplicated_key(name, col.name, cs):
+            if cs is not None and roles is not None and _duplicated_key(roles, col.name, cs):
                 warnings.append(f"{name}.{col.name}: looks like the table's key but {cs.distinct_count:,} "
                                 f"distinct values in {cs.count - cs.null_count:,} rows")
             if rc is not None and rc.cast_failures:
@@ -81,6 +90,7 @@ def context_document(
                 null_ratio=cs.null_ratio if cs else None,
                 distinct_count=cs.distinct_count if cs else None,
                 semantic_role=meaning.semantic_role if meaning else None,
+                key_member=meaning.key_member if meaning else False,
                 business_term=meaning.business_term if meaning else None,
                 description=meaning.description if meaning else None,
                 pii=meaning.pii if meaning else False,
@@ -158,12 +168,13 @@ def _null_token_warnings(table: str, column: ColumnSchema) -> list[str]:
     return [f"{table}.{column.name}: missing values written as {listed}; read as null"]
 
 
-def _duplicated_key(table: str, column: str, stats: ColumnStatistics) -> bool:
-    """A column named as the table's own key (`id`, `customer_id` in customers) that repeats."""
-    singular = table[:-1] if table.endswith("s") else table
-    named_as_key = column.lower() in ("id", f"{singular.lower()}_id", f"{table.lower()}_id")
+def _duplicated_key(roles: TableColumnRoles, column: str, stats: ColumnStatistics) -> bool:
+    """A column of the table's own key, or named as its id (`column_roles`: `id`, `category_id`
+    in categories), that repeats: what quality's duplicate_key check counts."""
+    if roles.own_key != (column,) and column not in roles.named_keys:
+        return False
     non_null = stats.count - stats.null_count
-    return named_as_key and not stats.distinct_approximate and 0 < stats.distinct_count < non_null
+    return not stats.distinct_approximate and 0 < stats.distinct_count < non_null
 
 
 def _without_values(stats: ColumnStatistics) -> ColumnStatistics:

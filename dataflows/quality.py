@@ -27,6 +27,7 @@ from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import settings
 from dataraum_context.models import (
+    ColumnRolesResult,
     QualityAssessmentResult,
     SemanticEnrichmentResult,
     StagingResult,
@@ -48,6 +49,7 @@ from dataraum_context.quality import (
     run_checks,
     score,
 )
+from dataraum_context.roles import given_or_decided
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
@@ -80,17 +82,21 @@ def quality_checks(
     ontology: Ontology,
     quality_reference_time: datetime,
     staged_null_tokens: StagedNullTokens,
+    column_roles: ColumnRolesResult | None = None,
     semantic_enrichment: SemanticEnrichmentResult | None = None,
     topology_enrichment: TopologyResult | None = None,
     temporal_enrichment: TemporalResult | None = None,
     staging: StagingResult | None = None,
     null_ratio_threshold: float = settings.NULL_RATIO_THRESHOLD,
     iqr_fence_multiplier: float = settings.IQR_FENCE_MULTIPLIER,
+    key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE,
 ) -> QualityChecks:
     """Every check of every table with its SQL and bound values, before anything runs: the
     ontology's rules bound to columns (the rules with nothing to check, with the reason) and
-    the generic checks."""
-    tables = Tables(type_resolution, statistics_profiling, topology_enrichment, semantic_enrichment, staging)
+    the generic checks (repeats in the keys of `column_roles` and of later steps, fences on
+    its measures)."""
+    roles = given_or_decided(column_roles, statistics_profiling, staging, key_duplicate_tolerance)
+    tables = Tables(type_resolution, statistics_profiling, roles, topology_enrichment, semantic_enrichment, staging)
     return plan_checks(tables, ontology, quality_reference_time, staged_null_tokens, Workspace(workspace),
                        topology_enrichment, temporal_enrichment, null_ratio_threshold, iqr_fence_multiplier)
 

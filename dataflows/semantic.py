@@ -32,6 +32,7 @@ from dataraum_context.llm import (
 from dataraum_context.llm.facts import table_facts
 from dataraum_context.llm.protocol import TableAnswer
 from dataraum_context.models import (
+    ColumnRolesResult,
     Relationship,
     SemanticAnnotation,
     SemanticEnrichmentResult,
@@ -41,6 +42,7 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.ontology import Ontology
+from dataraum_context.roles import given_or_decided
 from dataraum_context.step import step
 
 # --- the provider and what it needs --------------------------------------------------------
@@ -108,14 +110,18 @@ def semantic_enrichment(
     llm_provider: LLMProvider,
     llm_response_cache: ResponseCache,
     human_annotations: Annotations,
+    column_roles: ColumnRolesResult | None = None,
     topology_enrichment: TopologyResult | None = None,
     semantic_sample_values: int = settings.SAMPLE_VALUES,
+    key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE,
 ) -> SemanticEnrichmentResult:
-    """Per table its entity type, grain, time column and description; per column its role,
-    business term, description, unit and whether it is personal data; joins the provider
-    proposes beyond the measured ones. Annotations win over the provider."""
-    facts = table_facts(statistics_profiling, type_resolution, workspace, ontology, topology_enrichment,
-                        semantic_sample_values)
+    """Per table its entity type, grain, time column and description; per column its role
+    (starting from `column_roles`), whether it is a member of the table's key, business term,
+    description, unit and whether it is personal data; joins the provider proposes beyond the
+    measured ones. Annotations win over the provider."""
+    roles = given_or_decided(column_roles, statistics_profiling, None, key_duplicate_tolerance)
+    facts = table_facts(statistics_profiling, type_resolution, workspace, ontology, roles,
+                        topology_enrichment, semantic_sample_values)
     batches = _batches(facts, llm_provider.batch_columns, ontology, measured=topology_enrichment is not None)
     enrichments = _enriched(llm_provider, batches, llm_response_cache)
     answers: dict[str, list[TableAnswer]] = {}
@@ -201,6 +207,7 @@ def _entity(facts: TableFacts, parts: list[TableAnswer], provider: str, notes: A
             name=col.name, semantic_role=a.semantic_role, business_term=a.business_term,
             term_confidence=a.term_confidence, evidence=tuple(a.evidence), description=a.description,
             unit=a.unit, pii=a.pii or col.pii is not None, source=provider,
+            key_member=col.name in facts.key_columns,
         )
         columns[col.name] = _annotated(annotation, notes.columns.get(f"{facts.name}.{col.name}"))
     return TableEntity(

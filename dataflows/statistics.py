@@ -22,14 +22,17 @@ from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import settings
 from dataraum_context.models import (
+    ColumnRolesResult,
     ColumnStatistics,
     HistogramBin,
     ResolvedTable,
+    StagingResult,
     StatisticsResult,
     TableStatistics,
     TypeResolutionResult,
     ValueFrequency,
 )
+from dataraum_context.roles import roles_of
 from dataraum_context.sql import batched, connect, parquet_relation, quote_ident, quote_literal
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
@@ -70,6 +73,16 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
 def statistics_profiling(table_statistics: Collect[TableStatistics]) -> StatisticsResult:
     """The statistics of every typed table's columns."""
     return StatisticsResult(tables={t.name: t for t in table_statistics})
+
+
+@part_of_step("statistics_profiling")
+def column_roles(statistics_profiling: StatisticsResult, staging: StagingResult | None = None,
+                 key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE) -> ColumnRolesResult:
+    """What each column is in its table, with why: the own key (declared, or named for the
+    table and unique up to `key_duplicate_tolerance`), the columns named as its id, the
+    candidate keys, measures, dimensions, timestamps, identifiers and attributes. Every later
+    step reads keys and measures from here (`dataraum_context.roles`)."""
+    return roles_of(statistics_profiling, staging, key_duplicate_tolerance)
 
 
 @dataclass(frozen=True)

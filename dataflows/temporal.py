@@ -18,12 +18,14 @@ from hamilton.htypes import Collect, Parallelizable
 
 from dataraum_context import settings
 from dataraum_context.models import (
+    ColumnRolesResult,
     StatisticsResult,
     TableTemporal,
     TableToTime,
     TemporalResult,
     TypeResolutionResult,
 )
+from dataraum_context.roles import given_or_decided
 from dataraum_context.step import part_of_step, step
 from dataraum_context.temporal import (
     latest_primary_value,
@@ -43,13 +45,15 @@ def configured_reference_date(reference_date: str | None = None) -> date | datet
 
 
 @part_of_step(_STEP)
-def table_to_time(statistics_profiling: StatisticsResult,
-                  type_resolution: TypeResolutionResult) -> Parallelizable[TableToTime]:
-    """Each typed table with its statistics (and its file's version: a retyped table is
-    analysed again)."""
+def table_to_time(statistics_profiling: StatisticsResult, type_resolution: TypeResolutionResult,
+                  column_roles: ColumnRolesResult | None = None) -> Parallelizable[TableToTime]:
+    """Each typed table with its statistics and the measures of `column_roles` (and its file's
+    version: a retyped table is analysed again)."""
+    roles = given_or_decided(column_roles, statistics_profiling, None, settings.KEY_DUPLICATE_TOLERANCE)
     for name, statistics in statistics_profiling.tables.items():
         if name in type_resolution.tables:
-            yield TableToTime(table=type_resolution.tables[name], statistics=statistics)
+            yield TableToTime(table=type_resolution.tables[name], statistics=statistics,
+                              measures=roles.tables[name].measures)
 
 
 @part_of_step(_STEP)
@@ -63,7 +67,7 @@ def table_temporal(
     """One table's time columns profiled, the primary one first with the trends of the table's
     measures along it; no freshness yet."""
     return profile_table(Workspace(workspace).path(table_to_time.table.path), table_to_time.statistics,
-                         regular_share, trend_min_r2, seasonality_min_strength)
+                         table_to_time.measures, regular_share, trend_min_r2, seasonality_min_strength)
 
 
 @part_of_step(_STEP)

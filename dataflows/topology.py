@@ -6,9 +6,10 @@ declare, table roles and join paths.
     topology_enrichment       the best key per referencing column, agreement with the declared
                               keys, table roles and join paths
 
-Candidates are pruned before any value is read: a referenced side is a key (unique and non-null,
-a few repeats tolerated, see `key_duplicate_tolerance`), a referencing side must be of the same
-type family and able to fit inside it, and a pair must be able to reach
+Candidates are pruned before any value is read: a referenced side is a candidate key of
+`column_roles` (unique and non-null, a few repeats tolerated, see `key_duplicate_tolerance`), a
+referencing side must be of the same type family and able to fit inside it, and a pair must be
+able to reach
 `min_relationship_confidence` from its names and from how unlikely a full inclusion would be by
 chance. Keys of two columns are searched by name. DuckDB then measures the inclusion of the
 referencing side's distinct values in the key over the typed Parquet files, exactly up to
@@ -21,11 +22,13 @@ from __future__ import annotations
 from dataraum_context import settings
 from dataraum_context.joins import star_paths, table_roles
 from dataraum_context.models import (
+    ColumnRolesResult,
     StagingResult,
     StatisticsResult,
     TopologyResult,
     TypeResolutionResult,
 )
+from dataraum_context.roles import given_or_decided
 from dataraum_context.sql import connect
 from dataraum_context.step import part_of_step, step
 from dataraum_context.topology import candidates, columns, measure
@@ -43,15 +46,17 @@ def relationship_candidates(
     statistics_profiling: StatisticsResult,
     type_resolution: TypeResolutionResult,
     staging: StagingResult | None = None,
+    column_roles: ColumnRolesResult | None = None,
     min_relationship_confidence: float = settings.MIN_RELATIONSHIP_CONFIDENCE,
     min_inclusion: float = settings.MIN_INCLUSION,
     key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE,
 ) -> RelationshipCandidates:
     """The pairs of a referencing column (or column pair) and a key worth measuring, each with
     what the names say and the score it could reach; and the pair that measures each declared
-    key. Nothing is read but the statistics."""
-    cols = columns.joinable_columns(statistics_profiling, type_resolution, key_duplicate_tolerance)
-    own = columns.own_keys(cols)
+    key. Nothing is read but the statistics. Keys are `column_roles`' own and candidate keys."""
+    roles = given_or_decided(column_roles, statistics_profiling, staging, key_duplicate_tolerance)
+    cols = columns.joinable_columns(statistics_profiling, type_resolution, roles)
+    own = roles.own_keys()
     singles, compatible = candidates.single_column_pairs(cols, own, min_inclusion, min_relationship_confidence)
     tuples = columns.Tuples(statistics_profiling, first_id=len(cols))
     composites = candidates.composite_pairs(cols, tuples, min_inclusion, min_relationship_confidence)

@@ -581,7 +581,7 @@ def test_sample_defects_are_quality_results(shop_run):
     checks = {(r.table, r.check, r.columns): r for t in result.tables.values() for r in t.results}
     dup = checks[("customers", "duplicate_key", ("customer_id",))]
     assert dup.failing_rows == 2 and {e["customer_id"] for e in dup.examples} == {sample.DEFECTS["duplicated_key"][2]}
-    assert dup.evidence == ("topology_enrichment found it to be the table's key",)
+    assert dup.evidence == ("named for its table, unique and never null",)  # column_roles' own key
     orphan = checks[("orders", "orphaned_reference", ("customer_id",))]
     assert orphan.failing_rows == 1 and orphan.examples[0]["customer_id"] == sample.DEFECTS["orphan_foreign_key"][2]
     cast = checks[("orders", "cast_failure", ("order_date",))]

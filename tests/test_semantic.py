@@ -15,6 +15,7 @@ import dataraum_context as dc
 from conftest import cli, write
 from dataraum_context import sample
 from dataraum_context.dataflows.semantic import semantic_enrichment
+from dataraum_context.dataflows.statistics import column_roles
 from support.steps import statistics_profiling, topology_enrichment
 from dataraum_context.errors import ConfigError
 from dataraum_context.llm import Annotations, HeuristicProvider, ResponseCache, read_annotations
@@ -153,13 +154,17 @@ def test_generated_schemas_get_their_roles(tmp_path, style):
         stats = statistics_profiling(types, str(root))
         topo = topology_enrichment(stats, types, str(root))
         sem = semantic_enrichment(stats, types, str(root), onto, HeuristicProvider(),
-                                  ResponseCache(directory=None, ttl_s=0), Annotations(), topo)
+                                  ResponseCache(directory=None, ttl_s=0), Annotations(), column_roles(stats), topo)
         references = {(f, c) for f, c, _t, _k in schema.relationships}
         for table, frame in schema.tables.items():
             got = roles(sem, table)
             counts["key"] += 1
-            if got[frame.columns[0]] != "key":  # every generated table's first column is its key
-                wrong.append(f"{table}.{frame.columns[0]}: {got[frame.columns[0]]}, not key")
+            # every generated table's first column is (a member of) its key: a member of a
+            # composite key that references another table is a foreign key and a key member
+            first = frame.columns[0]
+            want = "foreign_key" if (table, first) in references else "key"
+            if got[first] != want or not sem.tables[table].columns[first].key_member:
+                wrong.append(f"{table}.{first}: {got[first]}, not {want} and a key member")
             for column in frame.columns[1:]:
                 if (table, column) in references:
                     fk_total += 1
@@ -185,7 +190,7 @@ def test_generated_facts_and_dimensions(tmp_path):
     stats = statistics_profiling(types, str(tmp_path))
     topo = topology_enrichment(stats, types, str(tmp_path))
     sem = semantic_enrichment(stats, types, str(tmp_path), load_ontology("base"), HeuristicProvider(),
-                              ResponseCache(directory=None, ttl_s=0), Annotations(), topo)
+                              ResponseCache(directory=None, ttl_s=0), Annotations(), column_roles(stats), topo)
     facts = {f for f, *_ in schema.relationships} - {t for _f, _c, t, _k in schema.relationships}
     for name, entity in sem.tables.items():
         if name in facts and topo.tables[name].role == "fact":

@@ -288,6 +288,68 @@ class StatisticsResult(Tabular):
     tables: dict[str, TableStatistics]
 
 
+# --- column roles --------------------------------------------------------------------------
+
+
+class ColumnRole(Frozen):
+    """What a column is in its table, read from its statistics, name and type (the
+    `column_roles` node: the one place that decides keys, measures, dimensions and times).
+
+    `role` is one of key | foreign_key | identifier | measure | dimension | timestamp |
+    attribute. A column of a composite own key that a source declares to reference another
+    table keeps both roles: `role` is `foreign_key` and `key_member` is true (`ps_partkey` in
+    partsupp). `identifier` is a column named like a key or a reference that is not its table's
+    key: its values (topology) tell whether it references a table or is a code."""
+
+    name: str
+    role: str
+    evidence: tuple[str, ...] = ()  # why
+    key_member: bool = False  # a column of the table's own key (alone or with others)
+    candidate_key: bool = False  # unique (up to key_duplicate_tolerance) and never null: may be referenced
+    named_as_key: bool = False  # named as the table's id: `id`, `category_id` in categories
+    references: str | None = None  # "table.column" a source declares it references
+
+
+class TableColumnRoles(Frozen):
+    name: str
+    own_key: tuple[str, ...] = ()  # the columns that identify a row
+    own_key_evidence: str | None = None  # why those
+    columns: dict[str, ColumnRole]
+
+    def with_role(self, role: str) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns.values() if c.role == role)
+
+    @property
+    def candidate_keys(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns.values() if c.candidate_key)
+
+    @property
+    def named_keys(self) -> tuple[str, ...]:
+        """The columns named as the table's id, unique or not: a repeat in one is a finding."""
+        return tuple(c.name for c in self.columns.values() if c.named_as_key)
+
+    @property
+    def measures(self) -> tuple[str, ...]:
+        return self.with_role("measure")
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return self.with_role("dimension")
+
+    @property
+    def timestamps(self) -> tuple[str, ...]:
+        return self.with_role("timestamp")
+
+
+class ColumnRolesResult(Frozen):
+    tables: dict[str, TableColumnRoles]
+    key_duplicate_tolerance: float  # the share of repeats (and nulls) a key may hold
+
+    def own_keys(self) -> dict[str, tuple[str, ...]]:
+        """Each table's own key, for the tables that have one."""
+        return {name: t.own_key for name, t in self.tables.items() if t.own_key}
+
+
 # --- topology ------------------------------------------------------------------------------
 
 
@@ -398,6 +460,7 @@ class TableToTime(Frozen):
 
     table: ResolvedTable  # its file, with the file's version: a retyped table is analysed again
     statistics: TableStatistics
+    measures: tuple[str, ...] = ()  # the columns column_roles calls measures: their trends are followed
 
 
 class TableTemporal(Frozen):
@@ -473,6 +536,7 @@ class SemanticAnnotation(Frozen):
     unit: str | None = None  # currency code, "%", "kg", ...
     pii: bool = False
     source: str  # the provider that said it (heuristic, anthropic, ...) or "annotation"
+    key_member: bool = False  # a column of its table's key, whatever its role (a foreign key in a composite key)
 
 
 class TableEntity(Frozen):
@@ -606,6 +670,7 @@ class ColumnContext(Frozen):
     null_ratio: float | None = None
     distinct_count: int | None = None
     semantic_role: str | None = None  # key | foreign_key | measure | dimension | timestamp | attribute
+    key_member: bool = False  # a column of the table's key, whatever its role (a foreign key in a composite key)
     business_term: str | None = None  # the ontology concept it stands for (semantic_enrichment)
     description: str | None = None
     pii: bool = False  # personal data

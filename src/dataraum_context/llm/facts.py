@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from dataraum_context.llm.protocol import ColumnFacts, ConceptCandidate, TableFacts
 from dataraum_context.llm.redaction import personal_kind, redact
-from dataraum_context.models import ColumnStatistics, StatisticsResult, TopologyResult, TypeResolutionResult
-from dataraum_context.naming import column_name, column_prefix
+from dataraum_context.models import (
+    ColumnRolesResult,
+    ColumnStatistics,
+    StatisticsResult,
+    TopologyResult,
+    TypeResolutionResult,
+)
 from dataraum_context.ontology import ConceptMatch, Ontology, match_concepts
 from dataraum_context.sql import connect, quote_ident, quote_literal
 from dataraum_context.workspace import Workspace
@@ -19,14 +24,14 @@ _SAMPLE_FROM_ROWS = 10_000  # distinct samples are drawn from the first rows of 
 _CANDIDATES = 3
 _PERSON_NAME = "person_name"
 _MIN_CANDIDATE_SCORE = 0.4
-_KEY_TOLERANCE = 0.02  # repeats and nulls a key may have without topology (as topology_enrichment)
 _NUMERIC_OR_TIME = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIME", "TIMESTAMP")
 
 
-def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, workspace: str,
-                ontology: Ontology, topology: TopologyResult | None, samples: int) -> list[TableFacts]:
-    """Facts for every profiled table, in the statistics' order."""
+def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, workspace: str, ontology: Ontology,
+                roles: ColumnRolesResult, topology: TopologyResult | None, samples: int) -> list[TableFacts]:
+    """Facts for every profiled table, in the statistics' order: each column's role from
+    `column_roles`; the table's key measured by topology, else its own key in `column_roles`."""
     values = _sample_values(Workspace(workspace), types, samples)
     references: dict[tuple[str, str], str] = {}
     referenced_by: dict[str, set[str]] = {}
@@ -40,6 +45,7 @@ def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, works
     out = []
     for name, table in statistics.tables.items():
         columns = []
+        table_roles = roles.tables[name]
         for col, stats in table.columns.items():
             raw = values.get(name, {}).get(col, [])
             matches = match_concepts(col, name, stats.data_type, stats, raw or None, ontology)
@@ -57,13 +63,15 @@ def table_facts(statistics: StatisticsResult, types: TypeResolutionResult, works
                 samples=tuple(redact(v, personal[0] if personal else None) for v in raw),
                 candidates=tuple(_candidate(m.concept, m.score, ontology)
                                  for m in matches[:_CANDIDATES] if m.score >= _MIN_CANDIDATE_SCORE),
-                references=references.get((name, col)),
+                references=references.get((name, col)) or table_roles.columns[col].references,
                 pii=personal[1] if personal else None,
+                kind=table_roles.columns[col].role,
+                kind_evidence=table_roles.columns[col].evidence,
             ))
         role = topology.tables.get(name) if topology is not None else None
         out.append(TableFacts(
             name=name, row_count=table.row_count, columns=tuple(columns),
-            key_columns=role.key_columns if role is not None else _own_key(name, table.columns),
+            key_columns=role.key_columns if role is not None else table_roles.own_key,
             topology_role=role.role if role is not None else None,
             referenced_by=tuple(sorted(referenced_by.get(name, ()))),
         ))
@@ -81,22 +89,6 @@ def _extreme(stats: ColumnStatistics, value: object) -> str | None:
     if value is None or not stats.data_type.upper().startswith(_NUMERIC_OR_TIME):
         return None
     return str(value)
-
-
-def _own_key(table: str, columns: dict[str, ColumnStatistics]) -> tuple[str, ...]:
-    """Without the topology step: the column named for its table (`id`, `customer_id` in
-    customers), else the first column with a key-like name, when unique and never null up to a
-    few repeats."""
-    prefix = column_prefix(list(columns))
-    found = []
-    for position, (col, s) in enumerate(columns.items()):
-        non_null = s.count - s.null_count
-        unique = (non_null >= 2 and s.null_ratio <= _KEY_TOLERANCE
-                  and non_null - s.distinct_count <= max(0, int(_KEY_TOLERANCE * non_null)))
-        name = column_name(table, col, prefix)
-        if unique and (name.names_own_table or (position == 0 and name.key_suffix)):
-            found.append((not name.names_own_table, position, col))
-    return (min(found)[2],) if found else ()
 
 
 def _sample_values(ws: Workspace, types: TypeResolutionResult, n: int) -> dict[str, dict[str, list[str]]]:

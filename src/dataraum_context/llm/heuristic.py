@@ -1,19 +1,21 @@
 """The `heuristic` provider: offline and deterministic, from structure first, then names.
 
 A column's role comes from, in this order: the table's measured key (unique and never null) ->
-key; values measured inside another table's key -> foreign_key; the resolved type (dates and
-times -> timestamp, booleans and 0/1 -> dimension); the ontology concept the matcher ranks first
-(from 0.6: `quantity` is a measure, `calendar_period` a dimension, `sequence_number` an
-attribute); what the name says (`*_id`, `*_no`, `*_code` that reference nothing are codes, not
-measures; `priority`, `rank`, `level`, `size`, `line` are codes or positions); and last the
-statistics (numbers -> measure; text with few distinct values -> dimension, else attribute).
+key, except a column of a composite key whose values sit inside another table's key, which is a
+foreign_key (and a key member); values measured inside another table's key -> foreign_key; for
+times, flags and intervals their role in `column_roles` (dates of birth are timestamps too); for
+numbers and text the ontology concept the matcher ranks first (from 0.6: `quantity` is a
+measure, `calendar_period` a dimension, `sequence_number` an attribute); a column `column_roles`
+calls an identifier (`*_id`, `*_no`, `*_code`) is a reference by name when nothing was measured,
+else a code; and last its role in `column_roles` (numbers -> measure unless a position, a code
+or a flag; text with few distinct values -> dimension, else attribute).
 Business terms are ontology concepts whose role agrees; a table is a fact, event, bridge,
 dimension or reference table by its keys, references, measures and times.
 """
 
 from __future__ import annotations
 
-from dataraum_context.inference import is_whole_number_type, type_family
+from dataraum_context.inference import type_family
 from dataraum_context.llm.cache import ResponseCache
 from dataraum_context.llm.protocol import (
     Batch,
@@ -26,25 +28,11 @@ from dataraum_context.llm.protocol import (
     TableFacts,
 )
 from dataraum_context.models import Frozen
-from dataraum_context.naming import column_name, column_prefix, tokens
+from dataraum_context.roles.kinds import DIMENSION_MAX_DISTINCT
 
 _MIN_SCORE = 0.6  # a concept counts from this matcher score on
-_DIMENSION_MAX_DISTINCT = 50
-_DIMENSION_MAX_UNIQUENESS = 0.5
-_FREE_TEXT_LENGTH = 50
 _REFERENCE_MAX_ROWS = 500
 _REFERENCE_MAX_COLUMNS = 4
-#: words that make a number a code to group by (sizes, priorities, levels, calendar parts)
-_CODE_WORDS = frozenset({
-    "priority", "prio", "rank", "ranking", "level", "lvl", "tier", "grade", "class", "size", "floor",
-    "type", "kind", "category", "group", "grp", "zone", "status", "stage", "state", "version", "rev",
-    "bucket", "band", "decile", "quartile", "quintile", "segment", "year", "quarter", "month", "week",
-    "weekday", "day", "hour", "dow", "gender", "sex", "region", "area", "district", "channel",
-    "severity", "urgency", "rating_code", "mode",
-})
-#: words that make a number a position within its parent (line 3 of an order)
-_POSITION_WORDS = frozenset({"line", "seq", "sequence", "position", "pos", "ordinal", "idx", "index",
-                             "sort", "row", "rownum", "step"})
 _KEYISH = ("key", "foreign_key")
 
 
@@ -61,8 +49,7 @@ class HeuristicProvider(Frozen):
 
 
 def _table(table: TableFacts, measured: bool) -> TableAnswer:
-    prefix = column_prefix([c.name for c in table.columns])
-    columns = [_column(table, c, measured, prefix) for c in table.columns]
+    columns = [_column(table, c, measured) for c in table.columns]
     roles = {c.name: c.semantic_role for c in columns}
     facts = {c.name: c for c in table.columns}
     fks = [n for n, r in roles.items() if r == "foreign_key"]
@@ -110,8 +97,8 @@ def _table_description(table: TableFacts, entity: str, fks: list[str], measures:
     return "; ".join(parts) + "."
 
 
-def _column(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None) -> ColumnAnswer:
-    role, evidence = _role(table, col, measured, prefix)
+def _column(table: TableFacts, col: ColumnFacts, measured: bool) -> ColumnAnswer:
+    role, evidence = _role(table, col, measured)
     term = next((c for c in col.candidates if c.score >= _MIN_SCORE and _agrees(c, role)), None)
     if term is not None:
         evidence.append(f"concept {term.concept} ({term.score:.2f})")
@@ -135,26 +122,29 @@ def _agrees(concept: ConceptCandidate, role: str) -> bool:
     return concept.role in _KEYISH and role in _KEYISH
 
 
-def _role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None) -> tuple[str, list[str]]:
+def _role(table: TableFacts, col: ColumnFacts, measured: bool) -> tuple[str, list[str]]:
     if col.name in table.key_columns:
+        if col.references and len(table.key_columns) > 1:
+            return "foreign_key", [f"values sit inside {col.references}; a column of the table's key "
+                                   f"({', '.join(table.key_columns)})"]
         return "key", ["the table's key: unique and never null"]
     if col.references:
         return "foreign_key", [f"values sit inside {col.references} (measured)"]
+    kind, why = col.kind or "attribute", list(col.kind_evidence)
     family = type_family(col.data_type)
-    if family in ("date", "timestamp", "time"):
-        concept = _concept(col)
-        if concept is not None and concept.role == "attribute":
-            return "attribute", [f"a {col.data_type} describing its row ({concept.concept})"]
-        return "timestamp", [f"type {col.data_type}"]
-    if family == "boolean":
-        return "dimension", ["a yes/no flag"]
-    if col.data_type.upper() == "INTERVAL":
-        return "measure", ["an interval"]
-    if family == "number":
-        return _number_role(table, col, measured, prefix)
-    if family in ("text", "uuid"):
-        return _text_role(table, col, measured, prefix)
-    return "attribute", [f"type {col.data_type}"]
+    if family not in ("number", "text", "uuid"):
+        return kind, why  # times, flags and intervals are what their type says
+    if family != "number" and col.pii:
+        return "attribute", []  # the reason is added with the personal data flag
+    concept = _concept(col)
+    if concept is not None and concept.role is not None and (family == "number" or concept.role != "measure"):
+        return concept.role, [f"concept {concept.concept}: {concept.role}"]
+    if kind in ("identifier", "key", "foreign_key"):
+        role, why = _named_reference(col, measured)
+        if family != "number" and role == "dimension" and col.distinct_count > DIMENSION_MAX_DISTINCT:
+            return "attribute", [f"text with {col.distinct_count:,} distinct values"]
+        return role, why
+    return kind, why
 
 
 def _concept(col: ColumnFacts) -> ConceptCandidate | None:
@@ -166,54 +156,14 @@ def _concept(col: ColumnFacts) -> ConceptCandidate | None:
     return best
 
 
-def _named_reference(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None
-                     ) -> tuple[str, list[str]] | None:
+def _named_reference(col: ColumnFacts, measured: bool) -> tuple[str, list[str]]:
     """A name ending in a key word (`_id`, `Key`, `_no`, `_code`) that is not the table's key:
     a reference by name when nothing was measured; a code when the values point nowhere."""
-    name = column_name(table.name, col.name, prefix)
-    if not name.key_suffix:
-        return None
     if col.uniqueness >= 0.999 and col.null_ratio == 0:
         return "attribute", ["an identifier besides the key (unique)"]
     if not measured:
         return "foreign_key", ["named like a reference (foreign keys were not measured)"]
     return "dimension", ["named like an identifier, but its values are in no table's key: a code"]
-
-
-def _number_role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None
-                 ) -> tuple[str, list[str]]:
-    concept = _concept(col)
-    if concept is not None and concept.role is not None:
-        return concept.role, [f"concept {concept.concept}: {concept.role}"]
-    words = set(tokens(col.name[len(prefix):] if prefix and col.name.lower().startswith(prefix) else col.name))
-    if words & _POSITION_WORDS:
-        return "attribute", [f"a position ({', '.join(sorted(words & _POSITION_WORDS))}), not a quantity"]
-    named = _named_reference(table, col, measured, prefix)
-    if named is not None:
-        return named
-    if words & _CODE_WORDS:
-        return "dimension", [f"a code ({', '.join(sorted(words & _CODE_WORDS))}), not a quantity"]
-    if col.distinct_count <= 2 and {col.min, col.max} <= {"0", "1"}:
-        return "dimension", ["a 0/1 flag"]
-    kind = "an integer" if is_whole_number_type(col.data_type) else "a number"
-    return "measure", [f"{kind} that is no key, reference or code"]
-
-
-def _text_role(table: TableFacts, col: ColumnFacts, measured: bool, prefix: str | None
-               ) -> tuple[str, list[str]]:
-    if col.pii:
-        return "attribute", []  # the reason is added with the personal data flag
-    concept = _concept(col)
-    if concept is not None and concept.role not in (None, "measure"):
-        return concept.role, [f"concept {concept.concept}: {concept.role}"]
-    named = _named_reference(table, col, measured, prefix)
-    if named is not None and not (named[0] == "dimension" and col.distinct_count > _DIMENSION_MAX_DISTINCT):
-        return named
-    if (col.mean_length or 0) > _FREE_TEXT_LENGTH:
-        return "attribute", ["free text"]
-    if col.distinct_count <= _DIMENSION_MAX_DISTINCT and col.uniqueness <= _DIMENSION_MAX_UNIQUENESS:
-        return "dimension", [f"text with {col.distinct_count} distinct values"]
-    return "attribute", [f"text with {col.distinct_count:,} distinct values"]
 
 
 def _describe(table: TableFacts, col: ColumnFacts, role: str) -> str:

@@ -53,6 +53,8 @@ class ColumnFacts(Frozen):
     candidates: tuple[ConceptCandidate, ...] = ()  # best first
     references: str | None = None  # "table.column" this column's values sit inside (measured)
     pii: str | None = None  # why it holds personal data ("email values", "concept person_name")
+    kind: str | None = None  # its role by statistics, name and type (`column_roles`), before the ontology
+    kind_evidence: tuple[str, ...] = ()  # why
 
 
 class TableFacts(Frozen):

@@ -21,7 +21,6 @@ from dataraum_context.models import (
     TopologyResult,
     TypeResolutionResult,
 )
-from dataraum_context.naming import column_name
 from dataraum_context.quality.checks import Check, Sql, bound, concat
 from dataraum_context.quality.tables import Tables
 from dataraum_context.sql import batched, connect, quote_ident, quote_literal
@@ -116,12 +115,13 @@ def orphan_rows(check: Check, tables: Tables, to_table: str, to_columns: Sequenc
 
 def _fences(table: str, column: str, s: ColumnStatistics | None, tables: Tables, related: set[tuple[str, str]],
             multiplier: float) -> tuple[float, float, str] | None:
-    """IQR fences for a numeric column that measures something (not a key, a reference, a flag)."""
+    """IQR fences for a numeric measure of `column_roles` that no key or relationship found
+    later claims."""
     if s is None or tables.family(table, column) != "number" or not s.quantiles:
         return None
-    if (table, column) in related or any(column in k for k in tables.keys[table]) or s.distinct_count <= 2:
+    if column not in tables.roles.tables[table].measures:
         return None
-    if column_name(table, column, None).key_suffix:
+    if (table, column) in related or any(column in k for k in tables.keys[table]):
         return None
     q1, q3 = s.quantiles.get("p25"), s.quantiles.get("p75")
     if q1 is None or q3 is None or q3 <= q1:

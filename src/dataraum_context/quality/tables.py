@@ -5,6 +5,7 @@ those steps ran."""
 from __future__ import annotations
 
 from dataraum_context.models import (
+    ColumnRolesResult,
     ResolvedTable,
     SemanticEnrichmentResult,
     StagingResult,
@@ -12,9 +13,7 @@ from dataraum_context.models import (
     TopologyResult,
     TypeResolutionResult,
 )
-from dataraum_context.naming import column_name, column_prefix, tokens
 
-_ID_WORDS = frozenset({"id", "key", "pk", "uuid", "guid"})  # `code` or `number` alone need not be unique
 _NUMBER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL")
 _TEMPORAL = ("DATE", "TIMESTAMP")
@@ -23,14 +22,16 @@ _TEMPORAL = ("DATE", "TIMESTAMP")
 class Tables:
     """The typed tables with their statistics and keys."""
 
-    def __init__(self, types: TypeResolutionResult, stats: StatisticsResult, topology: TopologyResult | None,
-                 semantic: SemanticEnrichmentResult | None, staging: StagingResult | None):
+    def __init__(self, types: TypeResolutionResult, stats: StatisticsResult, roles: ColumnRolesResult,
+                 topology: TopologyResult | None, semantic: SemanticEnrichmentResult | None,
+                 staging: StagingResult | None):
         self.types = types
         self.tables: dict[str, ResolvedTable] = dict(types.tables)
         self.stats = stats
+        self.roles = roles
         self.staging = staging
         self.semantic = semantic
-        self.keys = {name: _keys(name, t, topology, semantic, staging) for name, t in self.tables.items()}
+        self.keys = {name: _keys(name, t, roles, topology, semantic) for name, t in self.tables.items()}
 
     def columns(self, table: str) -> list[str]:
         return list(self.tables[table].columns)
@@ -57,15 +58,15 @@ def family(dtype: str) -> str:
     return "other"
 
 
-def _keys(table: str, resolved: ResolvedTable, topology: TopologyResult | None,
-          semantic: SemanticEnrichmentResult | None, staging: StagingResult | None) -> dict[tuple[str, ...], str]:
-    """Column sets that should identify a row, with why: declared, found by topology, called
-    keys by semantic_enrichment, or named as the table's own id (`id`, `customer_id` in
-    customers, `c_custkey` in customer); each once, the first reason kept."""
+def _keys(table: str, resolved: ResolvedTable, roles: ColumnRolesResult, topology: TopologyResult | None,
+          semantic: SemanticEnrichmentResult | None) -> dict[tuple[str, ...], str]:
+    """Column sets that should identify a row, with why: the own key and the columns named as
+    the table's id (`column_roles`), the key topology found, the grain and keys of
+    semantic_enrichment; each once, the first reason kept."""
     found: list[tuple[tuple[str, ...], str]] = []
-    staged = staging.tables.get(table) if staging else None
-    if staged and staged.primary_key:
-        found.append((tuple(staged.primary_key), "the source declares it the primary key"))
+    own = roles.tables.get(table)
+    if own and own.own_key:
+        found.append((own.own_key, own.own_key_evidence or "the table's own key"))
     role = topology.tables.get(table) if topology else None
     if role and role.key_columns:
         found.append((tuple(role.key_columns), "topology_enrichment found it to be the table's key"))
@@ -75,10 +76,7 @@ def _keys(table: str, resolved: ResolvedTable, topology: TopologyResult | None,
             found.append((tuple(entity.grain), f"semantic_enrichment gives it as the grain ({entity.source})"))
         found += [((c,), f"semantic_enrichment calls it a key ({a.source})")
                   for c, a in entity.columns.items() if a.semantic_role == "key"]
-    names = list(resolved.columns)
-    prefix = column_prefix(names)
-    found += [((c,), "named as the table's id") for c in names
-              if column_name(table, c, prefix).names_own_table and tokens(c)[-1] in _ID_WORDS]
+    found += [((c,), "named as the table's id") for c in (own.named_keys if own else ())]
     keys: dict[tuple[str, ...], str] = {}
     for key, why in found:
         if key and all(c in resolved.columns for c in key):

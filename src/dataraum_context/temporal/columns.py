@@ -1,5 +1,5 @@
-"""Which columns the analysis reads: a table's time columns, the primary one among them, and
-its measures."""
+"""Which columns the analysis reads: a table's time columns and the primary one among them
+(its measures are `column_roles`')."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from dataraum_context.models import ColumnStatistics, TableStatistics
 from dataraum_context.naming import column_name
 
 TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE")
-_NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                     "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 _TIME_WORDS = ("date", "time", "created", "timestamp", "day", "at", "when", "period", "ts")
 
 
@@ -27,18 +25,3 @@ def primary_time_column(timed: dict[str, ColumnStatistics]) -> str:
         return (s.count - s.null_count, any(w in words for w in _TIME_WORDS), s.distinct_count)
     return max(timed.items(), key=rank)[0]
 
-
-def measures(table: str, columns: dict[str, ColumnStatistics]) -> list[str]:
-    """Numeric columns that are quantities, not identifiers or flags."""
-    out = []
-    for name, s in columns.items():
-        non_null = s.count - s.null_count
-        if not s.data_type.upper().startswith(_NUMERIC_PREFIXES) or non_null == 0:
-            continue
-        is_int = not s.data_type.upper().startswith(("FLOAT", "DOUBLE", "DECIMAL"))
-        if s.distinct_count <= 2 or column_name(table, name, None).key_suffix:
-            continue
-        if is_int and s.distinct_count == non_null:  # a unique integer: an identifier
-            continue
-        out.append(name)
-    return out

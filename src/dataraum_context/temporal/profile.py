@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from dataraum_context.inference import type_family
 from dataraum_context.models import (
     ColumnStatistics,
     TableStatistics,
@@ -14,26 +16,22 @@ from dataraum_context.models import (
     TemporalProfile,
 )
 from dataraum_context.temporal.cadence import cadence, period_name, spacings
-from dataraum_context.temporal.columns import (
-    measures,
-    primary_time_column,
-    time_columns,
-)
+from dataraum_context.temporal.columns import primary_time_column, time_columns
 from dataraum_context.temporal.gaps import periods
 from dataraum_context.temporal.granularity import granularity
 from dataraum_context.temporal.trends import measure_trends
 from dataraum_context.temporal.view import open_table
 
 
-def profile_table(path: str | Path, statistics: TableStatistics, regular_share: float,
-                   trend_min_r2: float, seasonality_min_strength: float) -> TableTemporal:
+def profile_table(path: str | Path, statistics: TableStatistics, measures: Sequence[str], regular_share: float,
+                  trend_min_r2: float, seasonality_min_strength: float) -> TableTemporal:
     """Every time column of the table at `path` profiled, the primary one first and with the
-    trends of the table's measures along it (freshness is added across tables, later)."""
+    trends of the table's numeric `measures` along it (freshness is added across tables, later)."""
     timed = time_columns(statistics)
     if not timed:
         return TableTemporal(name=statistics.name)
     primary = primary_time_column(timed)
-    measured = measures(statistics.name, statistics.columns)
+    measured = [c for c in measures if type_family(statistics.columns[c].data_type) == "number"]
     with open_table(path, [*timed, *measured], statistics.row_count) as con:
         profiles = {c: column_profile(con, c, s, regular_share) for c, s in timed.items()}
         trends = measure_trends(con, primary, profiles[primary], measured, trend_min_r2, seasonality_min_strength)

@@ -1,11 +1,17 @@
 """The columns that can take part in a relationship, what their statistics say, and each
-table's own key."""
+table's key for its role."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from dataraum_context.models import ColumnStatistics, Relationship, StatisticsResult, TypeResolutionResult
+from dataraum_context.models import (
+    ColumnRolesResult,
+    ColumnStatistics,
+    Relationship,
+    StatisticsResult,
+    TypeResolutionResult,
+)
 from dataraum_context.naming import column_name, column_prefix
 from dataraum_context.topology.models import (
     Column,
@@ -42,9 +48,9 @@ def duplicate_policy(tolerance: float) -> str:
             "(referenced_duplicates) because a join on them multiplies rows")
 
 
-def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, tolerance: float) -> list[Column]:
+def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, roles: ColumnRolesResult) -> list[Column]:
     """The integer and text columns with values of the typed tables, numbered from 0; a key is
-    unique (a few repeats tolerated) and non-null."""
+    a candidate key of `column_roles` (unique up to a few repeats, and non-null)."""
     out: list[Column] = []
     for table_name, table in stats.tables.items():
         if table_name not in types.tables:
@@ -52,18 +58,11 @@ def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, toler
         prefix = column_prefix(list(table.columns))
         for position, (col_name, s) in enumerate(table.columns.items()):
             kind = family(s.data_type)
-            non_null = s.count - s.null_count
-            if kind is None or non_null == 0 or (kind == "text" and _free_text(s)):
+            if kind is None or s.count == s.null_count or (kind == "text" and _free_text(s)):
                 continue
-            repeats = non_null - s.distinct_count
-            # an approximate distinct count is checked exactly when the key's values are read
-            slack = int(0.05 * non_null) if s.distinct_approximate else 0
-            # a dimension of one row is a key too: its names must then say it all
-            key = (s.distinct_count >= 1
-                   and s.null_count <= allowed_repeats(s.count, tolerance)
-                   and repeats <= allowed_repeats(non_null, tolerance) + slack)
             out.append(Column(id=len(out), table=table_name, column=col_name, position=position, family=kind,
-                              stats=s, name=column_name(table_name, col_name, prefix), key=key))
+                              stats=s, name=column_name(table_name, col_name, prefix),
+                              key=roles.tables[table_name].columns[col_name].candidate_key))
     return out
 
 
@@ -80,18 +79,6 @@ def may_be_unique(key: Side, tolerance: float) -> bool:
     approximate distinct count is checked exactly when the key's values are read)."""
     slack = int(0.05 * key.non_null) if key.distinct_approximate else 0
     return key.non_null >= 2 and key.non_null - key.distinct <= allowed_repeats(key.non_null, tolerance) + slack
-
-
-def own_keys(cols: Iterable[Column]) -> dict[str, tuple[str, ...]]:
-    """Each table's own key: a key column named for its table (`id`, `customer_id` in
-    customers), else its first column when that is a key with a key-like name."""
-    own: dict[str, tuple[str, ...]] = {}
-    for c in sorted(cols, key=lambda c: (c.table, not c.name.names_own_table, c.position)):
-        if c.table in own or not c.key:
-            continue
-        if c.name.names_own_table or (c.position == 0 and c.name.key_suffix):
-            own[c.table] = (c.column,)
-    return own
 
 
 def table_keys(own: dict[str, tuple[str, ...]], declared: Sequence[Relationship], found: Iterable[MeasuredPair],
