@@ -102,7 +102,10 @@ def column_prefix(columns: Sequence[str]) -> str | None:
     """A short prefix most columns of a table share (`o_` in o_orderkey, o_custkey, ...)."""
     if len(columns) < 2:
         return None
-    heads = Counter(m.group(0).lower() for c in columns if (m := re.match(r"[A-Za-z]{1,4}_", c)))
+    # `plan_id` in plan_carriers starts with an entity, not a prefix: a head counts only where
+    # more than a key word follows it
+    heads = Counter(m.group(0).lower() for c in columns if (m := re.match(r"[A-Za-z]{1,4}_", c))
+                    and not set(tokens(c[m.end():])) <= KEY_TOKENS)
     if not heads:
         return None
     head, count = heads.most_common(1)[0]
@@ -169,15 +172,16 @@ class NameEvidence:
 NONE = NameEvidence(0.0, "")
 
 
-def names_own_table_first(ref: ColumnName, key: ColumnName) -> bool:
+def names_own_table_first(ref: ColumnName, key: ColumnName, unique: bool) -> bool:
     """Whether the referencing column's name names its own table at least as well as the key's
     table: `c_customer_id` in customer (not catalog_page). Such a column identifies its own
-    rows. A name both share points away only when it names the referencing table better
-    (`account_id` of accounts in its extension account_details), not when it names both alike
-    (`hd_demo_sk` of household_demographics, `cd_demo_sk` of customer_demographics)."""
+    rows. A name both share says so only of a `unique` column that names both tables alike
+    (`hd_demo_sk` of household_demographics, `cd_demo_sk` of customer_demographics); not when
+    it names the referencing table better (`account_id` of accounts in its extension
+    account_details), nor in a bridge (`prr_regkey` of project_regions, `r_regkey` of regions)."""
     own, other = _names_entity(ref.core, ref.entity), _names_entity(ref.core, key.entity)
     if ref.core == key.core:
-        return own > 0 and own == other
+        return unique and own > 0 and own == other
     return own > 0 and own >= other
 
 

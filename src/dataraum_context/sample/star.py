@@ -10,7 +10,7 @@ so the id of row 42 is the same string in every table. References are role-named
 (`addr`, `cdemo`, `hdemo`, `promo`); returns reference the sales line they return by
 (item, ticket or order number).
 
-One naming convention per schema, drawn from the seed:
+One naming convention per schema, in turn by seed (or chosen):
 
     sk    TPC-DS style: `store_sales.ss_sold_date_sk` -> `date_dim.d_date_sk`, table prefixes
     key   warehouse style: `fact_store_sales.sold_date_key` -> `dim_date.date_key` (yyyymmdd)
@@ -296,7 +296,7 @@ class SqlSchema:
 class _Builder:
     def __init__(self, seed: int, convention: str | None, scale: float):
         self.rng = random.Random(seed)
-        self.star = SqlSchema(seed, convention or self.rng.choice(CONVENTIONS))
+        self.star = SqlSchema(seed, convention or CONVENTIONS[seed % len(CONVENTIONS)])
         self.naming = _Naming(self.star.convention)
         self.scale = scale
         self.rows: dict[str, int] = {}
@@ -405,7 +405,7 @@ def traps(seed: int, scale: float = 1.0) -> SqlSchema:
       `created_by` (text holding UUIDs) and `team_id`.
     """
     rng = random.Random(seed)
-    k = rng.choice(["key", "id"])  # the integer keys' suffix
+    k = ("key", "id")[seed % 2]  # the integer keys' suffix
     n = {"customers": rng.randint(300, 800), "suppliers": rng.randint(900, 1500), "products": rng.randint(100, 400),
          "employees": rng.randint(10, 40), "orders": max(200, int(rng.randint(2000, 5000) * scale)),
          "users": rng.randint(100, 400), "teams": rng.randint(5, 15), "tickets": max(100, int(2000 * scale)),

@@ -1,9 +1,12 @@
 """Candidate pairs, from the statistics and the names alone (no value is read here).
 
 Single columns: a referenced side is a key column; a referencing side any column of the same
-type family whose distinct count and range can fit inside the key. Each pair gets an upper
-bound on its score from its names and from how unlikely a full inclusion would be by chance;
-pairs that cannot reach the minimum confidence are dropped.
+type family whose distinct count and range can fit inside the key; free text is neither (see
+`topology.columns`). Each pair gets an upper bound on its score from its names and from how
+unlikely a full inclusion would be by chance; pairs that cannot reach the minimum confidence are
+dropped, and so are pairs the names deny: a column that names its own table (`c_customer_id` in
+customer) identifies its rows and references no other table's key, and within a table only a
+role name (`parent_id`, `manager_id`) makes a reference.
 
 Composite keys of two columns: the referenced side is a column pair of one table, each column
 named like a key (`order_id`, `line_no`, `country_code`), never null and not unique alone; the
@@ -164,7 +167,7 @@ def _names(ref: Column, key: Column, own: dict[str, tuple[str, ...]]) -> NameEvi
     """What the names say of the pair; None when they say the referencing column identifies the
     rows of its own table (`c_customer_id` in customer): then no inclusion of its values in
     another table's key, however complete, makes it a reference."""
-    if ref.table != key.table and names_own_table_first(ref.name, key.name):
+    if ref.table != key.table and names_own_table_first(ref.name, key.name, ref.key):
         return None
     names = name_evidence(ref.name, key.name, own.get(key.table) == (key.column,))
     if own.get(ref.table) == (ref.column,) and names.score < 1:

@@ -2,10 +2,18 @@
 the best key per referencing side, and the relationship it makes with its evidence in words.
 
 The score of a pair is inclusion x (names or values) x key evidence. Names come from
-`dataraum_context.naming`. Values count by how unlikely the inclusion would be by chance: a key
-that fills its value space densely (1..N) contains any small integer column, so there the
-inclusion proves nothing (a Chernoff bound). A single unique column is a key whatever its size;
-a column tuple only as far as chance cannot explain its uniqueness (the birthday problem).
+`dataraum_context.naming`. Values count by how unlikely the inclusion would be by chance (a
+Chernoff bound), judged where the referencing values lie: a key that fills its value space
+densely (1..N) contains any small integer column, and so does a sparse key that starts at 1
+(order keys 1..8, 33..40, ... hold the line numbers 1..7), so there the inclusion proves
+nothing and the names decide. Words from a shared vocabulary collide across tables; UUIDs never
+do. A single unique column is a key whatever its size; a column tuple only as far as chance
+cannot explain its uniqueness (the birthday problem).
+
+Calibration (benchmarks/relationships.py, generated stars, trap schemas and classic schemas):
+a relationship at confidence 0.9 or more has been right in every case measured; 1.0 means the
+names agree (`ss_item_sk` ~ `i_item_sk`) or the values could not lie in the key by chance, and
+the inclusion is complete.
 """
 
 from __future__ import annotations
