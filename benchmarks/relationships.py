@@ -12,6 +12,17 @@ when (from_table, from_columns, to_table, to_columns) is. Single-column and comp
 scored apart, then together. The code was tuned on seeds 0-99; the default seeds 1000-1049
 were not looked at while tuning.
 
+Stars, traps and calibration (each case in a process of its own, for its peak memory):
+`dataraum_context.sample.star.generate(seed)` draws a 24-table retail star with many small
+dimensions, surrogate keys, role-named references and business ids of one format, in one of
+three naming conventions by seed; `star.traps(seed)` a small schema of traps (small integers in
+sparse keys, shared free text, business ids of one format, role-named and UUID keys). P/R/F1,
+statistics and topology time and peak RSS per case; then the precision per confidence bucket
+over every relationship found in the stars, the traps and `--calibration-seeds` classic
+schemas. `--tpcds 0.01` adds TPC-DS's own data (`pip install tpcgen-cli`).
+
+    python benchmarks/relationships.py --no-accuracy --no-timing --stars 1-3 --traps 1-3 -v
+
 Timing: wide schemas of N tables x 20 columns (`--tables`), the time of the topology step alone
 (its nodes `relationship_candidates`, `measured_relationships` and `topology_enrichment`;
 statistics are computed first and not counted), with the candidate pairs it considered
@@ -25,11 +36,15 @@ import itertools
 import multiprocessing
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import duckdb
 
 from dataraum_context.dataflows.statistics import (
     statistics_profiling,
@@ -42,6 +57,7 @@ from dataraum_context.dataflows.topology import (
     topology_enrichment,
 )
 from dataraum_context.sample import schemas, star
+from dataraum_context.sql import quote_ident, quote_literal
 
 
 def _seeds(text: str) -> list[int]:
@@ -134,11 +150,49 @@ def timing(table_counts: list[int], repeat: int) -> None:
 _BUCKETS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)  # confidence buckets [lo, hi)
 
 
-def _case(kind: str, seed: int) -> dict:
-    """One generated case through statistics and topology, in the process that runs it: what
-    was found with its confidence, the truth, the step times and the process's peak memory."""
-    schema = {"star": star.generate, "traps": star.traps, "classic": schemas.generate}[kind](seed)
+# TPC-DS's references name the dimension's key by its last words: `ss_sold_date_sk` -> date_dim
+_TPCDS_KEYS = {"date": "date_dim", "time": "time_dim", "item": "item", "customer": "customer",
+               "cdemo": "customer_demographics", "hdemo": "household_demographics", "addr": "customer_address",
+               "store": "store", "promo": "promotion", "call_center": "call_center", "catalog_page": "catalog_page",
+               "ship_mode": "ship_mode", "warehouse": "warehouse", "reason": "reason", "web_page": "web_page",
+               "web_site": "web_site", "income_band": "income_band"}
+
+
+def _tpcds(scale: float, root: str) -> star.SqlSchema:
+    """TPC-DS's own data (`pip install tpcgen-cli`) with the ground truth its naming rules give:
+    each `<prefix>_<role>_<dimension>_sk` references that dimension's first column, returns
+    reference their sales line by (item, ticket or order number); a column with no value
+    references nothing (`cc_closed_date_sk` at small scales)."""
+    subprocess.run(["tpcgen-cli", "tpcds", "parquet", "-s", str(scale), f"--output-dir={root}/gen"],
+                   check=True, capture_output=True)
+    schema = star.SqlSchema(0, f"TPC-DS {scale}")
+    schema.selects = {p.stem: f"FROM read_parquet({quote_literal(str(p))})"
+                      for p in sorted(Path(root, "gen").glob("*.parquet")) if p.stem != "dbgen_version"}
+    con = duckdb.connect()
+    columns = {t: con.sql(select).columns for t, select in schema.selects.items()}
+    for table, cols in columns.items():
+        for col in cols[1:] if table in _TPCDS_KEYS.values() else cols:
+            body = col.partition("_")[2].removesuffix("_sk")
+            target = next((t for k, t in _TPCDS_KEYS.items() if col.endswith("_sk") and
+                           (body == k or body.endswith("_" + k))), None)
+            filled = con.execute(f"SELECT count({quote_ident(col)}) FROM ({schema.selects[table]})").fetchone()
+            if target and filled and filled[0]:
+                schema.relationships.add((table, col, target, columns[target][0]))
+    for channel, number in (("store", "ticket_number"), ("catalog", "order_number"), ("web", "order_number")):
+        sales, returns = f"{channel}_sales", f"{channel}_returns"
+        sp, rp = columns[sales][0].partition("_")[0], columns[returns][0].partition("_")[0]
+        schema.composites.add((returns, (f"{rp}_item_sk", f"{rp}_{number}"),
+                               sales, (f"{sp}_item_sk", f"{sp}_{number}")))
+    return schema
+
+
+def _case(kind: str, seed: float) -> dict:
+    """One case (a generated schema by seed, or TPC-DS at a scale) through statistics and
+    topology, in the process that runs it: what was found with its confidence, the truth, the
+    step times and the process's peak memory."""
     with tempfile.TemporaryDirectory() as root:
+        schema = (_tpcds(seed, root) if kind == "tpcds"
+                  else {"star": star.generate, "traps": star.traps, "classic": schemas.generate}[kind](int(seed)))
         types = schema.workspace(root)
         t0 = time.perf_counter()
         stats = _statistics(types, root)
@@ -153,14 +207,14 @@ def _case(kind: str, seed: int) -> dict:
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _in_child(kind: str, seed: int) -> dict:
+def _in_child(kind: str, seed: float) -> dict:
     """`_case` in a fresh process, so its peak memory is its own (DuckDB's native allocations
     included)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(_case, kind, seed).result()
 
 
-def schema_cases(cases: list[tuple[str, int]], verbose: bool) -> list[dict]:
+def schema_cases(cases: list[tuple[str, float]], verbose: bool) -> list[dict]:
     """P/R/F1, time and peak memory per case, one process each; then the confidence calibration
     over every relationship found."""
     print("| case | tables | true | found | precision | recall | F1 | statistics (s) | topology (s) | peak RSS (MiB) |")
@@ -206,13 +260,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traps", default="1-3", help="seeds of generated trap schemas, e.g. 1-3")
     parser.add_argument("--calibration-seeds", default="1000-1009",
                         help="seeds of generated classic schemas that join the stars and traps in the calibration")
+    parser.add_argument("--tpcds", type=float, nargs="*", default=[], metavar="SCALE",
+                        help="TPC-DS's own data at these scale factors too (needs `pip install tpcgen-cli`)")
     parser.add_argument("--no-cases", action="store_true", help="skip the stars, traps and calibration")
     args = parser.parse_args(argv)
     if not args.no_accuracy:
         accuracy(_seeds(args.seeds), args.verbose)
     if not args.no_cases:
-        cases = [(kind, seed) for kind, seeds in (("star", args.stars), ("traps", args.traps),
-                                                  ("classic", args.calibration_seeds)) for seed in _seeds(seeds)]
+        cases: list[tuple[str, float]] = [
+            (kind, seed) for kind, seeds in (("star", args.stars), ("traps", args.traps),
+                                             ("classic", args.calibration_seeds)) for seed in _seeds(seeds)]
+        cases += [("tpcds", scale) for scale in args.tpcds]
         results = schema_cases(cases, args.verbose)
         calibration(results)
     if not args.no_timing:
