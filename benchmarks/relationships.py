@@ -163,8 +163,9 @@ def _tpcds(scale: float, root: str) -> star.SqlSchema:
     each `<prefix>_<role>_<dimension>_sk` references that dimension's first column, returns
     reference their sales line by (item, ticket or order number); a column with no value
     references nothing (`cc_closed_date_sk` at small scales)."""
-    subprocess.run(["tpcgen-cli", "tpcds", "parquet", "-s", str(scale), f"--output-dir={root}/gen"],
-                   check=True, capture_output=True)
+    beside = Path(sys.executable).with_name("tpcgen-cli")  # installed into this venv, or on the PATH
+    subprocess.run([str(beside) if beside.exists() else "tpcgen-cli", "tpcds", "parquet", "-s", str(scale),
+                    f"--output-dir={root}/gen"], check=True, capture_output=True)
     schema = star.SqlSchema(0, f"TPC-DS {scale}")
     schema.selects = {p.stem: f"FROM read_parquet({quote_literal(str(p))})"
                       for p in sorted(Path(root, "gen").glob("*.parquet")) if p.stem != "dbgen_version"}

@@ -34,10 +34,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from dataraum_context.models import ResolvedColumn, ResolvedTable, TypeResolutionResult
-from dataraum_context.sql import quote_ident, quote_literal
+from dataraum_context.sql import connect, quote_ident, quote_literal
 
 CONVENTIONS = ("sk", "key", "id")
 
@@ -261,7 +259,7 @@ class SqlSchema:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
-        con = duckdb.connect()
+        con = connect()
         try:
             con.execute("SET threads = 1")  # one thread: the files are the same every time
             for name, select in self.selects.items():
@@ -276,7 +274,7 @@ class SqlSchema:
     def workspace(self, root: str | Path) -> TypeResolutionResult:
         """The tables as a workspace's typed tables with the type resolution that describes them."""
         paths = self.write(Path(root) / "tables")
-        con = duckdb.connect()
+        con = connect()
         try:
             tables = {}
             for name, path in paths.items():
