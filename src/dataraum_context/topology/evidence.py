@@ -199,9 +199,10 @@ def _evidence(p: MeasuredPair, ref: Side, key: Side) -> list[str]:
         out.append(f"values unlikely to fall inside {key.label} by chance (a value of their kind lands "
                    f"in it with chance {chance:.1%})")
     elif isinstance(key, Column) and key.family == "int" and chance > 0.5:
-        span = ref if isinstance(ref, Column) and _fill(ref, p.ref_distinct) > _fill(key, p.key_distinct) else key
-        out.append(f"{key.label} holds most integers of {span.label}'s range ({span.stats.min}..{span.stats.max}): "
-                   "inclusion alone proves little, the name decides")
+        where = (f"{key.label} holds most integers of {ref.label}'s range ({ref.stats.min}..{ref.stats.max})"
+                 if isinstance(ref, Column) and _fill(ref, p.ref_distinct) > _fill(key, p.key_distinct)
+                 else f"{key.label} is dense ({key.stats.min}..{key.stats.max})")
+        out.append(f"{where}: inclusion alone proves little, the name decides")
     if p.orphan_values >= 0.5:
         examples = f" (e.g. {', '.join(p.orphan_examples)})" if p.orphan_examples else ""
         out.append(f"{round(p.orphan_values):,} orphan value(s){examples} in "
