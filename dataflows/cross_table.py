@@ -3,7 +3,7 @@
 For every table with many-to-one relationships, DuckDB joins it to the tables it references
 (to `multicollinearity_join_depth` hops; referenced keys deduplicated so the join never
 multiplies rows; a reservoir sample of `multicollinearity_max_rows` base rows when larger) and
-hands back the numeric columns that are neither keys nor references. numpy then computes, on
+hands back the numeric measures of `column_roles` that are neither keys nor references. numpy then computes, on
 the complete rows, standardized (centred, unit-variance):
 
 - the variance inflation factor of each column, 1 / (1 - R²) of its regression on the others;
@@ -23,6 +23,7 @@ import numpy as np
 
 from dataraum_context import settings
 from dataraum_context.models import (
+    ColumnRolesResult,
     ColumnVIF,
     DependencyGroup,
     JoinedAnalysis,
@@ -32,6 +33,7 @@ from dataraum_context.models import (
     TopologyResult,
     TypeResolutionResult,
 )
+from dataraum_context.roles import given_or_decided
 from dataraum_context.sql import connect, quote_ident, quote_literal
 from dataraum_context.step import step
 from dataraum_context.workspace import Workspace
@@ -48,6 +50,7 @@ def cross_table_multicollinearity(
     type_resolution: TypeResolutionResult,
     statistics_profiling: StatisticsResult,
     workspace: str,
+    column_roles: ColumnRolesResult | None = None,
     multicollinearity_max_rows: int = settings.MULTICOLLINEARITY_MAX_ROWS,
     multicollinearity_join_depth: int = settings.MULTICOLLINEARITY_JOIN_DEPTH,
     condition_index_threshold: float = settings.CONDITION_INDEX_THRESHOLD,
@@ -61,7 +64,8 @@ def cross_table_multicollinearity(
         for name, table in type_resolution.tables.items():
             con.execute(f"CREATE OR REPLACE TEMP VIEW {quote_ident(name)} AS SELECT * FROM "
                         f"read_parquet({quote_literal(str(ws.path(table.path)))})")
-        skip = _keys_and_references(topology_enrichment)
+        roles = given_or_decided(column_roles, statistics_profiling, None, settings.KEY_DUPLICATE_TOLERANCE)
+        skip = _keys_and_references(topology_enrichment) | _not_measures(roles)
         analyses = []
         for base in sorted({r.from_table for r in _forward(topology_enrichment.relationships)}):
             if base not in type_resolution.tables:
@@ -93,6 +97,11 @@ def _keys_and_references(topology: TopologyResult) -> set[tuple[str, str]]:
     return out
 
 
+def _not_measures(roles: ColumnRolesResult) -> set[tuple[str, str]]:
+    """Columns `column_roles` does not call measures (keys, codes, flags, positions, text)."""
+    return {(t, c) for t, r in roles.tables.items() for c, role in r.columns.items() if role.role != "measure"}
+
+
 @dataclass
 class _Join:
     base: str
@@ -119,8 +128,7 @@ def _numeric(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) ->
         return []
     return [c for c, s in t.columns.items()
             if s.data_type.upper().startswith(_NUMERIC_PREFIXES) and (table, c) not in skip
-            and s.distinct_count > 1 and s.null_ratio <= 0.5
-            and not (s.distinct_count == s.count and not s.data_type.upper().startswith(("FLOAT", "DOUBLE")))]
+            and s.distinct_count > 1 and s.null_ratio <= 0.5]
 
 
 def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats: StatisticsResult,

@@ -42,7 +42,7 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.ontology import Ontology
-from dataraum_context.roles import given_or_decided
+from dataraum_context.roles import given_or_decided, referencing_key_member
 from dataraum_context.step import step
 
 # --- the provider and what it needs --------------------------------------------------------
@@ -203,8 +203,10 @@ def _entity(facts: TableFacts, parts: list[TableAnswer], provider: str, notes: A
     columns = {}
     for col in facts.columns:
         a = answered[col.name]
+        # whatever the provider says, a referencing member of a composite key keeps both roles
+        member = referencing_key_member(col.name, facts.key_columns, col.references)
         annotation = SemanticAnnotation(
-            name=col.name, semantic_role=a.semantic_role, business_term=a.business_term,
+            name=col.name, semantic_role="foreign_key" if member else a.semantic_role, business_term=a.business_term,
             term_confidence=a.term_confidence, evidence=tuple(a.evidence), description=a.description,
             unit=a.unit, pii=a.pii or col.pii is not None, source=provider,
             key_member=col.name in facts.key_columns,

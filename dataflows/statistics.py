@@ -7,6 +7,9 @@ central moments behind skewness and kurtosis. A wide table is profiled a batch o
 time (`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a
 batch is read from the Parquet file once when it is small (`sql.parquet_relation`); nothing is
 materialized in Python.
+
+`column_roles` then reads the collected statistics once to decide what each column is (own and
+candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for every later step.
 """
 
 from __future__ import annotations
@@ -76,12 +79,15 @@ def statistics_profiling(table_statistics: Collect[TableStatistics]) -> Statisti
 
 
 @part_of_step("statistics_profiling")
-def column_roles(statistics_profiling: StatisticsResult, staging: StagingResult | None = None,
+def column_roles(statistics_profiling: StatisticsResult | None = None, staging: StagingResult | None = None,
                  key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE) -> ColumnRolesResult:
     """What each column is in its table, with why: the own key (declared, or named for the
     table and unique up to `key_duplicate_tolerance`), the columns named as its id, the
     candidate keys, measures, dimensions, timestamps, identifiers and attributes. Every later
-    step reads keys and measures from here (`dataraum_context.roles`)."""
+    step reads keys and measures from here (`dataraum_context.roles`). No tables when the
+    statistics did not succeed (the context of a failed run still renders)."""
+    if statistics_profiling is None:
+        return ColumnRolesResult(tables={}, key_duplicate_tolerance=key_duplicate_tolerance)
     return roles_of(statistics_profiling, staging, key_duplicate_tolerance)
 
 

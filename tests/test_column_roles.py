@@ -93,6 +93,7 @@ def test_members_of_a_composite_key_that_reference_other_tables_keep_both_roles(
     assert (semantic["ps_supplycost"].semantic_role, semantic["ps_supplycost"].key_member) == ("measure", False)
     assert run.results["semantic_enrichment"].tables["part"].columns["p_partkey"].semantic_role == "key"
     assert run.context.table("partsupp").key_columns == ("ps_partkey", "ps_suppkey")
+    assert "foreign_key (key member)" in run.context.to_markdown()
 
 
 def test_dates_of_birth_and_opening_dates_are_timestamps(tmp_path):
@@ -134,3 +135,7 @@ def test_measures_dimensions_and_keys_each_with_their_reason(tmp_path):
     assert kinds["customer_id"][0] == "identifier" and kinds["line_no"] == (
         "attribute", ("a position (line), not a quantity",))
     assert kinds["priority"][1] == ("a code (priority), not a quantity",)
+    result = column_roles(stats)
+    assert repr(result) == "ColumnRolesResult(1 table, 1 own key, 2 measures)"
+    assert "| orders.amount | measure | no | no | no | a number that is no key, reference or code |" \
+        in result._repr_markdown_()

@@ -341,7 +341,7 @@ class TableColumnRoles(Frozen):
         return self.with_role("timestamp")
 
 
-class ColumnRolesResult(Frozen):
+class ColumnRolesResult(Displayed):
     tables: dict[str, TableColumnRoles]
     key_duplicate_tolerance: float  # the share of repeats (and nulls) a key may hold
 

@@ -17,6 +17,7 @@ import polars as pl
 from dataraum_context.delivery.markdown import text as inline_text
 from dataraum_context.joins import columns_label
 from dataraum_context.models import (
+    ColumnRolesResult,
     ContextDocument,
     MulticollinearityReport,
     PipelineRun,
@@ -132,6 +133,17 @@ def _(result: StatisticsResult) -> View:
         [_n(len(tables), "table"), _n(sum(len(t.columns) for t in tables), "column")],
         ("column", "type", "nulls", "distinct", "min", "max", "mean"),
         [(f"{t.name}.{c.name}", c.data_type, c.null_count, c.distinct_count, _short(c.min), _short(c.max), c.mean)
+         for t in tables for c in t.columns.values()])
+
+
+@view.register
+def _(result: ColumnRolesResult) -> View:
+    tables = result.tables.values()
+    return View(
+        [_n(len(tables), "table"), _n(sum(bool(t.own_key) for t in tables), "own key"),
+         _n(sum(len(t.measures) for t in tables), "measure")],
+        ("column", "role", "key member", "candidate key", "named as key", "why"),
+        [(f"{t.name}.{c.name}", c.role, c.key_member, c.candidate_key, c.named_as_key, "; ".join(c.evidence))
          for t in tables for c in t.columns.values()])
 
 

@@ -113,8 +113,10 @@ def _table(table: TableContext) -> list[str]:
 
 
 def _role(col: ColumnContext) -> str:
-    """`measure: amount`, `attribute: email, PII`."""
+    """`measure: amount`, `attribute: email, PII`, `foreign_key (key member)`."""
     text = col.semantic_role or ""
+    if col.key_member and text != "key":
+        text += " (key member)"
     extra = [x for x in (col.business_term, "PII" if col.pii else None) if x]
     return f"{text}: {', '.join(extra)}" if extra and text else ", ".join(extra) or text
 

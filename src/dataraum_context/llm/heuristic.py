@@ -28,6 +28,7 @@ from dataraum_context.llm.protocol import (
     TableFacts,
 )
 from dataraum_context.models import Frozen
+from dataraum_context.roles import referencing_key_member
 from dataraum_context.roles.kinds import DIMENSION_MAX_DISTINCT
 
 _MIN_SCORE = 0.6  # a concept counts from this matcher score on
@@ -124,7 +125,7 @@ def _agrees(concept: ConceptCandidate, role: str) -> bool:
 
 def _role(table: TableFacts, col: ColumnFacts, measured: bool) -> tuple[str, list[str]]:
     if col.name in table.key_columns:
-        if col.references and len(table.key_columns) > 1:
+        if referencing_key_member(col.name, table.key_columns, col.references):
             return "foreign_key", [f"values sit inside {col.references}; a column of the table's key "
                                    f"({', '.join(table.key_columns)})"]
         return "key", ["the table's key: unique and never null"]

@@ -29,10 +29,11 @@ Answer by calling the tool describe_tables exactly once, with every table and ev
 
 Column roles:
 - key: identifies a row of its own table (usually the table's grain)
-- foreign_key: refers to a row of another table (or another row of the same table)
+- foreign_key: refers to a row of another table (or another row of the same table); also a
+  column of a composite key that refers to another table (the key membership is kept apart)
 - measure: a number to sum or average (amounts, quantities, durations, scores)
 - dimension: a category or code to group or filter by (statuses, types, flags, countries, sizes, priorities)
-- timestamp: a date or time at which something happened
+- timestamp: a date or time, whatever it marks (an order, a birth, an opening)
 - attribute: anything else that describes a row (names, free text, addresses, identifiers that are no key)
 An integer is not a measure when it is a code, a position (a line number) or an identifier.
 

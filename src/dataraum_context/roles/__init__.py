@@ -14,6 +14,8 @@ the values (`TableRole.key_columns`); semantic enrichment marks their members `k
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataraum_context.models import (
     ColumnRole,
     ColumnRolesResult,
@@ -26,7 +28,7 @@ from dataraum_context.naming import column_name, column_prefix
 from dataraum_context.roles.keys import candidate_key, named_as_key, own_key
 from dataraum_context.roles.kinds import column_kind
 
-__all__ = ["given_or_decided", "roles_of", "table_roles"]
+__all__ = ["given_or_decided", "referencing_key_member", "roles_of", "table_roles"]
 
 
 def roles_of(statistics: StatisticsResult, staging: StagingResult | None, tolerance: float) -> ColumnRolesResult:
@@ -62,16 +64,22 @@ def table_roles(table: TableStatistics, primary_key: tuple[str, ...], references
         referenced = references.get((table.name, col))
         role, evidence = column_kind(s, names[col], prefix)
         if col in key:
-            role, evidence = _key_role(key, referenced, key_evidence)
+            role, evidence = _key_role(key, col, referenced, key_evidence)
         columns[col] = ColumnRole(name=col, role=role, evidence=tuple(evidence), key_member=col in key,
                                   candidate_key=col in candidates, named_as_key=named_as_key(names[col]),
                                   references=referenced)
     return TableColumnRoles(name=table.name, own_key=key, own_key_evidence=key_evidence, columns=columns)
 
 
-def _key_role(key: tuple[str, ...], referenced: str | None, why: str | None) -> tuple[str, list[str]]:
-    """A column of the own key is `key`; in a composite key a declared reference stays a
-    `foreign_key` (and a key member)."""
-    if referenced and len(key) > 1:
+def referencing_key_member(column: str, key: Sequence[str], references: str | None) -> bool:
+    """A column of a composite key whose values reference another table: its role is
+    `foreign_key`, with `key_member: true` (`ps_partkey` in partsupp). A single-column key that
+    references another table (a one-to-one extension) stays `key`."""
+    return bool(references) and len(key) > 1 and column in key
+
+
+def _key_role(key: tuple[str, ...], column: str, referenced: str | None, why: str | None) -> tuple[str, list[str]]:
+    """A column of the own key is `key`, unless it is a referencing member of a composite key."""
+    if referencing_key_member(column, key, referenced):
         return "foreign_key", [f"references {referenced} (declared), a column of the key ({', '.join(key)})"]
     return "key", [why or "the table's key"]
