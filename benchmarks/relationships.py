@@ -19,6 +19,16 @@ items; a shop of 1M orders has ~3M order items; `tpchgen:1` is TPC-H's own data,
 the ground truth, relationships with the wrong cardinality (a reference into its table's own
 key repeated by many rows is many_to_one; every true key here is), the time of statistics and of
 topology, and the process's peak memory.
+Stars, traps and calibration (each case in a process of its own, for its peak memory):
+`dataraum_context.sample.star.generate(seed)` draws a 24-table retail star with many small
+dimensions, surrogate keys, role-named references and business ids of one format, in one of
+three naming conventions by seed; `star.traps(seed)` a small schema of traps (small integers in
+sparse keys, shared free text, business ids of one format, role-named and UUID keys). P/R/F1,
+statistics and topology time and peak RSS per case; then the precision per confidence bucket
+over every relationship found in the stars, the traps and `--calibration-seeds` classic
+schemas. `--tpcds 0.01` adds TPC-DS's own data (`pip install tpcgen-cli`).
+
+    python benchmarks/relationships.py --no-accuracy --no-timing --stars 1-3 --traps 1-3 -v
 
 Timing: wide schemas of N tables x 20 columns (`--tables`), the time of the topology step alone
 (its nodes `relationship_candidates`, `measured_relationships` and `topology_enrichment`;
@@ -29,7 +39,9 @@ and measured: pruning must keep the measured pairs far below all pairs.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import multiprocessing
 import resource
 import statistics
 import subprocess
@@ -37,6 +49,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import duckdb
 
 from dataraum_context.dataflows.statistics import (
     statistics_profiling,
@@ -48,10 +64,13 @@ from dataraum_context.dataflows.topology import (
     relationship_candidates,
     topology_enrichment,
 )
-from dataraum_context.sample import large, schemas
+from dataraum_context.sample import large, schemas, star
+from dataraum_context.sql import quote_ident, quote_literal
 
 
 def _seeds(text: str) -> list[int]:
+    if not text:
+        return []
     lo, _, hi = text.partition("-")
     return list(range(int(lo), int(hi or lo) + 1))
 
@@ -191,6 +210,110 @@ def large_cases(cases: list[str], verbose: bool) -> None:
                     print(f"  {case} {key}: {item}")
 
 
+# --- star schemas with small dimensions, and the traps (sample/star.py) -----------------------
+
+_BUCKETS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0001)  # confidence buckets [lo, hi)
+
+
+# TPC-DS's references name the dimension's key by its last words: `ss_sold_date_sk` -> date_dim
+_TPCDS_KEYS = {"date": "date_dim", "time": "time_dim", "item": "item", "customer": "customer",
+               "cdemo": "customer_demographics", "hdemo": "household_demographics", "addr": "customer_address",
+               "store": "store", "promo": "promotion", "call_center": "call_center", "catalog_page": "catalog_page",
+               "ship_mode": "ship_mode", "warehouse": "warehouse", "reason": "reason", "web_page": "web_page",
+               "web_site": "web_site", "income_band": "income_band"}
+
+
+def _tpcds(scale: float, root: str) -> star.SqlSchema:
+    """TPC-DS's own data (`pip install tpcgen-cli`) with the ground truth its naming rules give:
+    each `<prefix>_<role>_<dimension>_sk` references that dimension's first column, returns
+    reference their sales line by (item, ticket or order number); a column with no value
+    references nothing (`cc_closed_date_sk` at small scales)."""
+    beside = Path(sys.executable).with_name("tpcgen-cli")  # installed into this venv, or on the PATH
+    subprocess.run([str(beside) if beside.exists() else "tpcgen-cli", "tpcds", "parquet", "-s", str(scale),
+                    f"--output-dir={root}/gen"], check=True, capture_output=True)
+    schema = star.SqlSchema(0, f"TPC-DS {scale}")
+    schema.selects = {p.stem: f"FROM read_parquet({quote_literal(str(p))})"
+                      for p in sorted(Path(root, "gen").glob("*.parquet")) if p.stem != "dbgen_version"}
+    con = duckdb.connect()
+    columns = {t: con.sql(select).columns for t, select in schema.selects.items()}
+    for table, cols in columns.items():
+        for col in cols[1:] if table in _TPCDS_KEYS.values() else cols:
+            body = col.partition("_")[2].removesuffix("_sk")
+            target = next((t for k, t in _TPCDS_KEYS.items() if col.endswith("_sk") and
+                           (body == k or body.endswith("_" + k))), None)
+            filled = con.execute(f"SELECT count({quote_ident(col)}) FROM ({schema.selects[table]})").fetchone()
+            if target and filled and filled[0]:
+                schema.relationships.add((table, col, target, columns[target][0]))
+    for channel, number in (("store", "ticket_number"), ("catalog", "order_number"), ("web", "order_number")):
+        sales, returns = f"{channel}_sales", f"{channel}_returns"
+        sp, rp = columns[sales][0].partition("_")[0], columns[returns][0].partition("_")[0]
+        schema.composites.add((returns, (f"{rp}_item_sk", f"{rp}_{number}"),
+                               sales, (f"{sp}_item_sk", f"{sp}_{number}")))
+    return schema
+
+
+def _case(kind: str, seed: float) -> dict:
+    """One case (a generated schema by seed, or TPC-DS at a scale) through statistics and
+    topology, in the process that runs it: what was found with its confidence, the truth, the
+    step times and the process's peak memory."""
+    with tempfile.TemporaryDirectory() as root:
+        schema = (_tpcds(seed, root) if kind == "tpcds"
+                  else {"star": star.generate, "traps": star.traps, "classic": schemas.generate}[kind](int(seed)))
+        types = schema.workspace(root)
+        t0 = time.perf_counter()
+        stats = _statistics(types, root)
+        t1 = time.perf_counter()
+        topo = _topology(stats, types, root)
+        t2 = time.perf_counter()
+    truth = {(f, (c,), t, (k,)) for f, c, t, k in schema.relationships} | schema.composites
+    return {"name": f"{kind} {seed} ({getattr(schema, 'convention', None) or getattr(schema, 'style', '')})",
+            "tables": len(types.tables), "truth": truth, "statistics_s": t1 - t0, "topology_s": t2 - t1,
+            "found": {(r.from_table, r.from_columns, r.to_table, r.to_columns): r.confidence
+                      for r in topo.relationships},
+            "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _in_child(kind: str, seed: float) -> dict:
+    """`_case` in a fresh process, so its peak memory is its own (DuckDB's native allocations
+    included)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_case, kind, seed).result()
+
+
+def schema_cases(cases: list[tuple[str, float]], verbose: bool) -> list[dict]:
+    """P/R/F1, time and peak memory per case, one process each; then the confidence calibration
+    over every relationship found."""
+    print("| case | tables | true | found | precision | recall | F1 | statistics (s) | topology (s) | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    results = []
+    for kind, seed in cases:
+        r = _in_child(kind, seed)
+        tp, fp, fn = (len(r["found"].keys() & r["truth"]), len(r["found"].keys() - r["truth"]),
+                      len(r["truth"] - r["found"].keys()))
+        s = _prf(tp, fp, fn)
+        print(f"| {r['name']} | {r['tables']} | {len(r['truth'])} | {len(r['found'])} | {s['precision']:.3f} | "
+              f"{s['recall']:.3f} | {s['f1']:.3f} | {r['statistics_s']:.2f} | {r['topology_s']:.2f} | "
+              f"{r['peak_mib']:.0f} |", flush=True)
+        if verbose:
+            for item in sorted(r["found"].keys() - r["truth"]):
+                print(f"  false: {item[0]}.{', '.join(item[1])} -> {item[2]}.{', '.join(item[3])} "
+                      f"({r['found'][item]:.2f})")
+            for item in sorted(r["truth"] - r["found"].keys()):
+                print(f"  missed: {item[0]}.{', '.join(item[1])} -> {item[2]}.{', '.join(item[3])}")
+        results.append(r)
+    return results
+
+
+def calibration(results: list[dict]) -> None:
+    """Precision per confidence bucket over every relationship the cases found."""
+    print("\n| confidence | found | right | precision |")
+    print("|---|---:|---:|---:|")
+    for lo, hi in itertools.pairwise(_BUCKETS):
+        hits = [key in r["truth"] for r in results for key, c in r["found"].items() if lo <= c < hi]
+        label = f"[{lo:.2f}, {min(hi, 1.0):.2f}{']' if hi > 1 else ')'}"
+        print(f"| {label} | {len(hits)} | {sum(hits)} | {sum(hits) / len(hits) if hits else 1.0:.3f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", default="1000-1049", help="range of schema seeds, e.g. 1000-1049")
@@ -202,6 +325,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="large cases, e.g. tpch:1 shop:1000000 (each in a process of its own)")
     parser.add_argument("--one-large", help=argparse.SUPPRESS)  # one large case, as JSON
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss and false find")
+    parser.add_argument("--stars", default="1-3", help="seeds of generated star schemas (24 tables), e.g. 1-3")
+    parser.add_argument("--traps", default="1-3", help="seeds of generated trap schemas, e.g. 1-3")
+    parser.add_argument("--calibration-seeds", default="1000-1009",
+                        help="seeds of generated classic schemas that join the stars and traps in the calibration")
+    parser.add_argument("--tpcds", type=float, nargs="*", default=[], metavar="SCALE",
+                        help="TPC-DS's own data at these scale factors too (needs `pip install tpcgen-cli`)")
+    parser.add_argument("--no-cases", action="store_true", help="skip the stars, traps and calibration")
     args = parser.parse_args(argv)
     if args.one_large:
         print(json.dumps(large_case(args.one_large)))
@@ -210,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         large_cases(args.large, args.verbose)
     if not args.no_accuracy:
         accuracy(_seeds(args.seeds), args.verbose)
+    if not args.no_cases:
+        cases: list[tuple[str, float]] = [
+            (kind, seed) for kind, seeds in (("star", args.stars), ("traps", args.traps),
+                                             ("classic", args.calibration_seeds)) for seed in _seeds(seeds)]
+        cases += [("tpcds", scale) for scale in args.tpcds]
+        results = schema_cases(cases, args.verbose)
+        calibration(results)
     if not args.no_timing:
         timing(args.tables, args.repeat)
     return 0

@@ -36,3 +36,13 @@ def test_wide_tables_benchmark_prints_its_table(tmp_path: Path):
     row = r"^\| 40 \| [\d.]+ \| [\d.]+ \| \d+ \| [\d.]+ \([\d.]+x\) \| \d+ \([\d.]+x\) \|$"  # time and memory ratios
     assert re.search(row, proc.stdout, re.M), proc.stdout
     assert re.search(r"^\| `statistics_profiling` \| [\d.]+ \|$", proc.stdout, re.M), proc.stdout
+
+
+def test_relationships_benchmark_prints_cases_and_calibration():
+    script = SCRIPT.with_name("relationships.py")
+    proc = subprocess.run([sys.executable, str(script), "--no-accuracy", "--no-timing", "--stars", "", "--traps", "1",
+                           "--calibration-seeds", ""], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = r"^\| traps 1 \(traps-id\) \| 12 \| 14 \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+ \|$"
+    assert re.search(row, proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\| \[0\.90, 0\.95\) \| \d+ \| \d+ \| [\d.]+ \|$", proc.stdout, re.M), proc.stdout

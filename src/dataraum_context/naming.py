@@ -23,6 +23,9 @@ KEY_TOKENS = frozenset({"id", "key", "code", "no", "nr", "num", "number", "ref",
 _TABLE_PREFIXES = frozenset({"dim", "fact", "fct", "tbl", "stg", "lkp", "lookup", "ref", "d", "f",
                              "t", "tb", "dw"})
 
+#: ... and suffixes (`date_dim`, `sales_fact`)
+_TABLE_SUFFIXES = frozenset({"dim", "dimension", "fact", "fct", "tbl", "table", "lkp", "lookup"})
+
 #: people are referenced by role; each role names the kinds of table it can point at
 _STAFF_TABLES = frozenset({"employee", "staff", "user", "agent", "rep", "representative",
                            "salesperson", "worker", "personnel"})
@@ -39,6 +42,9 @@ _PERSON_ROLES: dict[str, frozenset[str]] = {
     **dict.fromkeys(["creator", "created", "author", "updated", "modified", "changed",
                      "deleted", "editor", "submitter", "submitted"], _STAFF_TABLES | _CLIENT_TABLES),
 }
+#: parties an order is billed, shipped or sold to (`bill_to`, `ShipTo`), and the tables of them
+_PARTY_VERBS = frozenset({"bill", "ship", "sold", "deliver", "remit", "invoice", "send"})
+_PARTIES = _CLIENT_TABLES | {"address", "location", "party", "site", "partner", "company", "organization"}
 #: roles that point back into the same table: any table (a parent category) ...
 _SELF_ROLES = frozenset({"parent", "predecessor", "successor", "previous", "prev", "next",
                          "root", "master", "replaced", "superseded", "original", "related"})
@@ -96,7 +102,10 @@ def column_prefix(columns: Sequence[str]) -> str | None:
     """A short prefix most columns of a table share (`o_` in o_orderkey, o_custkey, ...)."""
     if len(columns) < 2:
         return None
-    heads = Counter(m.group(0).lower() for c in columns if (m := re.match(r"[A-Za-z]{1,4}_", c)))
+    # `plan_id` in plan_carriers starts with an entity, not a prefix: a head counts only where
+    # more than a key word follows it
+    heads = Counter(m.group(0).lower() for c in columns if (m := re.match(r"[A-Za-z]{1,4}_", c))
+                    and not set(tokens(c[m.end():])) <= KEY_TOKENS)
     if not heads:
         return None
     head, count = heads.most_common(1)[0]
@@ -104,10 +113,13 @@ def column_prefix(columns: Sequence[str]) -> str | None:
 
 
 def entity(table: str) -> tuple[str, ...]:
-    """The singular entity a table holds: `order_items` -> (order, item), `dim_Customer` -> (customer,)."""
+    """The singular entity a table holds: `order_items` -> (order, item), `dim_Customer` and
+    `customer_dim` -> (customer,)."""
     words = tokens(table)
     while len(words) > 1 and words[0] in _TABLE_PREFIXES:
         words = words[1:]
+    while len(words) > 1 and words[-1] in _TABLE_SUFFIXES:
+        words = words[:-1]
     return tuple(singular(w) for w in words)
 
 
@@ -160,18 +172,44 @@ class NameEvidence:
 NONE = NameEvidence(0.0, "")
 
 
+def names_own_table_first(ref: ColumnName, key: ColumnName, unique: bool) -> bool:
+    """Whether the referencing column's name names its own table at least as well as the key's
+    table: `c_customer_id` in customer (not catalog_page). Such a column identifies its own
+    rows. A name both share says so only of a `unique` column that names both tables alike
+    (`hd_demo_sk` of household_demographics, `cd_demo_sk` of customer_demographics); not when
+    it names the referencing table better (`account_id` of accounts in its extension
+    account_details), nor in a bridge (`prr_regkey` of project_regions, `r_regkey` of regions)."""
+    own, other = _names_entity(ref.core, ref.entity), _names_entity(ref.core, key.entity)
+    if ref.core == key.core:
+        return unique and own > 0 and own == other
+    return own > 0 and own >= other
+
+
+def _names_entity(core: tuple[str, ...], ent: tuple[str, ...]) -> int:
+    """How well a name's core names an entity: 3 all of it, 2 its last word, 1 an abbreviation
+    of its last word (`demo` ~ demographics), 0 not at all."""
+    if not core:
+        return 0
+    if core == ent:
+        return 3
+    if core == ent[-1:]:
+        return 2
+    return 1 if len(core) == 1 and _abbreviates(core[0], ent[-1]) else 0
+
+
 def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvidence:
     """How strongly the referencing column's name points at `key` (a key of its table)."""
-    if ref.core and ref.core == key.core and (key.key_suffix or key_is_own or len(ref.core) > 1
-                                               or ref.key_suffix):
-        return NameEvidence(1.0, f"{ref.column} and {key.table}.{key.column} have the same name")
-    if not key_is_own:
-        return NONE
     if ref.table == key.table:  # within a table only a role says "another row of mine"
+        if not key_is_own:
+            return NONE
         roles = _SELF_AND_PERSON_SELF_ROLES if key.entity[-1] in _PEOPLE else _SELF_ROLES
         role = next((r for word in ref.core for r in _role_words(word, roles)), None)
         if role:
             return NameEvidence(0.7, f"{ref.column} is a {role!r} reference within {key.table}")
+        return NONE
+    if ref.core and ref.core == key.core and (key.key_suffix or key_is_own or len(ref.core) > 1):
+        return NameEvidence(1.0, f"{ref.column} and {key.table}.{key.column} have the same name")
+    if not key_is_own:
         return NONE
     target = key.entity
     if ref.core and ref.core[-len(target):] == target:
@@ -185,10 +223,14 @@ def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvi
     if (len(key.core) == 1 and ref.core and len(key.core[0]) >= 3 and ref.core[-1] != key.core[0]
             and ref.core[-1].endswith(key.core[0])):
         role = ref.core[-1][: -len(key.core[-1])]  # glued: parentvendkey ~ vendkey
+        if role == "".join(w[0] for w in key.entity[:-1]):  # hdemo ~ household demographics' demo
+            return NameEvidence(0.95, f"{ref.column} abbreviates table {key.table} ({role} + {key.core[-1]})")
         return NameEvidence(0.85, f"{ref.column} ends with the name of {key.table}.{key.column}"
                                   + (f" (role: {role})" if role else ""))
     if ref.core and _abbreviates(ref.core[-1], target[-1]):
         return NameEvidence(0.8, f"{ref.column} abbreviates table {key.table}")
+    if len(ref.core) == 2 and ref.core[1] == "to" and ref.core[0] in _PARTY_VERBS and target[-1] in _PARTIES:
+        return NameEvidence(0.65, f"{ref.column} is a {' '.join(ref.core)!r} party, {key.table} holds parties")
     for word in ref.core:
         for role in _role_words(word, _PERSON_ROLE_WORDS):
             if target[-1] in _PERSON_ROLES[role]:

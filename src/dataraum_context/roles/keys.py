@@ -1,9 +1,10 @@
 """Keys: which columns identify a row of their table, and which could be referenced.
 
 A candidate key is a column of a comparable type (integers, text, UUIDs) with at least two
-values that repeats, and is null in, no more than `key_duplicate_tolerance` of its rows (none
-below 20 rows; see `topology.columns.allowed_repeats`). Statistics count a column exactly
-whenever it may be unique, so this is decided on exact counts at any size.
+values (or the one value of a one-row table) that repeats, and is null in, no more than
+`key_duplicate_tolerance` of its rows (none below 20 rows; see
+`topology.columns.allowed_repeats`). Statistics count a column exactly whenever it may be
+unique, so this is decided on exact counts at any size.
 
 The own key is the key the source declares (a database's primary key, composite or not), else
 the candidate key named for its table (`id`, `customer_id` in customers, `c_custkey` in
@@ -30,7 +31,8 @@ def candidate_key(s: ColumnStatistics, tolerance: float) -> bool:
     if family(s.data_type) is None:
         return False
     non_null = s.count - s.null_count
-    return (non_null >= 2 and s.distinct_count >= 2
+    # a table of one row (a single warehouse) is keyed by its one value
+    return (((non_null >= 2 and s.distinct_count >= 2) or s.count == non_null == 1)
             and s.null_count <= allowed_repeats(s.count, tolerance)
             and non_null - s.distinct_count <= allowed_repeats(non_null, tolerance))
 

@@ -1,9 +1,12 @@
 """Candidate pairs, from the statistics and the names alone (no value is read here).
 
 Single columns: a referenced side is a key column; a referencing side any column of the same
-type family whose distinct count and range can fit inside the key. Each pair gets an upper
-bound on its score from its names and from how unlikely a full inclusion would be by chance;
-pairs that cannot reach the minimum confidence are dropped.
+type family whose distinct count and range can fit inside the key; free text is neither (see
+`topology.columns`). Each pair gets an upper bound on its score from its names and from how
+unlikely a full inclusion would be by chance; pairs that cannot reach the minimum confidence are
+dropped, and so are pairs the names deny: a column that names its own table (`c_customer_id` in
+customer) identifies its rows and references no other table's key, and within a table only a
+role name (`parent_id`, `manager_id`) makes a reference.
 
 Composite keys of two columns: the referenced side is a column pair of one table, each column
 named like a key (`order_id`, `line_no`, `country_code`), never null and not unique alone; the
@@ -23,7 +26,7 @@ from itertools import combinations
 from typing import Any, NamedTuple
 
 from dataraum_context.models import Relationship
-from dataraum_context.naming import NONE, NameEvidence, name_evidence
+from dataraum_context.naming import NONE, NameEvidence, name_evidence, names_own_table_first
 from dataraum_context.topology.columns import Tuples
 from dataraum_context.topology.evidence import (
     density,
@@ -47,7 +50,7 @@ def single_column_pairs(cols: Sequence[Column], own: dict[str, tuple[str, ...]],
     compatible = 0
     for key in (c for c in cols if c.key):
         key_is_own = own.get(key.table) == (key.column,)
-        key_span, key_density = spans[key.id], density(key)
+        key_span = spans[key.id]
         for ref in by_family[key.family]:
             if ref is key:
                 continue
@@ -55,7 +58,9 @@ def single_column_pairs(cols: Sequence[Column], own: dict[str, tuple[str, ...]],
             if _room(spans[ref.id], key_span) < spans[ref.id].need:
                 continue
             names = _names(ref, key, own)
-            bound = noisy_or(names.score, value_evidence(key_density, ref.distinct, 1.0))
+            if names is None or (ref.table == key.table and not names.score):
+                continue  # the names deny it; within a table only a role name makes a reference
+            bound = noisy_or(names.score, value_evidence(density(key, ref), ref.distinct, 1.0))
             if bound < min_confidence:
                 continue
             pairs.append(Candidate(ref=ref.id, key=key.id, names=names, key_is_own=key_is_own, upper_bound=bound))
@@ -109,7 +114,7 @@ def declared_pairs(declared: Sequence[Relationship], cols: Sequence[Column], own
         ref: Side | None = by_name.get((r.from_table, r.from_columns[0])) if len(r.from_columns) == 1 else None
         key: Side | None = by_name.get((r.to_table, r.to_columns[0])) if len(r.to_columns) == 1 else None
         if isinstance(ref, Column) and isinstance(key, Column) and ref.family == key.family:
-            names = _names(ref, key, own)
+            names = _names(ref, key, own) or NONE
         else:
             order = tuples.column_order(r.to_table)
             if len(r.from_columns) != len(r.to_columns) or not set(r.to_columns) <= set(order):
@@ -158,7 +163,12 @@ def _room(ref: _Span, key: _Span) -> float:
     return 0.0 if ref.hi < key.lo or key.hi < ref.lo else key.capacity
 
 
-def _names(ref: Column, key: Column, own: dict[str, tuple[str, ...]]) -> NameEvidence:
+def _names(ref: Column, key: Column, own: dict[str, tuple[str, ...]]) -> NameEvidence | None:
+    """What the names say of the pair; None when they say the referencing column identifies the
+    rows of its own table (`c_customer_id` in customer): then no inclusion of its values in
+    another table's key, however complete, makes it a reference."""
+    if ref.table != key.table and names_own_table_first(ref.name, key.name, ref.key):
+        return None
     names = name_evidence(ref.name, key.name, own.get(key.table) == (key.column,))
     if own.get(ref.table) == (ref.column,) and names.score < 1:
         return NONE  # a table's own key references another only under the same name

@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from dataraum_context import sql
-from dataraum_context.models import ColumnRolesResult, Relationship, StatisticsResult, TypeResolutionResult
+from dataraum_context.models import (
+    ColumnRolesResult,
+    ColumnStatistics,
+    Relationship,
+    StatisticsResult,
+    TypeResolutionResult,
+)
 from dataraum_context.naming import column_name, column_prefix
 from dataraum_context.topology.models import (
     Column,
@@ -51,12 +57,20 @@ def joinable_columns(stats: StatisticsResult, types: TypeResolutionResult, roles
         prefix = column_prefix(list(table.columns))
         for position, (col_name, s) in enumerate(table.columns.items()):
             kind = family(s.data_type)
-            if kind is None or s.count == s.null_count:
+            if kind is None or s.count == s.null_count or (kind == "text" and _free_text(s)):
                 continue
             out.append(Column(id=len(out), table=table_name, column=col_name, position=position, family=kind,
                               stats=s, name=column_name(table_name, col_name, prefix),
                               key=roles.tables[table_name].columns[col_name].candidate_key))
     return out
+
+
+def _free_text(s: ColumnStatistics) -> bool:
+    """Whether a text column holds free text (names, descriptions, comments): most of the values
+    its statistics show (its least and greatest, its most frequent) are words separated by
+    spaces. Such a column is no key and references none, whatever its values share."""
+    shown = [str(v) for v in (s.min, s.max) if v is not None] + [t.value for t in s.top_values]
+    return bool(shown) and 2 * sum(any(ch.isspace() for ch in v.strip()) for v in shown) > len(shown)
 
 
 def may_be_unique(key: Side, tolerance: float) -> bool:

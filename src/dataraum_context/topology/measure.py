@@ -158,9 +158,9 @@ def _measured(p: Candidate, sides: Sequence[Side], seen: int, hit: int, orphan_r
               key_distinct: int) -> MeasuredPair:
     """The pair with its measurements: `seen` distinct referencing values, `hit` of them in the
     key, `orphan_rows` rows holding the others."""
-    key = sides[p.key]
+    ref, key = sides[p.ref], sides[p.key]
     inclusion = hit / seen
-    values = value_evidence(density(key), seen, inclusion)
+    values = value_evidence(density(key, ref, (seen, key_distinct)), seen, inclusion)
     return MeasuredPair(
         **vars(p), inclusion=inclusion, included=hit, ref_distinct=seen, key_distinct=key_distinct,
         orphan_values=seen - hit, orphan_rows=orphan_rows, value_evidence=values,
