@@ -93,3 +93,44 @@ def test_no_dependency_no_group(tmp_path):
     (analysis,) = analyse(tmp_path, frames).analyses
     assert analysis.dependency_groups == ()
     assert all(c.vif is not None and c.vif < 1.2 for c in analysis.columns)
+
+
+def star(n_sales: int = 4000) -> dict[str, pl.DataFrame]:
+    """A small TPC-DS-like star: a sales fact whose list price is a linear combination of three
+    dimensions' attributes (1.5 × the item's price + the store's handling fee - the promotion's
+    discount, to the cent), beside measures and attributes that depend on nothing."""
+    rng = random.Random(7)
+    price = [round(rng.uniform(1, 100), 2) for _ in range(200)]
+    fee = [round(rng.uniform(0, 9), 2) for _ in range(12)]
+    discount = [round(rng.uniform(0, 5), 2) for _ in range(30)]
+    item, store, promo = ([rng.randrange(n) for _ in range(n_sales)] for n in (200, 12, 30))
+    return {
+        "item": pl.DataFrame({"i_item_sk": range(1, 201), "i_current_price": price,
+                              "i_weight": [round(rng.uniform(0.1, 20), 1) for _ in range(200)]}),
+        "store": pl.DataFrame({"s_store_sk": range(1, 13), "s_handling_fee": fee}),
+        "promotion": pl.DataFrame({"p_promo_sk": range(1, 31), "p_discount": discount}),
+        "store_sales": pl.DataFrame({
+            "ss_ticket_number": range(1, n_sales + 1),
+            "ss_item_sk": [i + 1 for i in item], "ss_store_sk": [s + 1 for s in store],
+            "ss_promo_sk": [p + 1 for p in promo],
+            "ss_quantity": [rng.randrange(1, 100) for _ in range(n_sales)],
+            "ss_list_price": [round(1.5 * price[i] + fee[s] - discount[p], 2) for i, s, p in zip(item, store, promo)],
+        }),
+    }
+
+
+@pytest.mark.parametrize("max_rows", [100_000, 1_000])
+def test_fact_measure_from_dimension_attributes_in_a_star(tmp_path, max_rows):
+    report = analyse(tmp_path, star(), multicollinearity_max_rows=max_rows)
+    (analysis,) = [a for a in report.analyses if a.base_table == "store_sales"]
+    assert set(analysis.tables) == {"store_sales", "item", "store", "promotion"}
+    assert analysis.sampled == (max_rows < 4000) and analysis.rows == min(max_rows, 4000)
+    (group,) = report.dependency_groups
+    assert group.columns[0] == "store_sales.ss_list_price"
+    assert set(group.columns) == {"store_sales.ss_list_price", "item.i_current_price", "store.s_handling_fee",
+                                  "promotion.p_discount"}
+    assert group.r2 > 0.9999 and (group.condition_index is None or group.condition_index >= 30)
+    assert "1.5·item.i_current_price" in group.equation and "- 1·promotion.p_discount" in group.equation
+    vif = {c.column: c.vif for c in analysis.columns}
+    assert vif["store_sales.ss_quantity"] == pytest.approx(1, abs=0.05)
+    assert vif["store_sales.ss_list_price"] is None or vif["store_sales.ss_list_price"] > 1e4
