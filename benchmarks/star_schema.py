@@ -59,11 +59,13 @@ DIMENSIONS: dict[str, tuple[int, str]] = {
         lpad(floor(random() * 99999)::INTEGER::VARCHAR, 5, '0') AS ca_zip,
         [-5, -6, -7, -8][1 + floor(random() * 4)::INTEGER]::DECIMAL(5, 2) AS ca_gmt_offset"""),
     "customer_demographics": (1920, """
-        i + 1 AS cd_demo_sk, ['M', 'F'][1 + i % 2] AS cd_gender, ['M', 'S', 'D', 'W', 'U'][1 + (i // 2) % 5] AS cd_marital_status,
+        i + 1 AS cd_demo_sk, ['M', 'F'][1 + i % 2] AS cd_gender, ['M', 'S', 'D', 'W',
+            'U'][1 + (i // 2) % 5] AS cd_marital_status,
         ['Primary', 'Secondary', 'College', '2 yr Degree', '4 yr Degree', 'Advanced Degree', 'Unknown']
             [1 + (i // 10) % 7] AS cd_education_status,
         500 * (1 + (i // 70) % 20) AS cd_purchase_estimate,
-        ['Good', 'High Risk', 'Low Risk', 'Unknown'][1 + (i // 1400) % 4] AS cd_credit_rating, (i // 5) % 7 AS cd_dep_count"""),
+        ['Good', 'High Risk', 'Low Risk', 'Unknown'][1 + (i // 1400) % 4] AS cd_credit_rating,
+            (i // 5) % 7 AS cd_dep_count"""),
     "income_band": (20, """
         i + 1 AS ib_income_band_sk, i * 10000 + 1 AS ib_lower_bound, (i + 1) * 10000 AS ib_upper_bound"""),
     "household_demographics": (720, """
@@ -72,11 +74,14 @@ DIMENSIONS: dict[str, tuple[int, str]] = {
         (i // 120) % 10 AS hd_dep_count, (i // 120) % 5 - 1 AS hd_vehicle_count"""),
     "customer": (10000, """
         i + 1 AS c_customer_sk, 'AAAAAAAA' || lpad((i + 1)::VARCHAR, 8, '0') AS c_customer_id,
-        1 + floor(random() * 1920)::INTEGER AS c_current_cdemo_sk, 1 + floor(random() * 720)::INTEGER AS c_current_hdemo_sk,
+        1 + floor(random() * 1920)::INTEGER AS c_current_cdemo_sk,
+            1 + floor(random() * 720)::INTEGER AS c_current_hdemo_sk,
         1 + floor(random() * 5000)::INTEGER AS c_current_addr_sk,
         2450815 + floor(random() * 2190)::INTEGER AS c_first_sales_date_sk,
-        ['James', 'Mary', 'John', 'Linda', 'Robert', 'Susan', 'Michael', 'Karen'][1 + floor(random() * 8)::INTEGER] AS c_first_name,
-        ['Smith', 'Jones', 'Brown', 'Garcia', 'Miller', 'Davis', 'Wilson', 'Moore'][1 + floor(random() * 8)::INTEGER] AS c_last_name,
+        ['James', 'Mary', 'John', 'Linda', 'Robert', 'Susan', 'Michael',
+            'Karen'][1 + floor(random() * 8)::INTEGER] AS c_first_name,
+        ['Smith', 'Jones', 'Brown', 'Garcia', 'Miller', 'Davis', 'Wilson',
+            'Moore'][1 + floor(random() * 8)::INTEGER] AS c_last_name,
         1924 + floor(random() * 70)::INTEGER AS c_birth_year,
         'user' || (i + 1) || '@example.com' AS c_email_address"""),
     "promotion": (30, """
@@ -96,14 +101,16 @@ DIMENSIONS: dict[str, tuple[int, str]] = {
         ['UPS', 'FEDEX', 'DHL', 'USPS'][1 + i // 5] AS sm_carrier"""),
     "store": (12, """
         i + 1 AS s_store_sk, 'AAAAAAAA' || lpad((i + 1)::VARCHAR, 8, '0') AS s_store_id,
-        'store ' || ['able', 'ought', 'pri', 'ese', 'anti', 'cally', 'ation', 'eing', 'bar', 'n st', 'eing', 'ought'][1 + i] AS s_store_name,
+        'store ' || ['able', 'ought', 'pri', 'ese', 'anti', 'cally', 'ation', 'eing', 'bar', 'n st', 'eing',
+            'ought'][1 + i] AS s_store_name,
         200 + floor(random() * 100)::INTEGER AS s_number_employees,
         5000000 + floor(random() * 5000000)::INTEGER AS s_floor_space, 'city ' || i AS s_city,
         round(random() * 0.11, 2)::DECIMAL(5, 2) AS s_tax_precentage,
         CASE WHEN i % 4 = 0 THEN 2450815 + floor(random() * 2190)::INTEGER END AS s_closed_date_sk"""),
     "warehouse": (5, """
         i + 1 AS w_warehouse_sk, 'AAAAAAAA' || lpad((i + 1)::VARCHAR, 8, '0') AS w_warehouse_id,
-        ['Conventional childr', 'Important issues liv', 'Doors canno', 'Bad cards must make.', 'Operations'][1 + i] AS w_warehouse_name,
+        ['Conventional childr', 'Important issues liv', 'Doors canno', 'Bad cards must make.',
+            'Operations'][1 + i] AS w_warehouse_name,
         50000 + floor(random() * 950000)::INTEGER AS w_warehouse_sq_ft, 'city ' || (i * 7) AS w_city"""),
     "web_page": (60, """
         i + 1 AS wp_web_page_sk, 'AAAAAAAA' || lpad((i + 1)::VARCHAR, 8, '0') AS wp_web_page_id,
@@ -116,7 +123,8 @@ DIMENSIONS: dict[str, tuple[int, str]] = {
         round(random() * 0.12, 2)::DECIMAL(5, 2) AS web_tax_percentage"""),
     "call_center": (6, """
         i + 1 AS cc_call_center_sk, 'AAAAAAAA' || lpad((i + 1)::VARCHAR, 8, '0') AS cc_call_center_id,
-        ['NY Metro', 'Mid Atlantic', 'North Midwest', 'California', 'Pacific Northwest', 'Hawaii/Alaska'][1 + i] AS cc_name,
+        ['NY Metro', 'Mid Atlantic', 'North Midwest', 'California', 'Pacific Northwest',
+            'Hawaii/Alaska'][1 + i] AS cc_name,
         100 + floor(random() * 60000)::INTEGER AS cc_employees, 1000 + floor(random() * 650000)::INTEGER AS cc_sq_ft,
         CASE WHEN i % 3 = 0 THEN 2450815 + floor(random() * 2190)::INTEGER END AS cc_closed_date_sk,
         round(random() * 0.12, 2)::DECIMAL(5, 2) AS cc_tax_percentage"""),
@@ -137,13 +145,15 @@ def _sales(p: str, keys: str, rows: int) -> str:
     return f"""
         SELECT {keys}, q AS {p}_quantity, wholesale AS {p}_wholesale_cost, list AS {p}_list_price,
                sales AS {p}_sales_price, (q * (list - sales))::DECIMAL(9, 2) AS {p}_ext_discount_amt,
-               (q * sales)::DECIMAL(9, 2) AS {p}_ext_sales_price, (q * wholesale)::DECIMAL(9, 2) AS {p}_ext_wholesale_cost,
+               (q * sales)::DECIMAL(9, 2) AS {p}_ext_sales_price, (q * wholesale)::DECIMAL(9,
+                   2) AS {p}_ext_wholesale_cost,
                (q * sales - coupon)::DECIMAL(9, 2) AS {p}_net_paid,
                (q * sales - coupon - q * wholesale)::DECIMAL(9, 2) AS {p}_net_profit
         FROM (SELECT *, (list * (1 - random() * 0.5))::DECIMAL(7, 2) AS sales,
                         CASE WHEN random() < 0.1 THEN (random() * 20)::DECIMAL(7, 2) ELSE 0 END AS coupon
               FROM (SELECT *, i_wholesale_cost AS wholesale,
-                           (i_current_price * (1 + random() * 0.5))::DECIMAL(7, 2) AS list, 1 + floor(random() * 100)::INTEGER AS q
+                           (i_current_price * (1 + random() * 0.5))::DECIMAL(7, 2) AS list,
+                               1 + floor(random() * 100)::INTEGER AS q
                     FROM (SELECT *, 1 + floor(random() * 2000)::INTEGER AS item_sk FROM range({rows}) t(o))
                     JOIN item ON i_item_sk = item_sk))"""
 
@@ -164,7 +174,8 @@ def _fact_sql(name: str, rows: int) -> str:
             {per_order('s', 12)} AS ss_store_sk, {per_order('p', 30)} AS ss_promo_sk, 1 + o // 8 AS ss_ticket_number""",
                       rows)
     if name == "catalog_sales":
-        return _sales("cs", f"""{date} AS cs_sold_date_sk, {date} + (1 + hash(o // 8, 'sd') % 90)::INTEGER AS cs_ship_date_sk,
+        return _sales("cs", f"""{date} AS cs_sold_date_sk, {date} + (1 + hash(o // 8,
+            'sd') % 90)::INTEGER AS cs_ship_date_sk,
             {per_order('c', 10000)} AS cs_bill_customer_sk, {per_order('sc', 10000)} AS cs_ship_customer_sk,
             {per_order('cc', 6)} AS cs_call_center_sk, {per_order('cp', 1000)} AS cs_catalog_page_sk,
             {per_order('sm', 20)} AS cs_ship_mode_sk, {per_order('w', 5)} AS cs_warehouse_sk,
@@ -178,7 +189,8 @@ def _fact_sql(name: str, rows: int) -> str:
     if name == "inventory":
         return f"""SELECT 2450815 + 7 * (o // 10000) AS inv_date_sk, 1 + (o % 2000) AS inv_item_sk,
                           1 + (o // 2000) % 5 AS inv_warehouse_sk,
-                          CASE WHEN random() < 0.05 THEN NULL ELSE floor(random() * 1000)::INTEGER END AS inv_quantity_on_hand
+                          CASE WHEN random() < 0.05 THEN NULL ELSE floor(random() * 1000)::INTEGER END AS
+                              inv_quantity_on_hand
                    FROM range({rows}) t(o)"""
     returns = {"store_returns": ("sr", "store_sales", "ss", "ticket_number", "sr_returned_date_sk",
                                  "ss_customer_sk AS sr_customer_sk, ss_store_sk AS sr_store_sk", "return_amt"),
@@ -189,7 +201,8 @@ def _fact_sql(name: str, rows: int) -> str:
                                "ws_bill_customer_sk AS wr_refunded_customer_sk, ws_web_page_sk AS wr_web_page_sk",
                                "return_amt")}
     p, sales, s, number, date_key, refs, amount = returns[name]
-    return f"""SELECT {s}_sold_date_sk + floor(random() * 60)::INTEGER AS {date_key}, {s}_item_sk AS {p}_item_sk, {refs},
+    return f"""SELECT {s}_sold_date_sk + floor(random() * 60)::INTEGER AS {date_key}, {s}_item_sk AS {p}_item_sk,
+        {refs},
                       CASE WHEN random() < 0.02 THEN NULL ELSE 1 + floor(random() * 35)::INTEGER END AS {p}_reason_sk,
                       {s}_{number} AS {p}_{number}, rq AS {p}_return_quantity,
                       (rq * {s}_sales_price)::DECIMAL(9, 2) AS {p}_{amount}, (random() * 100)::DECIMAL(7, 2) AS {p}_fee
