@@ -7,7 +7,9 @@ columns that are quantities, not identifiers, codes or flags) that are neither k
 references. A base table of more than `multicollinearity_max_rows` rows is sampled first, with
 a reservoir sample of that many rows and a fixed seed (the same rows on every run, stated in the
 result), so the join, the transfer and the algebra are bounded whatever the table's size; only
-the sampling scan grows with the rows. numpy then reduces the complete rows, standardized
+the sampling scan grows with the rows. A joined column null in most of those rows (an attribute
+reached through a reference that is rarely set) is left out, and listed, rather than let it
+drop the rows. numpy then reduces the complete rows, standardized
 (centred, unit-variance), to the triangular factor R of their QR decomposition (one pass,
 O(rows · columns²)); everything below is computed from R, whose size is columns², with the
 precision of the data itself (R'R is the correlation matrix, never formed):
@@ -63,7 +65,7 @@ def cross_table_multicollinearity(
     variance_proportion_threshold: float = settings.VARIANCE_PROPORTION_THRESHOLD,
 ) -> MulticollinearityReport:
     """VIFs, condition indices, variance-decomposition proportions and dependency groups of the
-    numeric columns of each table joined to what it references."""
+    measures of each table joined to what it references."""
     ws = Workspace(workspace)
     con = connect()
     try:
