@@ -61,13 +61,13 @@ DIMENSIONS: dict[str, tuple[int, str]] = {
         lpad(floor(random() * 99999)::INTEGER::VARCHAR, 5, '0') AS ca_zip,
         [-5, -6, -7, -8][1 + floor(random() * 4)::INTEGER]::DECIMAL(5, 2) AS ca_gmt_offset"""),
     "customer_demographics": (1920, """
-        i + 1 AS cd_demo_sk, ['M', 'F'][1 + i % 2] AS cd_gender, ['M', 'S', 'D', 'W',
-            'U'][1 + (i // 2) % 5] AS cd_marital_status,
+        i + 1 AS cd_demo_sk, ['M', 'F'][1 + i % 2] AS cd_gender,
+        ['M', 'S', 'D', 'W', 'U'][1 + (i // 2) % 5] AS cd_marital_status,
         ['Primary', 'Secondary', 'College', '2 yr Degree', '4 yr Degree', 'Advanced Degree', 'Unknown']
             [1 + (i // 10) % 7] AS cd_education_status,
         500 * (1 + (i // 70) % 20) AS cd_purchase_estimate,
         ['Good', 'High Risk', 'Low Risk', 'Unknown'][1 + (i // 1400) % 4] AS cd_credit_rating,
-            (i // 5) % 7 AS cd_dep_count"""),
+        (i // 5) % 7 AS cd_dep_count"""),
     "income_band": (20, """
         i + 1 AS ib_income_band_sk, i * 10000 + 1 AS ib_lower_bound, (i + 1) * 10000 AS ib_upper_bound"""),
     "household_demographics": (720, """
@@ -77,7 +77,7 @@ DIMENSIONS: dict[str, tuple[int, str]] = {
     "customer": (10000, """
         i + 1 AS c_customer_sk, 'AAAAAAAA' || lpad((i + 1)::VARCHAR, 8, '0') AS c_customer_id,
         1 + floor(random() * 1920)::INTEGER AS c_current_cdemo_sk,
-            1 + floor(random() * 720)::INTEGER AS c_current_hdemo_sk,
+        1 + floor(random() * 720)::INTEGER AS c_current_hdemo_sk,
         1 + floor(random() * 5000)::INTEGER AS c_current_addr_sk,
         2450815 + floor(random() * 2190)::INTEGER AS c_first_sales_date_sk,
         ['James', 'Mary', 'John', 'Linda', 'Robert', 'Susan', 'Michael',
@@ -176,8 +176,8 @@ def _fact_sql(name: str, rows: int) -> str:
             {per_order('s', 12)} AS ss_store_sk, {per_order('p', 30)} AS ss_promo_sk, 1 + o // 8 AS ss_ticket_number""",
                       rows)
     if name == "catalog_sales":
-        return _sales("cs", f"""{date} AS cs_sold_date_sk, {date} + (1 + hash(o // 8,
-            'sd') % 90)::INTEGER AS cs_ship_date_sk,
+        return _sales("cs", f"""{date} AS cs_sold_date_sk,
+            {date} + (1 + hash(o // 8, 'sd') % 90)::INTEGER AS cs_ship_date_sk,
             {per_order('c', 10000)} AS cs_bill_customer_sk, {per_order('sc', 10000)} AS cs_ship_customer_sk,
             {per_order('cc', 6)} AS cs_call_center_sk, {per_order('cp', 1000)} AS cs_catalog_page_sk,
             {per_order('sm', 20)} AS cs_ship_mode_sk, {per_order('w', 5)} AS cs_warehouse_sk,

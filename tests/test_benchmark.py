@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_vs_summarize.py"
 
 
@@ -32,3 +34,16 @@ def test_wide_tables_benchmark_prints_its_table(tmp_path: Path):
     row = r"^\| 40 \| [\d.]+ \| [\d.]+ \| \d+ \| [\d.]+ \([\d.]+x\) \| \d+ \([\d.]+x\) \|$"  # time and memory ratios
     assert re.search(row, proc.stdout, re.M), proc.stdout
     assert re.search(r"^\| `statistics_profiling` \| [\d.]+ \|$", proc.stdout, re.M), proc.stdout
+
+
+@pytest.mark.e2e
+def test_star_schema_benchmark_prints_its_steps(tmp_path: Path):
+    script = SCRIPT.with_name("star_schema.py")
+    proc = subprocess.run([sys.executable, str(script), "--scale", "0.01", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "generated 24 tables (4,280 fact rows" in proc.stdout, proc.stdout
+    step = r"^\| `cross_table_multicollinearity` \| [\d.]+ \| [\d.]+ \| \d+% \|$"  # wall, CPU, share
+    assert re.search(step, proc.stdout, re.M), proc.stdout
+    whole = r"^\| \*\*whole run\*\* \| \*\*[\d.]+\*\* \| \*\*[\d.]+\*\* \| \|$"
+    assert re.search(whole, proc.stdout, re.M), proc.stdout

@@ -31,7 +31,7 @@ def invoices_and_payments(n_invoices: int = 300, n_payments: int = 1000, noise: 
     subtotal = [round(rng.uniform(10, 500), 2) for _ in range(n_invoices)]
     invoice_of = [rng.randrange(n_invoices) for _ in range(n_payments)]
     tax = [round(rng.uniform(1, 40), 2) for _ in range(n_payments)]
-    total = [subtotal[i] + t + rng.gauss(0, noise) for i, t in zip(invoice_of, tax)]
+    total = [subtotal[i] + t + rng.gauss(0, noise) for i, t in zip(invoice_of, tax, strict=True)]
     return {
         "invoices": pl.DataFrame({"invoice_id": range(1, n_invoices + 1), "subtotal": subtotal,
                                   "weight_kg": [rng.uniform(0, 9) for _ in range(n_invoices)]}),
@@ -117,7 +117,8 @@ def star(n_sales: int = 4000) -> dict[str, pl.DataFrame]:
             "ss_item_sk": [i + 1 for i in item], "ss_store_sk": [s + 1 for s in store],
             "ss_promo_sk": [p + 1 for p in promo],
             "ss_quantity": [rng.randrange(1, 100) for _ in range(n_sales)],
-            "ss_list_price": [round(1.5 * price[i] + fee[s] - discount[p], 2) for i, s, p in zip(item, store, promo, strict=True)],
+            "ss_list_price": [round(1.5 * price[i] + fee[s] - discount[p], 2)
+                              for i, s, p in zip(item, store, promo, strict=True)],
         }),
     }
 
