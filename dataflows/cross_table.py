@@ -27,7 +27,7 @@ precision of the data itself (R'R is the correlation matrix, never formed):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -194,9 +194,10 @@ def _analyse(join: _Join, frame: pl.DataFrame, base_rows: int, sample: int | Non
     sparse = [c for c in frame.columns if frame[c].null_count() > frame.height / 2]
     complete = frame.drop(sparse).drop_nulls()
     labels, data = complete.columns, complete.to_numpy().astype(float)
-    common = {"base_table": join.base, "tables": tuple(dict.fromkeys(join.tables)), "join_sql": join.display_sql,
-              "rows": len(data), "sampled": sample is not None, "base_rows": base_rows, "sample_rows": sample,
-              "left_out": tuple(sparse)}
+    common: dict[str, Any] = {
+        "base_table": join.base, "tables": tuple(dict.fromkeys(join.tables)), "join_sql": join.display_sql,
+        "rows": len(data), "sampled": sample is not None, "base_rows": base_rows, "sample_rows": sample,
+        "left_out": tuple(sparse)}
     if len(data):
         keep = np.std(data, axis=0) > 0
         data, labels = data[:, keep], [lb for lb, k in zip(labels, keep, strict=True) if k]
