@@ -134,7 +134,7 @@ class _Join:
         return out
 
 
-def _numeric(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) -> list[str]:
+def _measures(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) -> list[str]:
     """The table's measures that are not keys or references and hold a value in most rows."""
     t = stats.tables.get(table)
     if t is None:
@@ -150,7 +150,7 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
     `order_lines.order_id -> orders` lead to the orders that `shipments.order_id` already
     joined (a composite key and the single key it implies), and would only repeat its columns."""
     forward = _forward(relationships)
-    measured = _numeric(stats, base, skip)
+    measured = _measures(stats, base, skip)
     join = _Join(base, [base], [], [("t0", c, f"{base}.{c}") for c in measured], {"t0": list(measured)})
     frontier = [("t0", base, 0)]
     used: set[tuple[str, tuple[str, ...], str]] = set()
@@ -176,7 +176,7 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
             seen_before = r.to_table in join.tables
             join.tables.append(r.to_table)
             prefix = f"{r.to_table}({', '.join(r.from_columns)})" if seen_before else r.to_table
-            measured = _numeric(stats, r.to_table, skip)
+            measured = _measures(stats, r.to_table, skip)
             join.columns += [(new, c, f"{prefix}.{c}") for c in measured]
             join.read[alias] += r.from_columns
             join.read[new] = [*r.to_columns, *measured]
