@@ -1,12 +1,20 @@
 """Cross-table multicollinearity: linear dependencies among numeric columns across joins.
 
-For every table with many-to-one relationships, DuckDB joins it to the tables it references
-(to `multicollinearity_join_depth` hops; referenced keys deduplicated so the join never
-multiplies rows; a reservoir sample of `multicollinearity_max_rows` base rows when larger) and
-hands back the numeric measures of `column_roles` that are neither keys nor references. numpy then computes, on
-the complete rows, standardized (centred, unit-variance):
+For every table with many-to-one relationships, DuckDB joins it to the tables it references (to
+`multicollinearity_join_depth` hops; referenced keys deduplicated so the join never multiplies
+rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
+identifiers, codes or flags) that are neither keys nor references. A base table of more than
+`multicollinearity_max_rows` rows is sampled first, with a reservoir sample of that many rows
+and a fixed seed (the same rows on every run, stated in the result), so the join, the transfer
+and the algebra are bounded whatever the table's size; only the sampling scan grows with the
+rows. A joined column null in most of those rows (an attribute reached through a reference that
+is rarely set) is left out, and listed, rather than let it drop the rows. numpy then reduces the
+complete rows, standardized (centred, unit-variance), to the triangular factor R of their QR
+decomposition (one pass, O(rows · columns²)); everything below is computed from R, whose size is
+columns², with the precision of the data itself (R'R is the correlation matrix, never formed):
 
-- the variance inflation factor of each column, 1 / (1 - R²) of its regression on the others;
+- the variance inflation factor of each column, 1 / (1 - R²) of its regression on the others
+  (the residual of that regression on the columns of R equals the one on the rows);
 - the condition indices (largest singular value over each singular value) and the variance
   decomposition proportions of Belsley, Kuh and Welsch;
 - dependency groups: for each dimension with a condition index of at least
@@ -18,9 +26,10 @@ the complete rows, standardized (centred, unit-variance):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from typing import Any, cast
 
 import numpy as np
+import polars as pl
 
 from dataraum_context import settings
 from dataraum_context.models import (
@@ -39,6 +48,7 @@ from dataraum_context.sql import connect, is_number, open_tables, quote_ident
 from dataraum_context.step import step
 from dataraum_context.workspace import Workspace
 
+_SEED = 42  # the reservoir sample's: the same rows on every run
 _EXACT = 1e-10  # 1 - R² (or a singular value relative to the largest) below this is exact
 _NEGLIGIBLE = 0.01  # standardized coefficients below this are left out of a dependency
 
@@ -56,7 +66,7 @@ def cross_table_multicollinearity(
     variance_proportion_threshold: float = settings.VARIANCE_PROPORTION_THRESHOLD,
 ) -> MulticollinearityReport:
     """VIFs, condition indices, variance-decomposition proportions and dependency groups of the
-    numeric columns of each table joined to what it references."""
+    measures of each table joined to what it references."""
     ws = Workspace(workspace)
     con = connect()
     try:
@@ -71,11 +81,10 @@ def cross_table_multicollinearity(
                          statistics_profiling, skip)
             if join is None:
                 continue
-            sampled = type_resolution.tables[base].row_count > multicollinearity_max_rows
-            frame = con.sql(join.sql(multicollinearity_max_rows if sampled else None)).pl()
-            data = frame.drop_nulls().to_numpy().astype(float)
-            analyses.append(_analyse(join, data, sampled, condition_index_threshold,
-                                     variance_proportion_threshold))
+            rows = type_resolution.tables[base].row_count
+            sample = multicollinearity_max_rows if rows > multicollinearity_max_rows else None
+            analyses.append(_analyse(join, con.sql(join.sql(sample)).pl(), rows, sample,
+                                     condition_index_threshold, variance_proportion_threshold))
     finally:
         con.close()
     return MulticollinearityReport(analyses=tuple(analyses))
@@ -102,24 +111,36 @@ def _not_measures(roles: ColumnRolesResult) -> set[tuple[str, str]]:
 @dataclass
 class _Join:
     base: str
-    tables: list[str]  # in join order, base first
-    joins: list[str]  # LEFT JOIN clauses
+    tables: list[str]  # the table of each alias t0, t1, ... in join order, base first
+    ons: list[tuple[tuple[str, ...], str]]  # of t1, t2, ...: the key it is deduplicated on, the ON condition
     columns: list[tuple[str, str, str]]  # (alias, column, label)
+    read: dict[str, list[str]]  # alias -> the columns read from it: keys, references followed, measures
 
     def sql(self, sample_rows: int | None) -> str:
-        base = quote_ident(self.base)
-        source = (f"(SELECT * FROM {base} USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE (42))"
-                  if sample_rows else base)
+        """Each table read for only the columns the join needs; the base table sampled first."""
+        sample = (f" USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE ({_SEED})"
+                  if sample_rows else "")
         select = ", ".join(f"CAST({a}.{quote_ident(c)} AS DOUBLE) AS {quote_ident(label)}"
                            for a, c, label in self.columns)
-        return f"SELECT {select} FROM {source} AS t0 " + " ".join(self.joins)
+        return f"SELECT {select} " + self._from(sample)
 
     @property
     def display_sql(self) -> str:
-        return f"FROM {quote_ident(self.base)} AS t0 " + " ".join(self.joins)
+        return self._from("")
+
+    def _from(self, sample: str) -> str:
+        def read(alias: str) -> str:
+            return ", ".join(quote_ident(c) for c in dict.fromkeys(self.read[alias])) or "*"
+
+        out = f"FROM (SELECT {read('t0')} FROM {quote_ident(self.base)}{sample}) AS t0"
+        for k, (keys, on) in enumerate(self.ons, start=1):
+            out += (f" LEFT JOIN (SELECT DISTINCT ON ({', '.join(map(quote_ident, keys))}) {read(f't{k}')} "
+                    f"FROM {quote_ident(self.tables[k])}) AS t{k} ON {on}")
+        return out
 
 
-def _numeric(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) -> list[str]:
+def _measures(stats: StatisticsResult, table: str, skip: set[tuple[str, str]]) -> list[str]:
+    """The table's measures that are not keys or references and hold a value in most rows."""
     t = stats.tables.get(table)
     if t is None:
         return []
@@ -136,7 +157,8 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
     `order_lines.order_id -> orders` lead to the orders that `shipments.order_id` already
     joined (a composite key and the single key it implies), and would only repeat its columns."""
     forward = _forward(relationships)
-    join = _Join(base, [base], [], [("t0", c, f"{base}.{c}") for c in _numeric(stats, base, skip)])
+    measured = _measures(stats, base, skip)
+    join = _Join(base, [base], [], [("t0", c, f"{base}.{c}") for c in measured], {"t0": list(measured)})
     frontier = [("t0", base, 0)]
     used: set[tuple[str, tuple[str, ...], str]] = set()
     origin: dict[tuple[str, str], tuple[str, str]] = {}  # a joined column -> the column it equals
@@ -156,39 +178,48 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
             reached.add((r.to_table, r.to_columns, values))
             new = f"t{len(join.tables)}"
             origin |= {(new, t): v for t, v in zip(r.to_columns, values, strict=True)}
-            keys = ", ".join(quote_ident(c) for c in r.to_columns)
-            on = " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
-                              for f, t in zip(r.from_columns, r.to_columns, strict=True))
-            join.joins.append(f"LEFT JOIN (SELECT DISTINCT ON ({keys}) * FROM {quote_ident(r.to_table)}) "
-                              f"AS {new} ON {on}")
+            join.ons.append((r.to_columns, " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
+                                                        for f, t in zip(r.from_columns, r.to_columns, strict=True))))
             seen_before = r.to_table in join.tables
             join.tables.append(r.to_table)
             prefix = f"{r.to_table}({', '.join(r.from_columns)})" if seen_before else r.to_table
-            join.columns += [(new, c, f"{prefix}.{c}") for c in _numeric(stats, r.to_table, skip)]
+            measured = _measures(stats, r.to_table, skip)
+            join.columns += [(new, c, f"{prefix}.{c}") for c in measured]
+            join.read[alias] += r.from_columns
+            join.read[new] = [*r.to_columns, *measured]
             frontier.append((new, r.to_table, level + 1))
     if len(join.tables) < 2 or len(join.columns) < 2:
         return None
     return join
 
 
-def _analyse(join: _Join, data: np.ndarray, sampled: bool, ci_threshold: float,
+def _analyse(join: _Join, frame: pl.DataFrame, base_rows: int, sample: int | None, ci_threshold: float,
              vp_threshold: float) -> JoinedAnalysis:
-    labels = [label for _, _, label in join.columns]
-    analysis = partial(JoinedAnalysis, base_table=join.base, tables=tuple(dict.fromkeys(join.tables)),
-                       join_sql=join.display_sql, rows=len(data), sampled=sampled)
+    """The analysis of the joined rows that have every column; a column null in most of them (a
+    reference that is rarely set, an attribute most rows lack) is left out rather than let it
+    drop those rows."""
+    sparse = [c for c in frame.columns if frame[c].null_count() > frame.height / 2]
+    complete = frame.drop(sparse).drop_nulls()
+    labels, data = complete.columns, complete.to_numpy().astype(float)
+    common: dict[str, Any] = {
+        "base_table": join.base, "tables": tuple(dict.fromkeys(join.tables)), "join_sql": join.display_sql,
+        "rows": len(data), "sampled": sample is not None, "base_rows": base_rows, "sample_rows": sample,
+        "left_out": tuple(sparse)}
     if len(data):
         keep = np.std(data, axis=0) > 0
         data, labels = data[:, keep], [lb for lb, k in zip(labels, keep, strict=True) if k]
     if len(labels) < 2 or len(data) < len(labels) + 2:
-        return analysis(note=f"{len(data)} complete rows for {len(labels)} varying "
-                             "numeric columns: too few to analyse")
+        return JoinedAnalysis(**common, note=f"{len(data)} complete rows for {len(labels)} varying "
+                                             "numeric columns: too few to analyse")
     z = (data - data.mean(axis=0)) / data.std(axis=0)
-    vifs = [ColumnVIF(column=label, vif=_vif(z, j)) for j, label in enumerate(labels)]
-    _, s, vt = np.linalg.svd(z / np.sqrt(len(z)), full_matrices=False)
+    r = cast(np.ndarray, np.linalg.qr(z / np.sqrt(len(z)), mode="r"))  # r.T @ r: the correlation matrix
+    vifs = [ColumnVIF(column=label, vif=_vif(r, j)) for j, label in enumerate(labels)]
+    _, s, vt = np.linalg.svd(r, full_matrices=False)  # the singular values and vectors of z / √n
     floor = s[0] * _EXACT
     indices = [None if sk <= floor else float(s[0] / sk) for sk in s]
     phi = (vt.T ** 2) / np.maximum(s, floor) ** 2  # [column, dimension]
     proportions = (phi / phi.sum(axis=1, keepdims=True)).T  # [dimension, column]
+    evidence = _evidence(join.base, len(data), base_rows, sample)
     groups = []
     seen: set[frozenset[str]] = set()
     for k in np.argsort(s):  # weakest dimension first
@@ -196,22 +227,31 @@ def _analyse(join: _Join, data: np.ndarray, sampled: bool, ci_threshold: float,
         if index is not None and index < ci_threshold:
             continue
         members = [j for j in range(len(labels)) if proportions[k, j] >= vp_threshold]
-        group = _group(data, labels, members, index, proportions[k])
+        group = _group(data, labels, members, index, proportions[k], evidence)
         if group is not None and frozenset(group.columns) not in seen:
             seen.add(frozenset(group.columns))
             groups.append(group)
     order = np.argsort(s)[::-1]  # ascending condition index
-    return analysis(
-        columns=tuple(vifs),
+    return JoinedAnalysis(
+        **common, columns=tuple(vifs),
         condition_indices=tuple(indices[k] for k in order),
         variance_proportions=tuple(tuple(round(float(p), 6) for p in proportions[k]) for k in order),
         dependency_groups=tuple(groups))
 
 
-def _vif(z: np.ndarray, j: int) -> float | None:
-    others = np.delete(z, j, axis=1)
-    coef, *_ = np.linalg.lstsq(others, z[:, j], rcond=None)
-    residual = float(np.mean((z[:, j] - others @ coef) ** 2))  # z has unit variance: 1 - R²
+def _evidence(base: str, rows: int, base_rows: int, sample: int | None) -> str:
+    if sample is None:
+        return f"fitted on {rows:,} complete rows of {base_rows:,} in {base} and the tables it references"
+    return (f"fitted on {rows:,} complete rows of a reservoir sample of {sample:,} of the {base_rows:,} rows "
+            f"of {base} (seed {_SEED}) and the tables it references")
+
+
+def _vif(r: np.ndarray, j: int) -> float | None:
+    """1 / (1 - R²) of column j on the others, from the triangular factor of the standardized
+    rows scaled to unit column norms: its column j's residual is the rows' own."""
+    others = np.delete(r, j, axis=1)
+    coef, *_ = np.linalg.lstsq(others, r[:, j], rcond=None)
+    residual = float(np.sum((r[:, j] - others @ coef) ** 2))  # 1 - R²
     return None if residual < _EXACT else 1.0 / residual
 
 
@@ -225,7 +265,7 @@ def _fit(data: np.ndarray, y: int, xs: list[int]) -> tuple[np.ndarray, float, fl
 
 
 def _group(data: np.ndarray, labels: list[str], members: list[int], index: float | None,
-           proportions: np.ndarray) -> DependencyGroup | None:
+           proportions: np.ndarray, evidence: str) -> DependencyGroup | None:
     """The dependency among `members`, written as the widest-spread column in terms of the
     others; members whose standardized coefficient is negligible are dropped."""
     if len(members) < 2:
@@ -251,4 +291,5 @@ def _group(data: np.ndarray, labels: list[str], members: list[int], index: float
         condition_index=None if index is None else round(index, 4),
         variance_proportions={labels[j]: round(float(proportions[j]), 6) for j in [y, *xs]},
         equation=f"{labels[y]} = {terms}",
-        r2=round(r2, 6))
+        r2=round(r2, 6),
+        evidence=(evidence,))

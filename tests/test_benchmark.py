@@ -46,3 +46,15 @@ def test_relationships_benchmark_prints_cases_and_calibration():
     row = r"^\| traps 1 \(traps-id\) \| 12 \| 14 \| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+ \|$"
     assert re.search(row, proc.stdout, re.M), proc.stdout
     assert re.search(r"^\| \[0\.90, 0\.95\) \| \d+ \| \d+ \| [\d.]+ \|$", proc.stdout, re.M), proc.stdout
+
+
+def test_star_schema_benchmark_prints_its_steps(tmp_path: Path):
+    script = SCRIPT.with_name("star_schema.py")
+    proc = subprocess.run([sys.executable, str(script), "--scale", "0.01", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "generated 24 tables (4,280 fact rows" in proc.stdout, proc.stdout
+    step = r"^\| `cross_table_multicollinearity` \| [\d.]+ \| [\d.]+ \| \d+% \|$"  # wall, CPU, share
+    assert re.search(step, proc.stdout, re.M), proc.stdout
+    whole = r"^\| \*\*whole run\*\* \| \*\*[\d.]+\*\* \| \*\*[\d.]+\*\* \| \|$"
+    assert re.search(whole, proc.stdout, re.M), proc.stdout

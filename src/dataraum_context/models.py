@@ -489,6 +489,7 @@ class DependencyGroup(Frozen):
     variance_proportions: dict[str, float]  # each column's share of variance in that dimension
     equation: str  # the dependency fitted by least squares, e.g. "t.total = 1·t.subtotal + 1·u.tax"
     r2: float
+    evidence: tuple[str, ...] = ()  # the rows it was fitted on: how many, and the sample when sampled
 
 
 class JoinedAnalysis(Frozen):
@@ -497,6 +498,9 @@ class JoinedAnalysis(Frozen):
     join_sql: str
     rows: int  # complete rows analysed
     sampled: bool
+    base_rows: int = 0  # rows in the base table
+    sample_rows: int | None = None  # the reservoir sample of base rows when sampled (seeded: the same rows every run)
+    left_out: tuple[str, ...] = ()  # joined columns null in more than half the rows, not analysed
     columns: tuple[ColumnVIF, ...] = ()
     condition_indices: tuple[float | None, ...] = ()  # one per dimension, ascending
     variance_proportions: tuple[tuple[float, ...], ...] = ()  # [dimension][column]

@@ -23,7 +23,7 @@ TREND_MIN_R2 = 0.3  # a trend is reported as increasing/decreasing only with thi
 SEASONALITY_MIN_STRENGTH = 0.2  # share of variance the weekday means must explain for a hint
 
 # cross_table_multicollinearity
-MULTICOLLINEARITY_MAX_ROWS = 100_000  # base rows joined and analysed; a reservoir sample above
+MULTICOLLINEARITY_MAX_ROWS = 10_000  # base rows joined and analysed; a seeded reservoir sample above
 MULTICOLLINEARITY_JOIN_DEPTH = 2  # many-to-one hops followed from each base table
 CONDITION_INDEX_THRESHOLD = 30.0  # Belsley's rule of thumb for a harmful dependency
 VARIANCE_PROPORTION_THRESHOLD = 0.5  # a column belongs to a dependency above this share

@@ -71,7 +71,8 @@ def to_markdown(doc: ContextDocument) -> str:
         lines.append("")
     if doc.dependency_groups:
         lines += ["## Linear dependencies", ""]
-        lines += [f"- {md(g.equation)} (R² {g.r2:.3f}; tables {md(', '.join(g.tables))})"
+        lines += [f"- {md(g.equation)} (R² {g.r2:.3f}; tables {md(', '.join(g.tables))}"
+                  f"{''.join('; ' + md(e) for e in g.evidence)})"
                   for g in doc.dependency_groups]
         lines.append("")
     if doc.warnings:
