@@ -5,8 +5,8 @@ The first query computes the batch's scalar statistics in one aggregate. The sec
 first's results (distinct counts, min/max, mean) and computes top-k values, histograms and the
 central moments behind skewness and kurtosis. A wide table is profiled a batch of columns at a
 time (`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a
-batch is read from the Parquet file once when it is small (`sql.parquet_relation`); nothing is
-materialized in Python.
+batch of a wide table is read from the Parquet file once when it is small (`sql.parquet_relation`);
+nothing is materialized in Python.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
     for batch in batched(columns, size=lambda c: len(_aggregates(c, exact))):
-        with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count):
+        with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count, len(columns)):
             row_count, scalars = _scalars(con, batch, exact)
             bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
             second = _second_pass(con, batch, scalars, bins, top_k)
