@@ -134,12 +134,13 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
 
 
 def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
-    """Dataflow modules by entry-point name (`staging`, ...) or dotted import path."""
-    available = plugins.pipeline_modules()
+    """Dataflow modules by entry-point name (`staging`, ...) or dotted import path. Only these
+    are imported: importing every module made building a small pipeline's driver slower."""
     modules = []
     for name in names:
-        if name in available:
-            modules.append(available[name])
+        module = plugins.pipeline_module(name)
+        if module is not None:
+            modules.append(module)
             continue
         if "." in name:
             try:
@@ -150,8 +151,8 @@ def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
             except Exception as exc:  # noqa: BLE001 (the module's own code failed as it was imported)
                 raise ConfigError(f"modules: importing {name!r} failed: {type(exc).__name__}: "
                                   f"{first_line(exc)}") from None
-        raise ConfigError(f"modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
-                          "or a dotted import path)")
+        valid = ", ".join(sorted(plugins.pipeline_modules()))
+        raise ConfigError(f"modules: unknown module {name!r} (valid: {valid}, or a dotted import path)")
     return modules
 
 
@@ -165,7 +166,10 @@ def _with_ontology(modules: list[ModuleType],
     computed = [n for n in dr.list_available_variables() if not n.is_external_input]
     if _ONTOLOGY in {n.name for n in computed} or not any(_ONTOLOGY in n.required_dependencies for n in computed):
         return modules, dr
-    with_ontology = [*modules, plugins.pipeline_modules()[_ONTOLOGY]]
+    ontology = plugins.pipeline_module(_ONTOLOGY)
+    if ontology is None:  # a broken install: the check of the inputs names what is missing
+        return modules, dr
+    with_ontology = [*modules, ontology]
     return with_ontology, _build(with_ontology, config, None)
 
 

@@ -25,9 +25,11 @@ class PluginWarning(UserWarning):
     """A plugin could not be loaded."""
 
 
-def _discover(group: str) -> dict[str, Any]:
+def _discover(group: str, name: str | None = None) -> dict[str, Any]:
+    """The plugins of `group` (only the one called `name`, when given: importing the others
+    costs time), loaded, by name."""
     found: dict[str, Any] = {}
-    for ep in entry_points(group=group):
+    for ep in entry_points(group=group) if name is None else entry_points(group=group, name=name):
         try:
             found[ep.name] = ep.load()
         except Exception as exc:  # a broken third-party plugin must not break discovery
@@ -44,6 +46,12 @@ def loaders() -> dict[str, type[LoaderBase]]:
 def pipeline_modules() -> dict[str, ModuleType]:
     """Hamilton modules that pipeline configs can select, by name."""
     return _discover(PIPELINE_STEPS)
+
+
+def pipeline_module(name: str) -> ModuleType | None:
+    """The Hamilton module called `name`, importing none of the others; None when there is none
+    (or it failed to load)."""
+    return _discover(PIPELINE_STEPS, name).get(name)
 
 
 def llm_providers() -> dict[str, type]:
