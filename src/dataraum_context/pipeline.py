@@ -136,11 +136,12 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
 def resolve_modules(names: Iterable[str]) -> list[ModuleType]:
     """Dataflow modules by entry-point name (`staging`, ...) or dotted import path. Only these
     are imported: importing every module made building a small pipeline's driver slower."""
+    names = list(names)
+    available = plugins.pipeline_modules(names)
     modules = []
     for name in names:
-        module = plugins.pipeline_module(name)
-        if module is not None:
-            modules.append(module)
+        if name in available:
+            modules.append(available[name])
             continue
         if "." in name:
             try:
@@ -166,10 +167,10 @@ def _with_ontology(modules: list[ModuleType],
     computed = [n for n in dr.list_available_variables() if not n.is_external_input]
     if _ONTOLOGY in {n.name for n in computed} or not any(_ONTOLOGY in n.required_dependencies for n in computed):
         return modules, dr
-    ontology = plugins.pipeline_module(_ONTOLOGY)
-    if ontology is None:  # a broken install: the check of the inputs names what is missing
+    ontology = plugins.pipeline_modules([_ONTOLOGY])
+    if not ontology:  # a broken install: the check of the inputs names what is missing
         return modules, dr
-    with_ontology = [*modules, ontology]
+    with_ontology = [*modules, ontology[_ONTOLOGY]]
     return with_ontology, _build(with_ontology, config, None)
 
 

@@ -6,6 +6,7 @@ A plugin that fails to import is reported by name and skipped; it never breaks t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Collection
 from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -25,11 +26,13 @@ class PluginWarning(UserWarning):
     """A plugin could not be loaded."""
 
 
-def _discover(group: str, name: str | None = None) -> dict[str, Any]:
-    """The plugins of `group` (only the one called `name`, when given: importing the others
-    costs time), loaded, by name."""
+def _discover(group: str, names: Collection[str] | None = None) -> dict[str, Any]:
+    """The plugins of `group` (only those in `names`, when given: importing the others costs
+    time), loaded, by name."""
     found: dict[str, Any] = {}
-    for ep in entry_points(group=group) if name is None else entry_points(group=group, name=name):
+    for ep in entry_points(group=group):
+        if names is not None and ep.name not in names:
+            continue
         try:
             found[ep.name] = ep.load()
         except Exception as exc:  # a broken third-party plugin must not break discovery
@@ -43,15 +46,10 @@ def loaders() -> dict[str, type[LoaderBase]]:
     return _discover(LOADERS)
 
 
-def pipeline_modules() -> dict[str, ModuleType]:
-    """Hamilton modules that pipeline configs can select, by name."""
-    return _discover(PIPELINE_STEPS)
-
-
-def pipeline_module(name: str) -> ModuleType | None:
-    """The Hamilton module called `name`, importing none of the others; None when there is none
-    (or it failed to load)."""
-    return _discover(PIPELINE_STEPS, name).get(name)
+def pipeline_modules(names: Collection[str] | None = None) -> dict[str, ModuleType]:
+    """Hamilton modules that pipeline configs can select, by name; only those in `names`, when
+    given (a pipeline's own: the others are not imported)."""
+    return _discover(PIPELINE_STEPS, names)
 
 
 def llm_providers() -> dict[str, type]:
