@@ -91,7 +91,7 @@ def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
 
 
 def test_statistics_of_a_narrow_table_copy_nothing_into_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The copy is for wide files; statistics of 1,000,000 rows x 13 columns took 70 MiB more
+    """The copy is for wide files; statistics of 1,000,000 rows x 13 columns took 50-60 MiB more
     memory with it, and no less time (benchmarks/profile_vs_summarize.py)."""
     kinds: list[str] = []
 

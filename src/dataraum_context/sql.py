@@ -20,7 +20,7 @@ EXPRESSIONS_PER_QUERY = 100
 # wide table's Parquet costs time in proportion to all its columns (30 ms at 5,000), every time.
 CELLS_IN_MEMORY = 1 << 24
 # Columns from which a Parquet file is wide enough for that copy to pay: below, binding costs a few
-# ms a query and the copy only memory (70 MiB more for statistics of 1,000,000 rows x 13 columns).
+# ms a query and the copy only memory (50-60 MiB more for statistics of 1,000,000 rows x 13 columns).
 WIDE_COLUMNS = 100
 
 
