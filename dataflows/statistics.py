@@ -7,7 +7,7 @@ central moments behind skewness and kurtosis. Above `exact_up_to_rows` rows, dis
 quantiles are estimated, but the columns the estimate says may be unique are counted exactly in
 between (`_counted_exactly`): uniqueness is a decision, not a description. A wide table is
 profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time growing faster
-than its expressions), and a batch is read from the Parquet file once when it is small
+than its expressions), and a batch of a wide table is read from the Parquet file once when it is small
 (`sql.parquet_relation`); nothing is materialized in Python.
 
 `column_roles` then reads the collected statistics once to decide what each column is (own and
@@ -131,7 +131,7 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
     for batch in batched(columns, size=lambda c: len(_aggregates(c, exact))):
-        with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count):
+        with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count, len(columns)):
             row_count, scalars = _scalars(con, batch, exact)
             unique_enough = [] if exact else _counted_exactly(con, batch, scalars)
             bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}

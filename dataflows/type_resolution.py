@@ -9,9 +9,9 @@ non-null value that is not a null token casts to its column's type or is in quar
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, partial
 from pathlib import Path
 
 import duckdb
@@ -46,8 +46,10 @@ def table_to_type(staging: StagingResult, schema_profiling: SchemaProfilingResul
     """Each staged table with its profile and its own `type_overrides` ({"table.column":
     "DUCKDB TYPE"}, checked against the staged tables first), so an override recomputes only
     its table."""
-    with connect() as con:
-        overrides = _overrides(con, type_overrides or {}, staging)
+    overrides: dict[str, dict[str, str]] = {}
+    if type_overrides:  # a connection only to check them: opening one costs tens of ms
+        with connect() as con:
+            overrides = _overrides(con, type_overrides, staging)
     for name, table in staging.tables.items():
         yield TableToType(staged=table, profile=schema_profiling.tables.get(name),
                           overrides=overrides.get(name, {}))
@@ -97,8 +99,11 @@ class _Plan:
 def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable,
                    schema: TableSchema | None, overrides: dict[str, str], min_confidence: float,
                    null_tokens: list[str]) -> ResolvedTable:
+    # on this connection (one of its own took tens of ms), once per cast: a wide table's columns
+    # share a handful of casts
+    casts_a_token = cache(partial(_casts_a_token, con, null_tokens))
     plans = [_plan(c, table, schema.columns.get(c.name) if schema else None,
-                   overrides.get(c.name), min_confidence, null_tokens) for c in table.columns]
+                   overrides.get(c.name), min_confidence, casts_a_token) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
     _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
                     f"FROM {_scan(ws, table.path)}", typed_path, null_tokens)
@@ -129,7 +134,7 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
 
 def _plan(column: StagedColumn, table: StagedTable,
           schema: ColumnSchema | None, override: str | None, min_confidence: float,
-          null_tokens: list[str]) -> _Plan:
+          casts_a_token: Callable[[str], bool]) -> _Plan:
     ident = quote_ident(column.name)
     candidates = schema.candidates if schema else ()
     if override:
@@ -158,7 +163,7 @@ def _plan(column: StagedColumn, table: StagedTable,
     # step, and most values have no padding)
     typed = (f"COALESCE({inference.cast_sql(ident, candidate, target)}, "
              f"{inference.cast_sql(f'trim({ident})', candidate, target)})")
-    if _reads_a_token(candidate, target, null_tokens):
+    if casts_a_token(inference.cast_sql("trim(token)", candidate, target)):
         typed = f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {typed} END"
     return _Plan(column.name, by, candidate, typed, raw=f"s.{ident}", tokens=True, reason=reason)
 
@@ -171,19 +176,12 @@ def _null_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
     ).fetchall() if n is not None}
 
 
-def _reads_a_token(candidate: TypeCandidate, target: str, null_tokens: list[str]) -> bool:
-    """Whether a null token would cast: only then must the typed value test for tokens (any
-    other token fails its cast and so is NULL already)."""
-    return _token_casts(inference.cast_sql("trim(token)", candidate, target), tuple(null_tokens))
-
-
-@lru_cache(maxsize=256)  # the columns of a wide table share a handful of casts
-def _token_casts(cast: str, null_tokens: tuple[str, ...]) -> bool:
-    with connect() as con:
-        row = con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) "
-                          f"WHERE ({cast}) IS NOT NULL", [list(null_tokens)]).fetchone()
-        assert row is not None  # an aggregate returns one row
-        return row[0] > 0
+def _casts_a_token(con: duckdb.DuckDBPyConnection, null_tokens: list[str], cast: str) -> bool:
+    """Whether a null token would cast (`cast` of `token`): only then must the typed value test
+    for tokens (any other token fails its cast and so is NULL already)."""
+    [(count,)] = con.execute(f"SELECT count(*) FROM unnest($1::VARCHAR[]) AS u(token) WHERE ({cast}) IS NOT NULL",
+                             [null_tokens]).fetchall()
+    return count > 0
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable, plans: list[_Plan],

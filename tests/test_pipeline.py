@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,6 +125,16 @@ def test_the_ontology_comes_only_where_a_step_needs_it_and_none_computes_it(tmp_
                     "flows.own_ontology]\n")
     dr = dc.driver(str(path), cache=False)  # one `ontology` node: yours, not a built-in step beside it
     assert dr.graph.nodes["ontology"].originating_functions[0] is own_ontology.ontology
+
+
+def test_a_driver_imports_only_the_modules_its_pipeline_lists(tmp_path: Path):
+    """Importing every dataflow module (quality, topology, temporal, ...) to build any driver
+    made the quick profile's build slower; in a process of its own, so nothing was imported before."""
+    code = ("import sys, dataraum_context as dc; dc.driver('quick_profile', cache=False); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('dataraum_context.dataflows.'))))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert run.stdout.split() == [f"dataraum_context.dataflows.{m}" for m in
+                                  ("context", "schema_profiling", "staging", "statistics", "type_resolution")]
 
 
 def test_steps_keep_only_what_they_need(tmp_path: Path):

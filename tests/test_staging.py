@@ -12,6 +12,7 @@ import pytest
 
 import dataraum_context as dc
 from dataraum_context.errors import SourceError
+from dataraum_context.loaders import csv as csv_loader
 from dataraum_context.loaders.base import resolve_sources, table_name
 from dataraum_context.workspace import Workspace
 
@@ -244,6 +245,29 @@ def test_a_ragged_row_does_not_change_the_delimiter(data_dir, workspace):
     assert t.options["delimiter"] == "," and not t.warnings
     assert [c.name for c in t.columns] == ["order_no", "cust_id", "amount"]
     assert (t.row_count, t.rejected_rows) == (2, 1)
+
+# --- long lines: room for them only in the files that have them ---------------------------------
+
+
+@pytest.mark.parametrize("where", ["early", "late"])  # in the sniffed sample, or far after it
+def test_a_4_mb_line_is_read_whole(data_dir, workspace, where):
+    long = "0," + "x" * 4_000_000 + "\n"
+    short = "".join(f"{i},y\n" for i in range(1, 30_001))
+    [loader] = resolve_sources([str(write(data_dir / "l.csv", "id,blob\n" + (long + short if where == "early"
+                                                                                else short + long)))])
+    t = loader.load(Workspace(workspace))
+    assert (t.row_count, t.rejected_rows, t.rejects_path) == (30_001, 0, None)
+    assert duckdb.execute(f"SELECT length(blob) FROM read_parquet('{workspace / t.path}') WHERE id = '0'"
+                          ).fetchall() == [(4_000_000,)]
+    assert loader._max_line == csv_loader._LONG_LINE
+
+
+def test_a_file_of_short_lines_is_read_with_duckdbs_default_line_size(data_dir, workspace):
+    """DuckDB's read buffers grow with the longest line allowed: with room for 256 MiB lines,
+    staging a 112 MiB file took 250 MiB more memory (benchmarks/profile_vs_summarize.py)."""
+    [loader] = resolve_sources([str(write(data_dir / "s.csv", "id,name\n1,a\n2,b\n"))])
+    assert loader.load(Workspace(workspace)).row_count == 2
+    assert loader._max_line == csv_loader._LINE == 2_000_000
 
 # --- JSON documents that are not records -------------------------------------------------------
 

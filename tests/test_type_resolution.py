@@ -253,3 +253,19 @@ def test_awkward_column_names(tmp_path: Path):
     t = type_resolution(schema_profiling(staged, str(ws)), staged, str(ws)).tables["t"]
     assert [c.data_type for c in t.columns.values()] == ["BIGINT", "BIGINT", "DATE"]
     assert _rows(ws, t.quarantine_path) == [(3, "column", "x", "not a BIGINT (whole number)")]
+
+
+def test_typing_a_table_opens_one_duckdb_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The null-token test of each distinct cast opened a connection of its own (tens of ms
+    each: seven for the thirteen columns of benchmarks/profile_vs_summarize.py)."""
+    path = _write_csv(tmp_path / "kinds.csv", ["id", "price", "day", "at", "flag", "name"],
+                      [[str(i), f"{i}.5", f"2024-01-{i + 1:02d}", f"2024-01-01 10:00:{i:02d}", "true", f"n{i}"]
+                       for i in range(20)])
+    staged = staging(source_manifest([str(path)]), str(tmp_path / "ws"))
+    profiled = schema_profiling(staged, str(tmp_path / "ws"))
+    opened = []
+    real = duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: opened.append(a) or real(*a, **k))
+    typed = type_resolution(profiled, staged, str(tmp_path / "ws"))
+    assert {c.data_type for c in typed.tables["kinds"].columns.values()} >= {"BIGINT", "DATE", "BOOLEAN"}
+    assert len(opened) == 1

@@ -11,8 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import dataraum_context as dc
+from dataraum_context import sql
 from dataraum_context.loaders.csv import CSVLoader
-from dataraum_context.sql import batched, connect, parquet_relation
+from dataraum_context.sql import WIDE_COLUMNS, batched, connect, create_parquet_relation, parquet_relation
 from dataraum_context.temporal.series import series
 from dataraum_context.temporal.view import open_table
 from dataraum_context.workspace import Workspace
@@ -64,15 +66,45 @@ def test_batches_keep_order_and_bound_their_size():
     assert list(batched([], limit=2)) == []
 
 
-@pytest.mark.parametrize("rows", [3, 10_000_000])  # copied into memory, or read from the file
-def test_a_parquet_relation_holds_the_columns_while_the_block_runs(tmp_path: Path, rows: int):
+@pytest.mark.parametrize("rows,file_columns,kind", [
+    (3, WIDE_COLUMNS, "TABLE"),  # a batch of a wide file, copied into memory
+    (10_000_000, WIDE_COLUMNS, "VIEW"),  # too many cells to copy: read from the file
+    (3, WIDE_COLUMNS - 1, "VIEW"),  # a narrow file: a copy would cost memory and save nothing
+])
+def test_a_parquet_relation_holds_the_columns_while_the_block_runs(tmp_path: Path, rows: int, file_columns: int,
+                                                                     kind: str):
     path = tmp_path / "t.parquet"
     duckdb.sql(f"COPY (SELECT 1 AS a, 'x' AS \"b c\", 2.5 AS d) TO '{path}'")
     with connect() as con:
-        with parquet_relation(con, "batch", path, ["b c", "a"], rows):
+        with parquet_relation(con, "batch", path, ["b c", "a"], rows, file_columns):
             assert con.execute("SELECT * FROM batch").fetchall() == [("x", 1)]
+            assert _kind(con, "batch") == kind
         with pytest.raises(duckdb.CatalogException):
             con.execute("SELECT * FROM batch")
+
+
+def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """TABLE or VIEW: what DuckDB's catalog holds under `name`."""
+    [(tables, views)] = con.execute("SELECT (SELECT count(*) FROM duckdb_tables() WHERE table_name = $1), "
+                                    "(SELECT count(*) FROM duckdb_views() WHERE view_name = $1)", [name]).fetchall()
+    return "TABLE" if tables else "VIEW" if views else None
+
+
+def test_statistics_of_a_narrow_table_copy_nothing_into_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The copy is for wide files; statistics of 1,000,000 rows x 13 columns took 50-60 MiB more
+    memory with it, and no less time (benchmarks/profile_vs_summarize.py)."""
+    kinds: list[str] = []
+
+    def create(*args):
+        kinds.append(create_parquet_relation(*args))
+        return kinds[-1]
+
+    monkeypatch.setattr(sql, "create_parquet_relation", create)
+    path = tmp_path / "narrow.csv"
+    duckdb.sql(f"COPY (SELECT i AS id, i % 7 AS n, 'v' || (i % 3) AS s FROM range(1000) t(i)) TO '{path}' (HEADER)")
+    run = dc.run("quick_profile", sources=[str(path)], workspace=str(tmp_path / "ws"))
+    assert run.succeeded and run.results["statistics_profiling"].tables["narrow"].columns["n"].distinct_count == 7
+    assert kinds == ["VIEW"]
 
 
 def test_a_series_of_many_measures_is_summed_a_batch_at_a_time(tmp_path: Path):
@@ -80,7 +112,7 @@ def test_a_series_of_many_measures_is_summed_a_batch_at_a_time(tmp_path: Path):
     path = tmp_path / "t.parquet"
     duckdb.sql(f"COPY (SELECT DATE '2024-01-01' + (i % 10)::INTEGER AS d, "
                f"{', '.join(f'i * {k} AS m{k}' for k in range(250))} FROM range(40) t(i)) TO '{path}'")
-    with open_table(path, ["d", *measures], 40) as con:
+    with open_table(path, ["d", *measures], 40, 1 + len(measures)) as con:
         periods, values = series(con, "d", "day", measures)
     assert len(periods) == 10 and values.shape == (10, 1 + 250)
     day = [i for i in range(40) if i % 10 == 3]  # the fourth day's rows

@@ -152,13 +152,14 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
 def resolve_modules(names: Iterable[str], origin: str) -> list[ModuleType]:
     """Dataflow modules by entry-point name (`staging`, ...) or import name: your own module or
     package in the current directory (`my_steps`, `my_flows.steps`) or installed. `origin` (the
-    pipeline's YAML file) opens an error."""
-    available = plugins.pipeline_modules()
-    return [available[name] if name in available else _import_module(name, origin, available)
-            for name in names]
+    pipeline's YAML file) opens an error. Only these are imported: importing every module made
+    building a small pipeline's driver slower."""
+    names = list(names)
+    available = plugins.pipeline_modules(names)
+    return [available[name] if name in available else _import_module(name, origin) for name in names]
 
 
-def _import_module(name: str, origin: str, available: dict[str, ModuleType]) -> ModuleType:
+def _import_module(name: str, origin: str) -> ModuleType:
     # the current directory first, as `python -m` has it: the `dataraum` script's own
     # directory is on the import path, the directory it runs in is not
     cwd = os.getcwd()
@@ -169,7 +170,8 @@ def _import_module(name: str, origin: str, available: dict[str, ModuleType]) -> 
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and (name + ".").startswith(exc.name + "."):  # the module itself is missing
-            raise ConfigError(f"{origin}: modules: unknown module {name!r} (valid: {', '.join(sorted(available))}, "
+            valid = ", ".join(sorted(plugins.pipeline_modules()))
+            raise ConfigError(f"{origin}: modules: unknown module {name!r} (valid: {valid}, "
                               f"or a module importable from {cwd} or installed)") from None
         raise ConfigError(f"{origin}: modules: cannot import {name!r}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 (the module's own code failed as it was imported)
@@ -190,7 +192,10 @@ def _with_ontology(modules: list[ModuleType],
     computed = [n for n in dr.list_available_variables() if not n.is_external_input]
     if _ONTOLOGY in {n.name for n in computed} or not any(_ONTOLOGY in n.required_dependencies for n in computed):
         return modules, dr
-    with_ontology = [*modules, plugins.pipeline_modules()[_ONTOLOGY]]
+    ontology = plugins.pipeline_modules([_ONTOLOGY])
+    if not ontology:  # a broken install: the check of the inputs names what is missing
+        return modules, dr
+    with_ontology = [*modules, ontology[_ONTOLOGY]]
     return with_ontology, _build(with_ontology, config, None)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Collection
 from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -26,9 +27,13 @@ class PluginWarning(UserWarning):
     """A plugin could not be loaded."""
 
 
-def _discover(group: str) -> dict[str, Any]:
+def _discover(group: str, names: Collection[str] | None = None) -> dict[str, Any]:
+    """The plugins of `group` (only those in `names`, when given: importing the others costs
+    time), loaded, by name."""
     found: dict[str, Any] = {}
     for ep in entry_points(group=group):
+        if names is not None and ep.name not in names:
+            continue
         try:
             found[ep.name] = ep.load()
         except Exception as exc:  # noqa: BLE001 (a broken third-party plugin must not break discovery)
@@ -42,9 +47,10 @@ def loaders() -> dict[str, type[LoaderBase]]:
     return _discover(LOADERS)
 
 
-def pipeline_modules() -> dict[str, ModuleType]:
-    """Hamilton modules that pipeline configs can select, by name."""
-    return _discover(PIPELINE_STEPS)
+def pipeline_modules(names: Collection[str] | None = None) -> dict[str, ModuleType]:
+    """Hamilton modules that pipeline configs can select, by name; only those in `names`, when
+    given (a pipeline's own: the others are not imported)."""
+    return _discover(PIPELINE_STEPS, names)
 
 
 def llm_providers() -> dict[str, type]:

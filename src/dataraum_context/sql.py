@@ -25,6 +25,9 @@ EXPRESSIONS_PER_QUERY = 100
 # Cells (rows x columns) copied into memory to be queried column by column: binding a query to a
 # wide table's Parquet costs time in proportion to all its columns (30 ms at 5,000), every time.
 CELLS_IN_MEMORY = 1 << 24
+# Columns from which a Parquet file is wide enough for that copy to pay: below, binding costs a few
+# ms a query and the copy only memory (50-60 MiB more for statistics of 1,000,000 rows x 13 columns).
+WIDE_COLUMNS = 100
 
 
 # --- the family of a DuckDB type ----------------------------------------------------------
@@ -232,11 +235,13 @@ def batched(items: Iterable[T], size: Callable[[T], int] = lambda _: 1,
 
 
 def create_parquet_relation(con: duckdb.DuckDBPyConnection, name: str, path: str | Path,
-                            columns: Sequence[str], rows: int) -> str:
-    """`columns` of the Parquet file at `path` as the temporary relation `name`: a table read
-    once when it holds at most CELLS_IN_MEMORY cells (many queries over a wide table then bind
-    it cheaply), else a view that reads the file in each query. Returns TABLE or VIEW."""
-    kind = "TABLE" if rows * len(columns) <= CELLS_IN_MEMORY else "VIEW"
+                            columns: Sequence[str], rows: int, file_columns: int) -> str:
+    """`columns` of the Parquet file at `path` (of `file_columns` in all) as the temporary
+    relation `name`: a table read once when the file is wide and they hold at most
+    CELLS_IN_MEMORY cells (many queries then bind it cheaply), else a view that reads the file
+    in each query. Returns TABLE or VIEW."""
+    copied = file_columns >= WIDE_COLUMNS and rows * len(columns) <= CELLS_IN_MEMORY
+    kind = "TABLE" if copied else "VIEW"
     con.execute(f"CREATE TEMP {kind} {quote_ident(name)} AS SELECT {', '.join(map(quote_ident, columns))} "
                 f"FROM read_parquet({quote_literal(str(path))})")
     return kind
@@ -244,9 +249,9 @@ def create_parquet_relation(con: duckdb.DuckDBPyConnection, name: str, path: str
 
 @contextmanager
 def parquet_relation(con: duckdb.DuckDBPyConnection, name: str, path: str | Path, columns: Sequence[str],
-                     rows: int) -> Iterator[None]:
+                     rows: int, file_columns: int) -> Iterator[None]:
     """`create_parquet_relation` while the block runs."""
-    kind = create_parquet_relation(con, name, path, columns, rows)
+    kind = create_parquet_relation(con, name, path, columns, rows, file_columns)
     try:
         yield
     finally:

@@ -43,7 +43,12 @@ _SCANS = "dataraum_reject_scans"
 _HEAD = 65536
 _LONGEST_LINE = 64 << 20  # read for a header: 10,000 names of 6,000 characters
 _CHUNK = 1 << 20
-_MAX_LINE = 1 << 28  # bytes; DuckDB's default of 2 MiB refused a file with one long text value
+# The longest line (row) read, in bytes. DuckDB's read buffers grow with it: with room for lines of
+# 256 MiB, staging a 112 MiB file took 250 MiB more memory. So a file is read with DuckDB's default,
+# and read again with room for lines up to 256 MiB only when one is longer (DuckDB rejects it).
+_LINE = 2_000_000
+_LONG_LINE = 1 << 28
+_LINE_TOO_LONG = "LINE SIZE OVER MAXIMUM"  # DuckDB's reject of a row longer than the limit
 _ASCII = bytes(range(128))
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
@@ -69,7 +74,6 @@ class _Dialect(NamedTuple):
         texts = {"delim": self.delimiter, "quote": self.quote, "escape": self.escape,
                  "new_line": self.new_line, "comment": self.comment}
         return ["auto_detect=false", f"header={str(self.header).lower()}", f"skip={self.skip}",
-                f"max_line_size={_MAX_LINE}",
                 *(f"{k}={quote_literal(v)}" for k, v in texts.items() if v or k != "new_line"),
                 f"columns={{{columns}}}"]
 
@@ -88,6 +92,8 @@ class CSVLoader(LoaderBase):
     option_names = ("delimiter", "quote", "header", "encoding")
 
     _undecodable: tuple[int, ...] = ()  # the lines DuckDB rejected as not UTF-8
+    _max_line = _LINE  # _LONG_LINE once a line was found longer than _LINE
+    _too_long = False  # whether the last read rejected a line longer than _max_line
 
     def _open(self) -> io.BufferedIOBase:
         """The file's bytes, decompressed."""
@@ -213,15 +219,18 @@ class CSVLoader(LoaderBase):
 
     def load(self, workspace: Workspace) -> StagedTable:
         try:
-            staged = super().load(workspace)
-            if self._rereads:
-                # UTF-8 in the first 64 KiB, not further on, and mostly not UTF-8 as a whole:
-                # read it again as what it is
-                self.encoding = self._file_encoding
-                for cached in ("_readable", "_dialect", "_head_text"):
-                    self.__dict__.pop(cached, None)
+            while True:  # read at most three times: each reason to read again holds once
                 staged = super().load(workspace)
-            return staged
+                if self._too_long:
+                    self._max_line = _LONG_LINE
+                elif self._rereads:
+                    # UTF-8 in the first 64 KiB, not further on, and mostly not UTF-8 as a whole:
+                    # read it again as what it is
+                    self.encoding = self._file_encoding
+                    for cached in ("_readable", "_dialect", "_head_text"):
+                        self.__dict__.pop(cached, None)
+                else:
+                    return staged
         finally:
             self._discard_copy()
 
@@ -233,7 +242,7 @@ class CSVLoader(LoaderBase):
 
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         args = [quote_literal(self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
-                *self._dialect.options(), "store_rejects=true",
+                *self._dialect.options(), f"max_line_size={self._max_line}", "store_rejects=true",
                 f"rejects_table={quote_literal(_REJECTS)}", f"rejects_scan={quote_literal(_SCANS)}"]
         return f"read_csv({', '.join(args)})"
 
@@ -253,8 +262,8 @@ class CSVLoader(LoaderBase):
     def _sniff(self, path: str, encoding: str, **fixed: str) -> _Dialect:
         """DuckDB's sniffer, with the options set and those `fixed`, tolerating malformed rows
         as the read does (it rejects them)."""
-        options = {"encoding": quote_literal(encoding), "max_line_size": str(_MAX_LINE), **self._set_options(),
-                   **fixed}
+        options = {"encoding": quote_literal(encoding), "max_line_size": str(self._max_line),
+                   **self._set_options(), **fixed}
         args = ", ".join([quote_literal(path), *(f"{k}={v}" for k, v in options.items()), "ignore_errors=true"])
         try:
             with connect() as con:
@@ -262,6 +271,9 @@ class CSVLoader(LoaderBase):
                     "SELECT HasHeader, SkipRows, Columns, Delimiter, Quote, Escape, NewLineDelimiter, "
                     f"Comment FROM sniff_csv({args})").fetchall()
         except duckdb.Error as exc:
+            if self._max_line < _LONG_LINE and "Maximum line size" in str(exc):
+                self._max_line = _LONG_LINE  # a line of the sample is longer: the read needs the room too
+                return self._sniff(path, encoding, **fixed)
             raise SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}") from None
         delimiter, quote, escape, new_line, comment = ("" if t == "(empty)" else t for t in texts)
         if "header" in self.options:
@@ -334,13 +346,17 @@ class CSVLoader(LoaderBase):
         return warnings
 
     def _rejects(self, con: duckdb.DuckDBPyConnection, workspace: Workspace) -> tuple[int, str | None]:
-        self._undecodable = ()
+        self._undecodable, self._too_long = (), False
         try:
-            [(count, undecodable)] = con.execute(
+            [(count, undecodable, too_long)] = con.execute(
                 f"SELECT count(DISTINCT line), list(DISTINCT line ORDER BY line) "
-                f"FILTER (WHERE error_type = 'INVALID ENCODING') FROM {_REJECTS}").fetchall()
+                f"FILTER (WHERE error_type = 'INVALID ENCODING'), "
+                f"count(*) FILTER (WHERE error_type = '{_LINE_TOO_LONG}') FROM {_REJECTS}").fetchall()
         except duckdb.CatalogException:
             return 0, None
+        if too_long and self._max_line < _LONG_LINE:
+            self._too_long = True  # read again (load), with room for the line
+            return count, None
         self._undecodable = tuple(undecodable or ())
         relative = workspace.relative(STAGED, self.table, ".rejects.parquet")
         if not count:

@@ -32,7 +32,7 @@ def profile_table(path: str | Path, statistics: TableStatistics, measures: Seque
         return TableTemporal(name=statistics.name)
     primary = primary_time_column(timed)
     measured = [c for c in measures if is_number(statistics.columns[c].data_type)]
-    with open_table(path, [*timed, *measured], statistics.row_count) as con:
+    with open_table(path, [*timed, *measured], statistics.row_count, len(statistics.columns)) as con:
         profiles = {c: column_profile(con, c, s, regular_share) for c, s in timed.items()}
         trends = measure_trends(con, primary, profiles[primary], measured, trend_min_r2, seasonality_min_strength)
     ordered = {primary: profiles[primary].model_copy(update={"primary": True, "trends": trends})}

@@ -12,13 +12,13 @@ from dataraum_context.sql import connect, create_parquet_relation, quote_ident
 VIEW = "_timed"
 
 
-def open_table(path: str | Path, columns: Sequence[str], rows: int) -> duckdb.DuckDBPyConnection:
-    """A connection (`sql.connect`: in UTC) with `columns` of the Parquet file at `path` as
-    `VIEW` (read once into memory when they are few cells: each query would bind all of a wide
-    table's columns)."""
+def open_table(path: str | Path, columns: Sequence[str], rows: int, file_columns: int) -> duckdb.DuckDBPyConnection:
+    """A connection (`sql.connect`: in UTC) with `columns` of the Parquet file at `path` (of
+    `file_columns` in all) as `VIEW` (read once into memory when the file is wide and they are
+    few cells: each query would bind all of its columns)."""
     con = connect()
     try:
-        create_parquet_relation(con, VIEW, path, columns, rows)
+        create_parquet_relation(con, VIEW, path, columns, rows, file_columns)
     except BaseException:
         con.close()
         raise
