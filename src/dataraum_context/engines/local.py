@@ -114,7 +114,8 @@ class _Record:
 
     def __init__(self, cfg: PipelineConfig, engine: str):
         self.started_at = datetime.now(UTC)
-        self.run_id = f"{self.started_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        # to the microsecond: run ids sort as the runs started, also two in one second
+        self.run_id = f"{self.started_at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
         self.cfg, self.engine = cfg, engine
         self.steps: list[StepRun] = []
         self.warnings: list[str] = []
