@@ -20,16 +20,16 @@ imports; peak memory includes them (the "after imports" column says how much tha
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _process import measure_in_process, report
 
 COLUMNS = """
     i AS id,
@@ -102,19 +102,14 @@ def _measure_quick_profile(file: str, workspace: str) -> dict:
 def _child(kind: str, file: str, workspace: str | None) -> None:
     result = _measure_summarize(file) if kind == "summarize" else _measure_quick_profile(file, workspace)
     result["peak_rss_mib"] = _maxrss_mib()
-    print("RESULT " + json.dumps(result), flush=True)
+    report(result)
 
 
 def measure(kind: str, file: Path, workspace: Path | None = None) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", kind, "--file", str(file)]
+    args = ["--measure", kind, "--file", str(file)]
     if workspace is not None:
-        cmd += ["--workspace", str(workspace)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"measurement {kind!r} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
+        args += ["--workspace", str(workspace)]
+    return measure_in_process(__file__, args, f"measurement {kind!r}")
 
 
 # --- the report ----------------------------------------------------------------------------

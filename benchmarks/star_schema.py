@@ -25,15 +25,15 @@ are printed beside them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _process import measure_in_process, report
 
 # name -> (rows, at every scale; its columns, a SELECT list over range(rows) t(i))
 DIMENSIONS: dict[str, tuple[int, str]] = {
@@ -260,18 +260,13 @@ def _child(directory: str, workspace: str) -> None:
         raise SystemExit(f"default failed: {failed}")
     steps = [{"name": s.name, "status": s.status, "duration_s": s.duration_s, "cpu_s": cpu.get(s.name, 0.0)}
              for s in run.steps]
-    print("RESULT " + json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "load": os.getloadavg()[0],
-                                  "steps": steps, "warnings": list(run.warnings)}), flush=True)
+    report({"seconds": seconds, "cpu_seconds": cpu_seconds, "load": os.getloadavg()[0],
+            "steps": steps, "warnings": list(run.warnings)})
 
 
 def measure(directory: Path, workspace: Path) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", str(directory), "--workspace", str(workspace)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        sys.stderr.write(proc.stdout + proc.stderr)
-        raise SystemExit(f"the default pipeline failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
+    return measure_in_process(__file__, ["--measure", str(directory), "--workspace", str(workspace)],
+                              "the default pipeline")
 
 
 def main(argv: list[str] | None = None) -> int:
