@@ -60,7 +60,7 @@ def test_the_seed_pipelines_run_from_the_command_line(tmp_path: Path, name: str)
                           str(SEED / f"{name}.yaml"), "--workspace", str(tmp_path / "ws"), "--out", str(out)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
-    assert f"pipeline {name};" in out.read_text().splitlines()[0]
+    assert f"pipeline {name}" in out.read_text().splitlines()[0]
 
 
 def test_an_empty_ontology_is_no_ontology(tmp_path: Path):
