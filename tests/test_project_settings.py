@@ -139,7 +139,8 @@ def test_the_project_ontology_paths_reach_the_ontology_commands_and_the_run(proj
     (project / "onto" / "shop.yaml").write_text(
         "name: shop\nextends: base\nconcepts:\n  - {name: basket_value, indicators: [amount]}\n")
     listing = _dataraum(project, "ontology", "list")
-    assert listing.returncode == 0 and any(line.split()[:2] == ["shop", "1.0.0"] for line in listing.stdout.splitlines())
+    assert listing.returncode == 0
+    assert any(line.split()[:2] == ["shop", "1.0.0"] for line in listing.stdout.splitlines())
     done = _dataraum(project, "run", "--pipeline", "default", "--ontology", "shop", "--out", "c.json")
     assert done.returncode == 0, done.stderr
     assert json.loads((project / "c.json").read_text())["ontology"] == "shop 1.0.0"
