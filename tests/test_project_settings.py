@@ -76,6 +76,9 @@ def test_the_config_flag_and_variable_name_the_file(project: Path, tmp_path: Pat
     ("llm:\n  provider: heuristic\n  modle: x\n", r"dataraum\.yaml:3: unknown key 'llm\.modle' "
                                                    r"\(valid keys: provider, model\)"),
     ("llm: anthropic\n", r"dataraum\.yaml:1: llm: a mapping with keys provider, model"),
+    ("engine: local\nlocal:\n  max_retries: 3\n",  # the seed's workflow.yaml
+     r"dataraum\.yaml:2: unknown key 'local' \(valid keys: .*; "
+     r"an engine's settings go under engines: \{local: \.\.\.\}\)"),
     ("workspace: [a]\n", r"dataraum\.yaml:1: workspace: expected a text"),
     ("engines: {dask: 3}\n", r"dataraum\.yaml:1: engines: a mapping of engine names to their settings"),
     ("sources:\n  - {name: a, source: x.csv, typo: 1}\n", r"dataraum\.yaml: source 1 \('a'\): unknown key 'typo'"),

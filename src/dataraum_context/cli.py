@@ -117,8 +117,9 @@ def _setting_options(parser: argparse.ArgumentParser, *names: str) -> None:
     project file, the environment or the default decides."""
     for key in KEYS:
         if key.name in names and key.flag:
+            default = "the pipeline's" if key.default is None else key.default
             parser.add_argument(key.flag, metavar=key.name.split(".")[-1].upper(),
-                                help=f"{key.help} (default: {key.env}, {PROJECT_FILE}, or {key.default})")
+                                help=f"{key.help} (default: {key.env}, else {PROJECT_FILE}, else {default})")
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -34,7 +34,7 @@ class Key:
 
     name: str
     kind: str  # text | paths | sources | engines
-    default: Any
+    default: Any  # None: the pipeline's own
     env: str | None = None
     flag: str | None = None
     help: str = ""
@@ -44,11 +44,11 @@ KEYS: tuple[Key, ...] = (
     Key("pipeline", "text", DEFAULT_PIPELINE, "DATARAUM_PIPELINE", "--pipeline",
         "the pipeline `run`, `dag` and `steps` use: a built-in name or a .yaml path"),
     Key("workspace", "text", DEFAULT_WORKSPACE, "DATARAUM_WORKSPACE", "--workspace", "the workspace directory"),
-    Key("engine", "text", None, "DATARAUM_ENGINE", "--engine", "the workflow engine (unset: the pipeline's)"),
+    Key("engine", "text", None, "DATARAUM_ENGINE", "--engine", "the workflow engine"),
     Key("engines", "engines", {}, None, None, "settings per engine: engines.<name>.<setting>"),
     Key("llm.provider", "text", None, "DATARAUM_LLM_PROVIDER", "--llm-provider",
-        "the semantic provider (unset: the pipeline's)"),
-    Key("llm.model", "text", None, "DATARAUM_LLM_MODEL", "--llm-model", "the provider's model (unset: the pipeline's)"),
+        "the semantic provider"),
+    Key("llm.model", "text", None, "DATARAUM_LLM_MODEL", "--llm-model", "the provider's model"),
     Key("ontology_paths", "paths", [], "DATARAUM_ONTOLOGY_PATH", None,
         f"directories searched for ontologies (the variable: separated by {os.pathsep!r})"),
     Key("sources", "sources", [], None, None, "the sources `run` reads when given none (as in a sources.yaml)"),
@@ -169,7 +169,8 @@ def _entries(data: dict[Any, Any], text: str, path: Path) -> list[tuple[str, Any
     for top, value in data.items():
         line = key_line(text, [top])
         if top not in _TOP_LEVEL:
-            raise ConfigError(f"{path}:{line}: unknown key {top!r} (valid keys: {', '.join(_TOP_LEVEL)})")
+            hint = f"; an engine's settings go under engines: {{{top}: ...}}" if isinstance(value, dict) else ""
+            raise ConfigError(f"{path}:{line}: unknown key {top!r} (valid keys: {', '.join(_TOP_LEVEL)}{hint})")
         if top not in _SECTIONS:
             entries.append((top, value, line))
             continue
