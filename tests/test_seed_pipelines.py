@@ -168,6 +168,11 @@ def test_extends_merges_onto_a_built_in_pipeline_and_a_file(tmp_path: Path):
     assert cfg.modules is None and cfg.fail_fast is False  # from default, through financial
 
 
+def test_a_child_turns_off_what_its_parent_calls_parallel_enrichment(tmp_path: Path):
+    (tmp_path / "child.yaml").write_text(f"name: child\nextends: {SEED / 'default.yaml'}\nparallel: false\n")
+    assert load_pipeline(SEED / "default.yaml").parallel and not load_pipeline(tmp_path / "child.yaml").parallel
+
+
 def test_an_extends_cycle_is_refused_naming_the_file_and_line(tmp_path: Path):
     (tmp_path / "a.yaml").write_text("name: a\nextends: b.yaml\n")
     (tmp_path / "b.yaml").write_text("name: b\n\nextends: a.yaml\n")

@@ -144,6 +144,8 @@ def _merged(name: str, beside: Path | None = None, chain: tuple[tuple[str, str],
         raise ConfigError(f"{origin}: a pipeline config is a mapping of keys ({', '.join(PIPELINE_KEYS)})")
     parent = data.pop("extends", None)
     _validated(data, origin, text)
+    if "parallel_enrichment" in data:  # one name in the chain, so a child's overrides its parent's
+        data["parallel"] = data.pop("parallel_enrichment")
     if parent is None:
         return data, origin
     where = f"{origin}:{key_line(text, ['extends'])}"
