@@ -131,8 +131,8 @@ def sources_yaml(text: str, **kw) -> Builder:
     return config("sources.yaml", text, "run", "{file}", "--pipeline", "quick_profile", **kw)
 
 
-def pipeline_yaml(text: str, *extra: str) -> Builder:
-    return config("pipeline.yaml", text, "run", "{d}/orders.csv", "--pipeline", "{file}", *extra)
+def pipeline_yaml(text: str, *extra: str, **kw) -> Builder:
+    return config("pipeline.yaml", text, "run", "{d}/orders.csv", "--pipeline", "{file}", *extra, **kw)
 
 
 def ontology_yaml(text: str, *, name: str = "mine") -> Builder:
@@ -526,7 +526,19 @@ def _pipelines() -> list[Case]:
         Case(c, "fail_fast: maybe", 2, pipeline_yaml(base + "fail_fast: maybe\n"), "fail_fast"),
         Case(c, "unknown LLM provider", 2, pipeline_yaml(base + "llm: {provider: gpt}\n"), "'gpt'"),
         Case(c, "unknown engine", 2, pipeline_yaml(base + "engine: spark\n"), "'spark'"),
-        Case(c, "parallel: true", 2, pipeline_yaml(base + "parallel: true\n"), "parallel"),
+        Case(c, "parallel: maybe", 2, pipeline_yaml(base + "parallel: maybe\n"), "parallel"),
+        Case(c, "--engine of no engine", 2, pipeline_yaml(base, "--engine", "spark"), "available: dask, local"),
+        Case(c, "an engine setting it does not take", 2, pipeline_yaml(base + "engines: {threads: {wokers: 2}}\n",
+                                                                        "--engine", "threads"), "wokers"),
+        Case(c, "a literal token in engine settings", 2, pipeline_yaml(
+            base + f"engines: {{dask: {{token: '{SECRET}'}}}}\n", secret=SECRET), "engines.dask.token"),
+        Case(c, "a password in an engine address", 2, pipeline_yaml(
+            base + f"engines: {{dask: {{address: 'tcp://u:{quote(SECRET, safe='')}@127.0.0.1:1'}}}}\n",
+            secret=SECRET), "engines.dask.address"),
+        Case(c, "an unset ${ENV} in engine settings", 2, pipeline_yaml(
+            base + "engine: dask\nengines: {dask: {address: 'tcp://${DATARAUM_NOT_SET_X}:1'}}\n"),
+             "DATARAUM_NOT_SET_X"),
+        Case(c, "retries: -1", 2, pipeline_yaml(base + "retries: -1\n"), "retries"),
         Case(c, "unknown ontology", 2, pipeline_yaml("name: p\nmodules: [staging, schema_profiling, type_resolution, "
                                                       "statistics, semantic, context]\nontology: nosuch\n"),
              "'nosuch'"),

@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                           "list` or a .yaml path (default: the pipeline's)")
     run.add_argument("--no-llm-cache", action="store_true",
                      help="ask the semantic provider again instead of reusing its cached answers")
+    run.add_argument("--engine", metavar="NAME",
+                     help="workflow engine: local, threads, dask, ray or a plugin's (default: the pipeline's)")
+    run.add_argument("--fresh", action="store_true",
+                     help="compute everything again instead of reusing the workspace's cache (and refresh it)")
 
     annotate = commands.add_parser("annotate", help="say what a column means; wins over every semantic "
                                                     "provider (annotations.yaml in the workspace)")
@@ -189,7 +193,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["ontology"] = args.ontology
     if args.no_llm_cache and "semantic" in pipeline.modules:  # elsewhere no LLM is asked anyway
         overrides["llm_cache"] = False
-    return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
+    return _run_and_write(args.pipeline, args.sources, args.workspace, args, engine=args.engine,
+                          fresh=args.fresh, **overrides)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

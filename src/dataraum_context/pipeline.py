@@ -11,7 +11,7 @@ import importlib
 import os
 import reprlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -22,16 +22,18 @@ from hamilton import graph_utils
 from hamilton.execution import executors
 from hamilton.function_modifiers.base import resolve_nodes
 from hamilton.htypes import get_type_as_string
+from hamilton.lifecycle import base as lifecycle_base
 from hamilton.node import DependencyType
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     TypeAdapter,
     ValidationError,
     field_validator,
 )
 
-from dataraum_context import plugins
+from dataraum_context import engines, plugins
 from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
@@ -57,6 +59,17 @@ class LLMSettings(BaseModel):
         return name
 
 
+class Retries(BaseModel):
+    """How often a step that failed on something passing (a timeout, a lost connection, an HTTP
+    429 or 5xx) is run again, waiting `backoff_s` before the first retry and twice as long
+    before each next one (at most `max_backoff_s`). `retries: 3` is short for `{count: 3}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    count: int = Field(default=2, ge=0)
+    backoff_s: float = Field(default=1.0, ge=0)
+    max_backoff_s: float = Field(default=60.0, ge=0)
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -71,8 +84,21 @@ class PipelineConfig(BaseModel):
     ontology: str | None = None
     llm: LLMSettings = LLMSettings()
     engine: str = "local"
+    engines: dict[str, dict[str, Any]] = {}  # settings per engine: `engines: {dask: {address: ...}}`
+    retries: Retries = Retries()
     cache: bool = True
     config: dict[str, Any] = {}
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _count_alone(cls, value: Any) -> Any:
+        return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("engines")
+    @classmethod
+    def _no_literal_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        engines.check_settings(value)
+        return value
 
     def hamilton_config(self) -> dict[str, Any]:
         """The pipeline's settings as Hamilton config (and thereby function inputs)."""
@@ -295,36 +321,51 @@ def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
             .with_remote_executor(executor or executors.SynchronousLocalTaskExecutor()))
 
 
-def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
-    built = builder().with_modules(*modules).with_config(config)
+def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None, *,
+           executor: executors.TaskExecutor | None = None, fresh: bool = False,
+           adapters: Sequence[lifecycle_base.LifecycleAdapter] = ()) -> h_driver.Driver:
+    built = builder(executor).with_modules(*modules).with_config(config)
+    if adapters:
+        built = built.with_adapters(*adapters)
     if cache_dir is not None:
-        built = built.with_cache(path=str(cache_dir))
+        built = built.with_cache(path=str(cache_dir), recompute=True if fresh else None)
     return built.build()
+
+
+def pipeline_config(pipeline: str | os.PathLike[str] | PipelineConfig = "default", **overrides: Any) -> PipelineConfig:
+    """The pipeline's config with the pipeline keys among `overrides` set (the others, step
+    settings, are left to `build_driver`)."""
+    cfg = load_pipeline(pipeline)
+    pipeline_keys = {k: v for k, v in overrides.items() if k in PipelineConfig.model_fields}
+    if not pipeline_keys:
+        return cfg
+    try:
+        return PipelineConfig.model_validate({**cfg.model_dump(), **pipeline_keys})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, PipelineConfig)) from None
 
 
 def build_driver(
     pipeline: str | os.PathLike[str] | PipelineConfig = "default",
     sources: UserSources | None = None,
     workspace: str | os.PathLike[str] | None = None,
+    *,
+    executor: executors.TaskExecutor | None = None,
+    fresh: bool = False,
+    adapters: Sequence[lifecycle_base.LifecycleAdapter] = (),
     **overrides: Any,
 ) -> tuple[h_driver.Driver, PipelineConfig]:
     """The Hamilton driver for a pipeline, and the config it was built from.
 
     `overrides` may set pipeline keys (`skip_steps=[...]`, `tables=[...]`) or Hamilton config
     read by the steps (`type_overrides={...}`, `null_tokens=[...]`); anything else is an error.
+    `executor` runs the per-table blocks (see `builder`); `fresh` computes every node again and
+    writes the results to the cache; `adapters` are Hamilton lifecycle adapters (hooks before
+    and after each node, task and run).
     """
-    cfg = load_pipeline(pipeline)
+    cfg = pipeline_config(pipeline, **overrides)
     pipeline_keys = {k: v for k, v in overrides.items() if k in PipelineConfig.model_fields}
-    if pipeline_keys:
-        try:
-            cfg = PipelineConfig.model_validate({**cfg.model_dump(), **pipeline_keys})
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc, PipelineConfig)) from None
     step_config = {k: v for k, v in overrides.items() if k not in PipelineConfig.model_fields}
-    if cfg.parallel:
-        raise ConfigError(f"pipeline {cfg.name!r}: parallel: true needs a scale-out engine, and only "
-                          "the local engine is available so far")
-
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}
     if sources is not None:
@@ -348,7 +389,7 @@ def build_driver(
     if skip_warnings:
         hconfig[SKIP_WARNINGS] = skip_warnings
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
-    dr = _build(modules, hconfig, cache_dir)
+    dr = _build(modules, hconfig, cache_dir, executor=executor, fresh=fresh, adapters=adapters)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg
 

@@ -1,0 +1,120 @@
+"""Engines found by name in `dataraum.workflow_engines`, their settings, and the same context
+from every engine that runs here (local, threads, dask, ray)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import dataraum_context as dc
+from dataraum_context import engines
+from dataraum_context.errors import ConfigError
+from dataraum_context.plugins import PluginWarning
+
+PLUGIN = '''
+from dataraum_context.engines.local import LocalEngine
+
+
+class Engine(LocalEngine):
+    name = "mine"
+
+    def __init__(self, greeting: str = "hello"):
+        self.greeting = greeting
+'''
+
+
+@pytest.fixture
+def engine_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An installed distribution with two engines: `mine`, which works, and `broken`, whose
+    module does not exist."""
+    site = tmp_path / "site"
+    info = site / "engine_plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: engine-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[dataraum.workflow_engines]\nmine = engine_plugin_mod:Engine\nbroken = no_such_engine_mod:Engine\n")
+    (site / "engine_plugin_mod.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    yield site
+    sys.modules.pop("engine_plugin_mod", None)
+
+
+def test_an_unknown_engine_names_the_available_ones():
+    cfg = dc.load_pipeline("quick_profile")
+    with pytest.raises(ConfigError, match=r"engine 'spark' is not available \(available: dask, local, ray, threads"):
+        engines.create(engines.choose(cfg, "spark"))
+
+
+def test_a_plugin_engine_is_found_and_runs_and_a_broken_one_is_skipped_by_name(engine_plugins, shop, workspace):
+    with pytest.warns(PluginWarning, match="'broken'"):
+        names = engines.available()
+    assert "mine" in names and "broken" not in names
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        run = dc.run("quick_profile", sources=[str(shop)], workspace=str(workspace), engine="mine",
+                     engines={"mine": {"greeting": "hi"}})
+    assert run.succeeded and run.engine == "mine"
+    assert dc.Workspace(workspace).runs()[0].engine == "mine"
+
+
+def test_settings_are_keyword_arguments_with_env_references_expanded(engine_plugins, monkeypatch):
+    monkeypatch.setenv("DATARAUM_TEST_GREETING", "servus")
+    cfg = dc.load_pipeline("quick_profile").model_copy(
+        update={"engine": "mine", "engines": {"mine": {"greeting": "${DATARAUM_TEST_GREETING}!"}}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        engine = engines.create(engines.choose(cfg))
+        assert engine.greeting == "servus!"
+        with pytest.raises(ConfigError, match=r"engines\.mine: .*'greting'"):
+            engines.create(engines.EngineChoice("mine", {"greting": "x"}))
+
+
+def test_parallel_true_means_threads_and_an_explicit_engine_wins(shop, workspace):
+    cfg = dc.load_pipeline("quick_profile").model_copy(update={"parallel": True})
+    assert engines.choose(cfg).name == "threads"
+    assert engines.choose(cfg, "local").name == "local"
+    run = dc.run("quick_profile", sources=[str(shop)], workspace=str(workspace), parallel=True)
+    assert run.succeeded and run.engine == "threads"
+
+
+@pytest.mark.parametrize("settings", [{"workers": 0}, {"workers": "two"}])
+def test_bad_worker_counts_are_config_errors(settings):
+    with pytest.raises(ConfigError, match=r"engines\.threads: workers"):
+        engines.create(engines.EngineChoice("threads", settings))
+
+
+def test_literal_secrets_are_refused_when_the_config_is_read():
+    with pytest.raises(ConfigError, match=r"engines\.temporal\.api_key must reference an environment variable"):
+        dc.run("quick_profile", sources=[], engines={"temporal": {"api_key": "abc"}})
+    referenced = dc.PipelineConfig(name="p", modules=["staging"], engines={"temporal": {"api_key": "${K}"}})
+    assert referenced.engines["temporal"]["api_key"] == "${K}"
+
+
+def _context(run: dc.PipelineRun) -> dict:
+    assert run.context is not None
+    return run.context.model_dump(exclude={"generated_at"})
+
+
+def _eight_tables(data_dir: Path) -> Path:
+    for i in range(8):
+        (data_dir / f"t{i}.csv").write_text("id,amount,day,kind\n" + "".join(
+            f"{n},{n * 1.5 + i},2024-01-{n % 28 + 1:02d},{'ab'[n % 2]}\n" for n in range(1, 40 + i)))
+    return data_dir
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("engine", ["threads", "dask", "ray"])
+def test_every_engine_gives_the_local_engines_context(engine, data_dir, tmp_path):
+    sources = [str(_eight_tables(data_dir))]
+    local = dc.run("default", sources=sources, workspace=str(tmp_path / "local"))
+    other = dc.run("default", sources=sources, workspace=str(tmp_path / engine), engine=engine,
+                   engines={"dask": {"workers": 2}, "ray": {"workers": 2}})
+    assert other.engine == engine and other.succeeded
+    assert _context(other) == _context(local)
+    counted = {s.name: (s.tables_computed, s.tables_cached) for s in other.steps}
+    assert counted["statistics_profiling"] == (8, 0)
