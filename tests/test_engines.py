@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import dataraum_context as dc
 from dataraum_context import engines
 from dataraum_context.errors import ConfigError
 from dataraum_context.plugins import PluginWarning
+
+from conftest import cli
+from support.servers import Reply, Seen
 
 PLUGIN = '''
 from dataraum_context.engines.local import LocalEngine
@@ -118,3 +122,96 @@ def test_every_engine_gives_the_local_engines_context(engine, data_dir, tmp_path
     assert _context(other) == _context(local)
     counted = {s.name: (s.tables_computed, s.tables_cached) for s in other.steps}
     assert counted["statistics_profiling"] == (8, 0)
+
+
+FLAKY = '''
+from pathlib import Path
+
+from dataraum_context.models import StagingResult
+from dataraum_context.step import step
+
+
+@step(scope="source", phase="enrichment", criticality="required")
+def flaky_service(staging: StagingResult, flaky_counter: str, flaky_failures: int, flaky_error: str) -> int:
+    """Fails `flaky_failures` times with `flaky_error`, then answers how often it was called."""
+    counter = Path(flaky_counter)
+    calls = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(calls))
+    if calls <= flaky_failures:
+        raise {"timeout": TimeoutError("the service timed out"),
+               "refused": ConnectionRefusedError("connection refused"),
+               "defect": ValueError("a bug")}[flaky_error]
+    return calls
+'''
+
+
+def _flaky_run(tmp_path: Path, shop: Path, monkeypatch: pytest.MonkeyPatch, failures: int, error: str,
+               retries: object) -> dc.PipelineRun:
+    (tmp_path / "flaky_steps.py").write_text(FLAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("flaky_steps", None)
+    pipeline = tmp_path / "flaky.yaml"
+    pipeline.write_text("name: flaky\nmodules: [staging, flaky_steps, context]\nfail_fast: false\n")
+    return dc.run(str(pipeline), sources=[str(shop)], workspace=str(tmp_path / "ws"), retries=retries,
+                  flaky_counter=str(tmp_path / "calls"), flaky_failures=failures, flaky_error=error)
+
+
+@pytest.mark.parametrize("error", ["timeout", "refused"])
+def test_a_transient_failure_is_retried_with_backoff(error, tmp_path, shop, monkeypatch):
+    started = time.monotonic()
+    run = _flaky_run(tmp_path, shop, monkeypatch, 2, error, {"count": 2, "backoff_s": 0.2})
+    step = {s.name: s for s in run.steps}["flaky_service"]
+    assert run.succeeded and run.results["flaky_service"] == 3
+    assert (step.status, step.attempts) == ("succeeded", 3)
+    assert time.monotonic() - started >= 0.2 + 0.4  # waits double
+    assert [w for w in run.warnings if "flaky_service ran again" in w and "retry 2 of 2" in w]
+
+
+def test_retries_run_out_and_the_step_fails_with_its_last_error(tmp_path, shop, monkeypatch):
+    run = _flaky_run(tmp_path, shop, monkeypatch, 5, "timeout", 1)
+    step = {s.name: s for s in run.steps}["flaky_service"]
+    assert (step.status, step.attempts) == ("failed", 2) and "timed out" in step.error
+
+
+def test_a_defect_is_not_retried(tmp_path, shop, monkeypatch):
+    run = _flaky_run(tmp_path, shop, monkeypatch, 1, "defect", 3)
+    step = {s.name: s for s in run.steps}["flaky_service"]
+    assert (step.status, step.attempts) == ("failed", 1)
+    assert (tmp_path / "calls").read_text() == "1"
+
+
+def test_an_api_source_answering_503_is_staged_again(http_app, tmp_path, shop):
+    answered = []
+
+    def unavailable_once(req: Seen) -> Reply:
+        answered.append(req.path)
+        if len(answered) == 1:
+            return Reply(status=503, body={"error": "maintenance"})
+        return Reply(body=[{"id": i, "name": f"p{i}"} for i in range(1, 6)])
+
+    app = http_app(unavailable_once)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(f"sources:\n  - name: people\n    source: {app.url}/people\n"
+                       f"    options: {{max_retries: 0}}\n  - name: orders\n    source: {shop / 'orders.csv'}\n")
+    run = dc.run("quick_profile", sources=str(sources), workspace=str(tmp_path / "ws"),
+                 retries={"count": 2, "backoff_s": 0})
+    staging = {s.name: s for s in run.steps}["staging"]
+    assert run.succeeded, run.warnings
+    assert staging.attempts == 2 and len(answered) == 2
+    assert sorted(t.name for t in run.context.tables) == ["orders", "people"]
+    assert any("source people failed: " in w and "HTTP 503" in w for w in run.warnings)
+
+
+def test_fresh_ignores_the_cache_and_still_writes_it(tmp_path, shop, workspace):
+    pipeline = tmp_path / "cached.yaml"
+    pipeline.write_text("name: cached\nmodules: [staging, schema_profiling, type_resolution, statistics, context]\n")
+    dc.run(str(pipeline), sources=[str(shop)], workspace=str(workspace))
+    result = cli("run", str(shop), "--pipeline", str(pipeline), "--workspace", str(workspace), "--fresh",
+                 "--engine", "threads")
+    assert result.code == 0, result.err
+    fresh, _first = dc.Workspace(workspace).runs(2)
+    counted = {s.name: (s.status, s.tables_computed, s.tables_cached) for s in fresh.steps}
+    assert fresh.engine == "threads"
+    assert counted["statistics_profiling"] == ("succeeded", 2, 0)
+    after = dc.run(str(pipeline), sources=[str(shop)], workspace=str(workspace))
+    assert {s.name: s.status for s in after.steps}["statistics_profiling"] == "cached"

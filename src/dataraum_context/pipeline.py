@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import reprlib
+import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -322,13 +323,13 @@ def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
 
 
 def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None, *,
-           executor: executors.TaskExecutor | None = None, fresh: bool = False,
+           executor: executors.TaskExecutor | None = None,
            adapters: Sequence[lifecycle_base.LifecycleAdapter] = ()) -> h_driver.Driver:
     built = builder(executor).with_modules(*modules).with_config(config)
     if adapters:
         built = built.with_adapters(*adapters)
     if cache_dir is not None:
-        built = built.with_cache(path=str(cache_dir), recompute=True if fresh else None)
+        built = built.with_cache(path=str(cache_dir))
     return built.build()
 
 
@@ -359,8 +360,8 @@ def build_driver(
 
     `overrides` may set pipeline keys (`skip_steps=[...]`, `tables=[...]`) or Hamilton config
     read by the steps (`type_overrides={...}`, `null_tokens=[...]`); anything else is an error.
-    `executor` runs the per-table blocks (see `builder`); `fresh` computes every node again and
-    writes the results to the cache; `adapters` are Hamilton lifecycle adapters (hooks before
+    `executor` runs the per-table blocks (see `builder`); `fresh` starts the workspace's cache
+    over, so every node is computed again and cached anew; `adapters` are Hamilton lifecycle adapters (hooks before
     and after each node, task and run).
     """
     cfg = pipeline_config(pipeline, **overrides)
@@ -388,8 +389,12 @@ def build_driver(
         hconfig[SKIPPED_STEPS] = sorted(skipped)
     if skip_warnings:
         hconfig[SKIP_WARNINGS] = skip_warnings
+    if fresh and cfg.cache:
+        # started over rather than recomputed into: Hamilton keeps a key's first result when the
+        # same key is computed again, and the next run would find the old one
+        shutil.rmtree(ws.cache_dir, ignore_errors=True)
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
-    dr = _build(modules, hconfig, cache_dir, executor=executor, fresh=fresh, adapters=adapters)
+    dr = _build(modules, hconfig, cache_dir, executor=executor, adapters=adapters)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg
 

@@ -102,6 +102,26 @@ def task_executor(engine: WorkflowEngine) -> AbstractContextManager[TaskExecutor
     return own() if callable(own) else nullcontext(None)
 
 
+def transient(exc: BaseException) -> bool:
+    """Whether a failure may pass if the step runs again: a timeout, a lost or refused
+    connection, an HTTP 408, 429 or 5xx, or an error its raiser marked `transient` (an LLM
+    provider's or an API source's once their own retries are spent); also when one of these
+    caused `exc`. Never a mistake in the user's input or a defect, which fail the same way again."""
+    from http.client import HTTPException
+    from urllib.error import HTTPError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "transient", False) is True:
+            return True
+        if isinstance(seen, HTTPError):
+            return seen.code in (408, 429) or seen.code >= 500
+        if isinstance(seen, TimeoutError | ConnectionError | HTTPException):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def check_settings(engines: dict[str, Any]) -> None:
     """Engine settings hold no literal credential: a secret key's value is a `${ENV_VAR}`
     reference, and an address carries no password (as sources are checked)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +24,12 @@ from hamilton.node import NodeType
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
+from dataraum_context.engines import transient
+from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full, first_line
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import (
     PipelineConfig,
+    Retries,
     hard_dependencies,
     step_nodes,
     upstream_steps,
@@ -82,8 +84,10 @@ class LocalEngine:
                 continue
             overrides = {**given, **{d: record.results.get(d) for d in upstream[name]}}
             t0 = time.perf_counter()
+            attempts = 1
             try:
-                result = _execute(dr, name, overrides, workspace)
+                result, attempts = _with_retries(lambda: _execute(dr, name, overrides, workspace),  # noqa: B023
+                                                 cfg.retries, name, record.warnings)
             except Exception as exc:
                 full = disk_full(exc)
                 if full is not None:  # every later step would fail the same way
@@ -92,7 +96,8 @@ class LocalEngine:
                 error = f"{type(exc).__name__}: {exc}"
                 record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
                                             duration_s=time.perf_counter() - t0, error=error,
-                                            user_error=isinstance(exc, DataraumError)))
+                                            user_error=isinstance(exc, DataraumError),
+                                            attempts=getattr(exc, "attempts", 1)))
                 if criticality == "optional":
                     record.warnings.append(f"optional step {name} failed: {error}")
                 elif criticality == "critical" or cfg.fail_fast:
@@ -105,7 +110,8 @@ class LocalEngine:
                 whole = computed == 0 and (cached > 0 or _served_from_cache(dr, name))
                 record.steps.append(StepRun(
                     name=name, criticality=criticality, status="cached" if whole else "succeeded",
-                    duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached))
+                    duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached,
+                    attempts=attempts))
             bar.advance(task)
 
 
@@ -134,6 +140,32 @@ class _Record:
             started_at=self.started_at, ended_at=ended_at, steps=tuple(self.steps),
             warnings=tuple(warnings), error=None if error is None else f"{type(error).__name__}: {error}",
             duration_s=(ended_at - self.started_at).total_seconds(), results=self.results)
+
+
+def _with_retries(call: Callable[[], Any], retries: Retries, name: str, warnings: list[str]) -> tuple[Any, int]:
+    """The step's result and the number of runs it took: a step that fails on something that
+    may pass (`engines.transient`), or whose result lists sources that failed so, runs again
+    after a wait doubling from `retries.backoff_s`, up to `retries.count` times. Each retry is a
+    warning on the run; a failure that gets no retry says how many runs it had (`attempts`)."""
+    attempt = 1
+    while True:
+        try:
+            result = call()
+        except Exception as exc:
+            if attempt > retries.count or not transient(exc):
+                exc.attempts = attempt  # type: ignore[attr-defined]
+                raise
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+        else:
+            passing = [f for f in getattr(result, "failures", ()) if getattr(f, "transient", False)]
+            if not passing or attempt > retries.count:
+                return result, attempt
+            reason = f"source {passing[0].source} failed: {passing[0].reason}"
+        wait = min(retries.max_backoff_s, retries.backoff_s * 2 ** (attempt - 1))
+        warnings.append(f"step {name} ran again after {reason} (retry {attempt} of {retries.count}, "
+                        f"after {wait:g}s)")
+        time.sleep(wait)
+        attempt += 1
 
 
 def _execute(dr: h_driver.Driver, name: str, overrides: dict[str, Any], workspace: Workspace) -> Any:
