@@ -1,7 +1,8 @@
 """A per-table step that, for the table named by DATARAUM_TEST_SLOW_TABLE, says it started, leaves
 a write in progress (a temporary file) and waits: the process running it is killed there by the
 crash-and-resume tests. The variable is read inside, so it is no input: a rerun without it has the
-same cache keys, and finds the other tables' results in the cache."""
+same cache keys, and finds the other tables' results in the cache. DATARAUM_TEST_SLEEP_S makes
+every table take that long."""
 
 import os
 import time
@@ -28,6 +29,7 @@ def table_row_count(table_to_count: TableStatistics, workspace: str) -> tuple[st
         temp_path(folder / f"{name}.parquet").write_bytes(b"half a file")
         (folder / f"started-{name}").touch()
         time.sleep(300)
+    time.sleep(float(os.environ.get("DATARAUM_TEST_SLEEP_S", 0)))  # every table, when set
     return name, table_to_count.row_count
 
 
