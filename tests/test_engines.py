@@ -50,7 +50,7 @@ def engine_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_an_unknown_engine_names_the_available_ones():
     cfg = dc.load_pipeline("quick_profile")
-    with pytest.raises(ConfigError, match=r"engine 'spark' is not available \(available: dask, local, ray, threads"):
+    with pytest.raises(ConfigError, match=r"engine .spark. is not available \(available: dask, local, processes, "):
         engines.create(engines.choose(cfg, "spark"))
 
 
@@ -112,7 +112,7 @@ def _eight_tables(data_dir: Path) -> Path:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("engine", ["threads", "dask", "ray"])
+@pytest.mark.parametrize("engine", ["threads", "processes", "dask", "ray"])
 def test_every_engine_gives_the_local_engines_context(engine, data_dir, tmp_path):
     sources = [str(_eight_tables(data_dir))]
     local = dc.run("default", sources=sources, workspace=str(tmp_path / "local"))
