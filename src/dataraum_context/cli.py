@@ -322,7 +322,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs recorded in {ws.root}", file=sys.stderr)
     for run in records:
         started = f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "?"
-        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<7} {run.status:<10} "
+        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<9} {run.status:<10} "
               f"{run.duration_s:7.1f}s")
         if run.error:
             print(f"    error: {run.error}")
