@@ -4,6 +4,7 @@ from every engine that runs here (local, threads, dask, ray)."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 import warnings
@@ -165,6 +166,8 @@ def test_a_transient_failure_is_retried_with_backoff(error, tmp_path, shop, monk
     assert (step.status, step.attempts) == ("succeeded", 3)
     assert time.monotonic() - started >= 0.2 + 0.4  # waits double
     assert [w for w in run.warnings if "flaky_service ran again" in w and "retry 2 of 2" in w]
+    listed = cli("runs", "--workspace", str(tmp_path / "ws"), "--steps").out
+    assert re.search(r"flaky_service +succeeded .*  3 attempts$", listed, re.M), listed
 
 
 def test_retries_run_out_and_the_step_fails_with_its_last_error(tmp_path, shop, monkeypatch):

@@ -329,7 +329,8 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         for step in run.steps if args.steps else ():
             tables = (f"  {step.tables_computed} computed, {step.tables_cached} cached"
                       if step.tables_computed or step.tables_cached else "")
-            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}")
+            tries = f"  {step.attempts} attempts" if step.attempts > 1 else ""
+            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}{tries}")
     return 0
 
 
