@@ -90,7 +90,8 @@ def table_staging(table_to_stage: ManifestTable, workspace: str) -> TableStaging
         table = loader.load(ws)
         declared = tuple(loader.relationships())
     except SourceError as exc:
-        return TableStaging(failure=SourceFailure(source=entry.source_name, reason=str(exc)))
+        return TableStaging(failure=SourceFailure(source=entry.source_name, reason=str(exc),
+                                                  transient=exc.transient))
     files = ws.versions([table.path, table.rejects_path])
     return TableStaging(table=table.model_copy(update={"workspace_files": files}), declared_relationships=declared)
 

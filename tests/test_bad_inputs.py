@@ -131,8 +131,8 @@ def sources_yaml(text: str, **kw) -> Builder:
     return config("sources.yaml", text, "run", "{file}", "--pipeline", "quick_profile", **kw)
 
 
-def pipeline_yaml(text: str, *extra: str) -> Builder:
-    return config("pipeline.yaml", text, "run", "{d}/orders.csv", "--pipeline", "{file}", *extra)
+def pipeline_yaml(text: str, *extra: str, **kw) -> Builder:
+    return config("pipeline.yaml", text, "run", "{d}/orders.csv", "--pipeline", "{file}", *extra, **kw)
 
 
 def ontology_yaml(text: str, *, name: str = "mine") -> Builder:
@@ -532,6 +532,19 @@ def _pipelines() -> list[Case]:
              "pipeline.yaml: parallel and parallel_enrichment are one setting"),
         Case(c, "extends a missing file", 2, pipeline_yaml(base + "extends: nope.yaml\n"), "nope.yaml"),
         Case(c, "extends itself", 2, pipeline_yaml(base + "extends: pipeline.yaml\n"), "pipeline.yaml:3: extends"),
+        Case(c, "parallel: maybe", 2, pipeline_yaml(base + "parallel: maybe\n"), "parallel"),
+        Case(c, "--engine of no engine", 2, pipeline_yaml(base, "--engine", "spark"), "available: dask, local"),
+        Case(c, "an engine setting it does not take", 2, pipeline_yaml(base + "engines: {threads: {wokers: 2}}\n",
+                                                                        "--engine", "threads"), "wokers"),
+        Case(c, "a literal token in engine settings", 2, pipeline_yaml(
+            base + f"engines: {{dask: {{token: '{SECRET}'}}}}\n", secret=SECRET), "engines.dask.token"),
+        Case(c, "a password in an engine address", 2, pipeline_yaml(
+            base + f"engines: {{dask: {{address: 'tcp://u:{quote(SECRET, safe='')}@127.0.0.1:1'}}}}\n",
+            secret=SECRET), "engines.dask.address"),
+        Case(c, "an unset ${ENV} in engine settings", 2, pipeline_yaml(
+            base + "engine: dask\nengines: {dask: {address: 'tcp://${DATARAUM_NOT_SET_X}:1'}}\n"),
+             "DATARAUM_NOT_SET_X"),
+        Case(c, "retries: -1", 2, pipeline_yaml(base + "retries: -1\n"), "retries"),
         Case(c, "unknown ontology", 2, pipeline_yaml("name: p\nmodules: [staging, schema_profiling, type_resolution, "
                                                       "statistics, semantic, context]\nontology: nosuch\n"),
              "'nosuch'"),

@@ -15,11 +15,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from hamilton import driver as _h_driver
+from hamilton.lifecycle.base import LifecycleAdapter
 
-from dataraum_context import delivery
+from dataraum_context import delivery, engines
+from dataraum_context.engines.observe import ProgressBar
 from dataraum_context.errors import (
     ConfigError,
     DataraumError,
@@ -35,6 +38,7 @@ from dataraum_context.pipeline import (
     build_driver,
     builder,
     load_pipeline,
+    pipeline_config,
 )
 from dataraum_context.step import SKIP_WARNINGS
 from dataraum_context.workspace import Workspace
@@ -51,10 +55,13 @@ Sources = UserSources | None
 
 
 def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
-           workspace: str | os.PathLike[str] | None = None, **config: Any) -> _h_driver.Driver:
+           workspace: str | os.PathLike[str] | None = None, *, fresh: bool = False,
+           adapters: Sequence[LifecycleAdapter] = (), **config: Any) -> _h_driver.Driver:
     """A Hamilton driver for a pipeline, ready to `execute` any of its steps with no further
     inputs. `config` overrides pipeline keys (`skip_steps`, `tables`, ...) and step settings
-    (`type_overrides`, `null_tokens`, ...).
+    (`type_overrides`, `null_tokens`, ...). `fresh=True` computes everything again (and
+    refreshes the cache); `adapters` are Hamilton lifecycle adapters
+    (`hamilton.lifecycle.NodeExecutionHook`, ...), called around each node, task and execution.
 
     `sources` is a path (file, glob, directory, URI, sources.yaml), a list of paths, or a
     mapping of names to paths or in-memory frames: pandas and polars DataFrames, polars
@@ -63,25 +70,29 @@ def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", source
     are written to the workspace once, here, and keep their column types, except pandas text
     columns, which are inferred like a CSV's; an unchanged frame is served from the cache on
     the next run, a changed one is staged again."""
-    return build_driver(pipeline, sources, workspace, **config)[0]
+    return build_driver(pipeline, sources, workspace, fresh=fresh, adapters=[*adapters, ProgressBar()],
+                        **config)[0]
 
 
 def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
         workspace: str | os.PathLike[str] | None = None, progress: bool = False,
-        overrides: dict[str, Any] | None = None, **config: Any) -> PipelineRun:
+        overrides: dict[str, Any] | None = None, *, engine: str | engines.WorkflowEngine | None = None,
+        fresh: bool = False, adapters: Sequence[LifecycleAdapter] = (), **config: Any) -> PipelineRun:
     """Run a pipeline with its engine: per-step status and timing, criticality applied.
     `sources` and `config` are those of `driver()`: paths, or names mapped to paths or frames.
     `overrides` are Hamilton's: values that stand in for nodes (`{"ontology": my_ontology}`);
     an overridden step is not computed and its status is `overridden`.
+    `engine` is an engine's name (`local`, `threads`, `dask`, `ray`, a plugin's; default: the
+    pipeline's `engine:`) or an engine object; `fresh=True` ignores the cache for this run (and
+    writes it); `adapters` are Hamilton lifecycle adapters, as for `driver()`.
     The run holds the workspace's write lock: a second run on the same workspace fails at once
     (`WorkspaceBusy`, naming the holder)."""
-    from dataraum_context.engines.local import LocalEngine
-
+    if isinstance(engine, str | None):
+        engine = engines.create(engines.choose(pipeline_config(pipeline, **config), engine))
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
-    with ws.lock():
-        dr, cfg = build_driver(pipeline, sources, ws.root, **config)
-        if cfg.engine != "local":
-            raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
-        result = LocalEngine().run(dr, cfg, progress=progress, overrides=overrides)
+    with ws.lock(), engines.task_executor(engine) as executor:
+        dr, cfg = build_driver(pipeline, sources, ws.root, executor=executor, fresh=fresh,
+                               adapters=[*adapters, ProgressBar()], **config)
+        result = engine.run(dr, cfg, progress=progress, overrides=overrides)
     left_out = dr.graph.config.get(SKIP_WARNINGS) or []
     return result.model_copy(update={"warnings": (*left_out, *result.warnings)})

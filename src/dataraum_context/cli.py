@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("sources", nargs="*",
                      help="files, globs, directories, URIs (sqlite:///x.db, postgresql://..., "
                           f"https://...) or a sources.yaml (default: the sources of {PROJECT_FILE})")
-    _setting_options(run, "pipeline", "workspace", "llm.provider", "llm.model")
+    _setting_options(run, "pipeline", "workspace", "engine", "llm.provider", "llm.model")
     _output_options(run)
     run.add_argument("--skip-step", action="append", default=[], metavar="STEP",
                      help="leave a step out (repeatable)")
@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                           "list` or a .yaml path (default: the pipeline's)")
     run.add_argument("--no-llm-cache", action="store_true",
                      help="ask the semantic provider again instead of reusing its cached answers")
+    run.add_argument("--fresh", action="store_true",
+                     help="compute everything again instead of reusing the workspace's cache (and refresh it)")
 
     annotate = commands.add_parser("annotate", help="say what a column means; wins over every semantic "
                                                     "provider (annotations.yaml in the workspace)")
@@ -220,7 +222,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # elsewhere no LLM is asked anyway (a pipeline listing no modules has every one)
     if args.no_llm_cache and (pipeline.modules is None or "semantic" in pipeline.modules):
         overrides["llm_cache"] = False
-    return _run_and_write(settings.value("pipeline"), sources, settings.value("workspace"), args, **overrides)
+    return _run_and_write(settings.value("pipeline"), sources, settings.value("workspace"), args,
+                          fresh=args.fresh, **overrides)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -357,14 +360,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs recorded in {ws.root}", file=sys.stderr)
     for run in records:
         started = f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "?"
-        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<7} {run.status:<10} "
+        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<9} {run.status:<10} "
               f"{run.duration_s:7.1f}s")
         if run.error:
             print(f"    error: {run.error}")
         for step in run.steps if args.steps else ():
             tables = (f"  {step.tables_computed} computed, {step.tables_cached} cached"
                       if step.tables_computed or step.tables_cached else "")
-            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}")
+            tries = f"  {step.attempts} attempts" if step.attempts > 1 else ""
+            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}{tries}")
     return 0
 
 

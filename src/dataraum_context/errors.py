@@ -11,7 +11,12 @@ class DataraumError(Exception):
 
 
 class SourceError(DataraumError):
-    """A data source that cannot be read (missing, empty, binary, malformed)."""
+    """A data source that cannot be read (missing, empty, binary, malformed). `transient`: the
+    failure may pass (a server unreachable, an HTTP 429 or 5xx), so the engine may try again."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class ConfigError(DataraumError):

@@ -118,6 +118,7 @@ class SourceFailure(Frozen):
 
     source: str
     reason: str
+    transient: bool = False  # it may pass (a server unreachable, an HTTP 429 or 5xx): worth a retry
 
 
 class TableStaging(Frozen):
@@ -758,6 +759,7 @@ class StepRun(Frozen):
     duration_s: float = 0.0
     tables_computed: int = 0  # per-table steps: tables computed in this run
     tables_cached: int = 0  # ... and served from the cache
+    attempts: int = 1  # runs of the step: more than one after transient failures (`retries:`)
     error: str | None = None  # "<ExceptionType>: message" when failed; the reason when skipped
     user_error: bool = False  # failed on the user's input (a DataraumError), not on a defect
 

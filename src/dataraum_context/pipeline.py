@@ -11,8 +11,9 @@ import importlib
 import inspect
 import os
 import reprlib
+import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,7 @@ from hamilton import graph_utils
 from hamilton.execution import executors
 from hamilton.function_modifiers.base import resolve_nodes
 from hamilton.htypes import get_type_as_string
+from hamilton.lifecycle import base as lifecycle_base
 from hamilton.node import DependencyType
 from pydantic import (
     AliasChoices,
@@ -34,7 +36,7 @@ from pydantic import (
     field_validator,
 )
 
-from dataraum_context import plugins
+from dataraum_context import engines, plugins
 from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
 from dataraum_context.project import DEFAULT_WORKSPACE
@@ -60,6 +62,17 @@ class LLMSettings(BaseModel):
         return name
 
 
+class Retries(BaseModel):
+    """How often a step that failed on something passing (a timeout, a lost connection, an HTTP
+    429 or 5xx) is run again, waiting `backoff_s` before the first retry and twice as long
+    before each next one (at most `max_backoff_s`). `retries: 3` is short for `{count: 3}`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    count: int = Field(default=2, ge=0)
+    backoff_s: float = Field(default=1.0, ge=0)
+    max_backoff_s: float = Field(default=60.0, ge=0)
+
+
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -75,8 +88,21 @@ class PipelineConfig(BaseModel):
     ontology: str | None = "base"  # None: no domain ontology (an empty one: no concepts, no rules)
     llm: LLMSettings = LLMSettings()
     engine: str = "local"
+    engines: dict[str, dict[str, Any]] = {}  # settings per engine: `engines: {dask: {address: ...}}`
+    retries: Retries = Retries()
     cache: bool = True
     config: dict[str, Any] = {}
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _count_alone(cls, value: Any) -> Any:
+        return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("engines")
+    @classmethod
+    def _no_literal_secrets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        engines.check_settings(value)
+        return value
 
     def hamilton_config(self) -> dict[str, Any]:
         """The pipeline's settings as Hamilton config (and thereby function inputs)."""
@@ -371,9 +397,12 @@ def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
             .with_remote_executor(executor or executors.SynchronousLocalTaskExecutor()))
 
 
-def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None,
-           executor: executors.TaskExecutor | None = None) -> h_driver.Driver:
+def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None, *,
+           executor: executors.TaskExecutor | None = None,
+           adapters: Sequence[lifecycle_base.LifecycleAdapter] = ()) -> h_driver.Driver:
     built = builder(executor).with_modules(*modules).with_config(config)
+    if adapters:
+        built = built.with_adapters(*adapters)
     if cache_dir is not None:
         built = built.with_cache(path=str(cache_dir))
     return built.build()
@@ -383,24 +412,39 @@ def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | 
 _KEYWORDS = {**{name: name for name in PipelineConfig.model_fields}, "parallel_enrichment": "parallel"}
 
 
+def pipeline_config(pipeline: str | os.PathLike[str] | PipelineConfig = "default", **overrides: Any) -> PipelineConfig:
+    """The pipeline's config with the pipeline keys among `overrides` set (the others, step
+    settings, are left to `build_driver`)."""
+    cfg = load_pipeline(pipeline)
+    pipeline_keys = {_KEYWORDS[k]: v for k, v in overrides.items() if k in _KEYWORDS}
+    if not pipeline_keys:
+        return cfg
+    try:
+        return PipelineConfig.model_validate({**cfg.model_dump(), **pipeline_keys})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, PIPELINE_KEYS)) from None
+
+
 def build_driver(
     pipeline: str | os.PathLike[str] | PipelineConfig = "default",
     sources: UserSources | None = None,
     workspace: str | os.PathLike[str] | None = None,
+    *,
+    executor: executors.TaskExecutor | None = None,
+    fresh: bool = False,
+    adapters: Sequence[lifecycle_base.LifecycleAdapter] = (),
     **overrides: Any,
 ) -> tuple[h_driver.Driver, PipelineConfig]:
     """The Hamilton driver for a pipeline, and the config it was built from.
 
     `overrides` may set pipeline keys (`skip_steps=[...]`, `tables=[...]`) or Hamilton config
     read by the steps (`type_overrides={...}`, `null_tokens=[...]`); anything else is an error.
+    `executor` runs the per-table blocks (see `builder`); `fresh` starts the workspace's cache
+    over, so every node is computed again and cached anew; `adapters` are Hamilton lifecycle adapters (hooks before
+    and after each node, task and run).
     """
-    cfg = load_pipeline(pipeline)
+    cfg = pipeline_config(pipeline, **overrides)
     pipeline_keys = {_KEYWORDS[k]: v for k, v in overrides.items() if k in _KEYWORDS}
-    if pipeline_keys:
-        try:
-            cfg = PipelineConfig.model_validate({**cfg.model_dump(), **pipeline_keys})
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc, PIPELINE_KEYS)) from None
     step_config = {k: v for k, v in overrides.items() if k not in _KEYWORDS}
 
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
@@ -424,10 +468,12 @@ def build_driver(
         hconfig[SKIPPED_STEPS] = sorted(skipped)
     if skip_warnings:
         hconfig[SKIP_WARNINGS] = skip_warnings
+    if fresh and cfg.cache:
+        # started over rather than recomputed into: Hamilton keeps a key's first result when the
+        # same key is computed again, and the next run would find the old one
+        shutil.rmtree(ws.cache_dir, ignore_errors=True)
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
-    # `parallel: true`: the steps' per-table work on a thread per core
-    threads = executors.MultiThreadingExecutor(max_tasks=os.cpu_count() or 2) if cfg.parallel else None
-    dr = _build(modules, hconfig, cache_dir, threads)
+    dr = _build(modules, hconfig, cache_dir, executor=executor, adapters=adapters)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg
 

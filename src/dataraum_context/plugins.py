@@ -22,6 +22,7 @@ PIPELINE_STEPS = "dataraum.pipeline_steps"
 ONTOLOGIES = "dataraum.ontologies"
 LLM_PROVIDERS = "dataraum.llm_providers"
 CORE = "dataraum-context"  # the distribution whose entry points are the built-ins
+WORKFLOW_ENGINES = "dataraum.workflow_engines"
 
 
 class PluginWarning(UserWarning):
@@ -62,6 +63,12 @@ def pipeline_modules(names: Collection[str] | None = None) -> dict[str, ModuleTy
 def llm_providers() -> dict[str, type]:
     """Semantic provider classes by name (heuristic, anthropic, and those of plugins)."""
     return _discover(LLM_PROVIDERS)
+
+
+def workflow_engines(names: Collection[str] | None = None) -> dict[str, type]:
+    """Workflow engine classes by name (local, threads, dask, ray, and those of plugins); only
+    those in `names`, when given."""
+    return _discover(WORKFLOW_ENGINES, names)
 
 
 def ontology_dirs() -> dict[str, Path]:

@@ -11,23 +11,22 @@ leaves its record in `<workspace>/runs/`.
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from hamilton import driver as h_driver
 from hamilton.node import NodeType
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
+from dataraum_context.engines import transient
+from dataraum_context.engines.observe import ProgressBar, progress_bar
+from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full, first_line
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import (
     PipelineConfig,
+    Retries,
     hard_dependencies,
     step_nodes,
     upstream_steps,
@@ -49,64 +48,74 @@ class LocalEngine:
                               f"(its steps: {', '.join(step_nodes(dr))})")
         workspace = Workspace(dr.graph.config["workspace"])
         record = _Record(cfg, self.name)
+        bar = progress_bar(dr.adapter.adapters) if progress else None
         try:
-            with _progress(progress) as bar:
-                self._run_steps(dr, cfg, workspace, record, bar, given)
+            if bar is not None:
+                bar.start(len(step_nodes(dr)))
+            self._run_steps(dr, cfg, workspace, record, bar, given)
         except BaseException as exc:
             workspace.write_run(record.finish("failed", error=exc))
             raise
+        finally:
+            if bar is not None:
+                bar.stop()
         run = record.finish()
         workspace.write_run(run)
         return run
 
     def _run_steps(self, dr: h_driver.Driver, cfg: PipelineConfig, workspace: Workspace,
-                   record: _Record, bar: Progress, given: dict[str, Any]) -> None:
+                   record: _Record, bar: ProgressBar | None, given: dict[str, Any]) -> None:
         nodes = step_nodes(dr)
         upstream = {name: upstream_steps(dr, name) for name in nodes}
         broken: set[str] = set()  # failed or skipped steps
-        task = bar.add_task("", total=len(nodes))
         for name in nodes:
-            bar.update(task, description=name)
-            criticality = nodes[name].tags.get("criticality", "required")
-            if name in given:  # the caller's value is the step's result
-                record.results[name] = given[name]
-                record.steps.append(StepRun(name=name, criticality=criticality, status="overridden"))
-                bar.advance(task)
-                continue
-            missing = [d for d in hard_dependencies(dr, name) if d in broken]
-            if missing:
-                broken.add(name)
-                record.steps.append(StepRun(name=name, criticality=criticality, status="skipped",
-                                            error=f"needs {', '.join(missing)}, which did not succeed"))
-                bar.advance(task)
-                continue
-            overrides = {**given, **{d: record.results.get(d) for d in upstream[name]}}
-            t0 = time.perf_counter()
-            try:
-                result = _execute(dr, name, overrides, workspace)
-            except Exception as exc:
-                full = disk_full(exc)
-                if full is not None:  # every later step would fail the same way
-                    raise full from exc
-                broken.add(name)
-                error = f"{type(exc).__name__}: {exc}"
-                record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
-                                            duration_s=time.perf_counter() - t0, error=error,
-                                            user_error=isinstance(exc, DataraumError)))
-                if criticality == "optional":
-                    record.warnings.append(f"optional step {name} failed: {error}")
-                elif criticality == "critical" or cfg.fail_fast:
-                    if isinstance(exc, DataraumError):
-                        raise  # the user's mistake; its message says what and where
-                    raise StepFailed(name, exc) from exc
-            else:
-                record.results[name] = result
-                computed, cached = _table_counts(dr, name, result)
-                whole = computed == 0 and (cached > 0 or _served_from_cache(dr, name))
-                record.steps.append(StepRun(
-                    name=name, criticality=criticality, status="cached" if whole else "succeeded",
-                    duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached))
-            bar.advance(task)
+            self._run_step(dr, cfg, workspace, record, given, name, nodes[name], upstream[name], broken)
+            if bar is not None:
+                bar.step_done()
+
+    def _run_step(self, dr: h_driver.Driver, cfg: PipelineConfig, workspace: Workspace, record: _Record,
+                  given: dict[str, Any], name: str, node: Any, upstream: set[str], broken: set[str]) -> None:
+        """Run one step, or record why it does not run; a failure the run cannot go on from raises."""
+        criticality = node.tags.get("criticality", "required")
+        if name in given:  # the caller's value is the step's result
+            record.results[name] = given[name]
+            record.steps.append(StepRun(name=name, criticality=criticality, status="overridden"))
+            return
+        missing = [d for d in hard_dependencies(dr, name) if d in broken]
+        if missing:
+            broken.add(name)
+            record.steps.append(StepRun(name=name, criticality=criticality, status="skipped",
+                                        error=f"needs {', '.join(missing)}, which did not succeed"))
+            return
+        overrides = {**given, **{d: record.results.get(d) for d in upstream}}
+        t0 = time.perf_counter()
+        try:
+            result, attempts = _with_retries(lambda: _execute(dr, name, overrides, workspace),
+                                             cfg.retries, name, record.warnings)
+        except Exception as exc:
+            full = disk_full(exc)
+            if full is not None:  # every later step would fail the same way
+                raise full from exc
+            broken.add(name)
+            error = f"{type(exc).__name__}: {exc}"
+            record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
+                                        duration_s=time.perf_counter() - t0, error=error,
+                                        user_error=isinstance(exc, DataraumError),
+                                        attempts=getattr(exc, "attempts", 1)))
+            if criticality == "optional":
+                record.warnings.append(f"optional step {name} failed: {error}")
+            elif criticality == "critical" or cfg.fail_fast:
+                if isinstance(exc, DataraumError):
+                    raise  # the user's mistake; its message says what and where
+                raise StepFailed(name, exc) from exc
+            return
+        record.results[name] = result
+        computed, cached = _table_counts(dr, name, result)
+        whole = computed == 0 and (cached > 0 or _served_from_cache(dr, name))
+        record.steps.append(StepRun(
+            name=name, criticality=criticality, status="cached" if whole else "succeeded",
+            duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached,
+            attempts=attempts))
 
 
 class _Record:
@@ -134,6 +143,32 @@ class _Record:
             started_at=self.started_at, ended_at=ended_at, steps=tuple(self.steps),
             warnings=tuple(warnings), error=None if error is None else f"{type(error).__name__}: {error}",
             duration_s=(ended_at - self.started_at).total_seconds(), results=self.results)
+
+
+def _with_retries(call: Callable[[], Any], retries: Retries, name: str, warnings: list[str]) -> tuple[Any, int]:
+    """The step's result and the number of runs it took: a step that fails on something that
+    may pass (`engines.transient`), or whose result lists sources that failed so, runs again
+    after a wait doubling from `retries.backoff_s`, up to `retries.count` times. Each retry is a
+    warning on the run; a failure that gets no retry says how many runs it had (`attempts`)."""
+    attempt = 1
+    while True:
+        try:
+            result = call()
+        except Exception as exc:
+            if attempt > retries.count or not transient(exc):
+                exc.attempts = attempt  # type: ignore[attr-defined]
+                raise
+            reason = f"{type(exc).__name__}: {first_line(exc)}"
+        else:
+            passing = [f for f in getattr(result, "failures", ()) if getattr(f, "transient", False)]
+            if not passing or attempt > retries.count:
+                return result, attempt
+            reason = f"source {passing[0].source} failed: {passing[0].reason}"
+        wait = min(retries.max_backoff_s, retries.backoff_s * 2 ** (attempt - 1))
+        warnings.append(f"step {name} ran again after {reason} (retry {attempt} of {retries.count}, "
+                        f"after {wait:g}s)")
+        time.sleep(wait)
+        attempt += 1
 
 
 def _execute(dr: h_driver.Driver, name: str, overrides: dict[str, Any], workspace: Workspace) -> Any:
@@ -213,14 +248,3 @@ def _served_from_cache(dr: h_driver.Driver, name: str) -> bool:
 
 def _event(e: Any) -> str | None:
     return getattr(e.event_type, "value", None)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    """A progress bar on stderr; it vanishes when done on a terminal, and is written once,
-    finished, where stderr is a log."""
-    console = Console(file=sys.stderr, quiet=not enabled)
-    with Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
-                  console=console, transient=console.is_terminal, disable=not enabled) as bar:
-        yield bar

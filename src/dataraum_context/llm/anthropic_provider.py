@@ -94,7 +94,7 @@ class AnthropicProvider(ToolUseProvider):
                 retryable, reason, hint = True, f"{type(exc).__name__}: {exc}", None
             if not retryable or attempt >= self.max_retries:
                 tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
-                raise LLMError(f"{self.label}: {reason}{tries}")
+                raise LLMError(f"{self.label}: {reason}{tries}", transient=retryable)
             time.sleep(min(self.max_backoff_s, hint if hint is not None else self.backoff_s * 2 ** attempt))
             attempt += 1
 

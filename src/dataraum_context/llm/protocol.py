@@ -23,7 +23,12 @@ EntityType = Literal["fact", "dimension", "event", "bridge", "reference"]
 
 class LLMError(Exception):
     """A provider call that failed (refused, rate-limited past the retries, a server error, an
-    answer that does not fit the schema): the step fails with this message."""
+    answer that does not fit the schema): the step fails with this message. `transient`: the
+    failure may pass (a timeout, a 429 or 5xx), so the engine may run the step again."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 # --- what a provider is given --------------------------------------------------------------

@@ -116,7 +116,7 @@ class APILoader(JSONLoader):
         try:
             yield from self._unscrubbed_pages(limit, secrets)
         except SourceError as exc:
-            raise SourceError(secrets.scrub(str(exc))) from None
+            raise SourceError(secrets.scrub(str(exc)), transient=exc.transient) from None
 
     def _unscrubbed_pages(self, limit: int | None, secrets: Secrets) -> Iterator[list[dict]]:
         url = self._with_params(self.source, {**(self.options.get("params") or {}), **self._first_page()})
@@ -195,12 +195,14 @@ class APILoader(JSONLoader):
                 wait = self._wait(exc, attempt, where)
                 if wait is None or attempt == retries:
                     tried = f" after {attempt + 1} attempts" if attempt else ""
-                    raise SourceError(f"{where}: HTTP {exc.code} {exc.reason}{tried}") from None
+                    raise SourceError(f"{where}: HTTP {exc.code} {exc.reason}{tried}",
+                                      transient=wait is not None) from None
             except ValueError as exc:  # a next page at a URL urllib cannot request
                 raise SourceError(f"{where}: cannot be requested: {exc}") from None
             except (URLError, OSError, HTTPException) as exc:
                 if attempt == retries:
-                    raise SourceError(f"{where}: cannot connect: {getattr(exc, 'reason', exc)}") from None
+                    raise SourceError(f"{where}: cannot connect: {getattr(exc, 'reason', exc)}",
+                                      transient=True) from None
                 wait = float(self._option("backoff")) * 2 ** attempt
             time.sleep(wait)
             attempt += 1
@@ -217,7 +219,7 @@ class APILoader(JSONLoader):
             limit = float(self._option("max_retry_wait"))
             if wait > limit:
                 raise SourceError(f"{where}: HTTP {exc.code}: the API asks to wait "
-                                  f"{wait:.0f}s, more than max_retry_wait={limit:g}") from None
+                                  f"{wait:.0f}s, more than max_retry_wait={limit:g}", transient=True) from None
             return wait
         if exc.code >= 500:
             return float(self._option("backoff")) * 2 ** attempt
