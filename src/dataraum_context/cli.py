@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dataraum_context.errors import DataraumError, StepFailed, disk_full
+from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
 from dataraum_context.llm.protocol import ROLES
 from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, builtin_pipelines, step_nodes
 from dataraum_context.workspace import write_atomically
@@ -96,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs (default: 10)")
     runs.add_argument("--steps", action="store_true", help="each run's steps too")
+
+    worker = commands.add_parser("worker", help="serve a Temporal task queue: run the steps of the pipelines "
+                                                "sent to it with engine temporal (until interrupted)")
+    _pipeline_option(worker)
+    worker.add_argument("--address", help="the Temporal cluster, host:port (default: the pipeline's "
+                                          "engines.temporal.address)")
+    worker.add_argument("--namespace", help="its namespace (default: the pipeline's, else default)")
+    worker.add_argument("--task-queue", help="the task queue to serve (default: the pipeline's, else dataraum)")
 
     commands.add_parser("pipelines", help="list the built-in pipeline configs")
     commands.add_parser("loaders", help="list the source loaders with their type-system strength")
@@ -333,6 +341,21 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from dataraum_context import engines
+    from dataraum_context.engines.temporal import TemporalEngine, serve
+    from dataraum_context.pipeline import load_pipeline
+
+    configured = engines.create(engines.choose(load_pipeline(args.pipeline), TemporalEngine.name))
+    assert isinstance(configured, TemporalEngine)
+    address = args.address or configured.address
+    if not address:
+        raise ConfigError("dataraum worker needs a Temporal cluster: --address host:7233, or "
+                          "engines.temporal.address in the pipeline config")
+    serve(address, args.namespace or configured.namespace, args.task_queue or configured.task_queue)
+    return 0
+
+
 def _cmd_pipelines(args: argparse.Namespace) -> int:
     from dataraum_context.pipeline import load_pipeline
 
@@ -380,7 +403,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sample": _cmd_sample, "dag": _cmd_dag, "steps": _cmd_steps,
              "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
-             "annotate": _cmd_annotate}
+             "annotate": _cmd_annotate, "worker": _cmd_worker}
 
 
 if __name__ == "__main__":

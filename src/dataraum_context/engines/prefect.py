@@ -15,9 +15,10 @@ sends the runs to that server (`prefect server start`, or Prefect Cloud with its
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from hamilton import driver as h_driver
@@ -56,7 +57,7 @@ class PrefectEngine(LocalEngine):
 
         flow = prefect.flow(pipeline, name=f"dataraum-{_prefect_name(cfg.name)}", validate_parameters=False,
                             persist_result=False, log_prints=False)
-        with _server(prefect, self.api_url):
+        with _server(self.api_url):
             return flow(workspace=dr.graph.config["workspace"])
 
     def _execute_step(self, dr: h_driver.Driver, cfg: PipelineConfig, name: str, overrides: dict[str, Any],
@@ -137,16 +138,23 @@ def _prefect_name(name: str) -> str:
 
 
 @contextmanager
-def _server(prefect: ModuleType, api_url: str | None) -> Iterator[None]:
-    """Prefect's API at `api_url` while the run lasts; without one, Prefect's own choice."""
-    if not api_url:
-        with nullcontext():
-            yield
-        return
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+def _server(api_url: str | None) -> Iterator[None]:
+    """Prefect's API at `api_url` while the run lasts. Without one, Prefect's own choice (its
+    temporary server unless PREFECT_API_URL names one), given a minute and a half to start
+    rather than Prefect's 20 s, which a busy machine overran."""
+    from prefect import settings
 
-    with temporary_settings(updates={PREFECT_API_URL: api_url.rstrip("/")}):
+    if api_url:
+        updates: dict[Any, Any] = {settings.PREFECT_API_URL: api_url.rstrip("/")}
+    elif _STARTUP_TIMEOUT not in os.environ:
+        updates = {settings.PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: 90}
+    else:
+        updates = {}
+    with settings.temporary_settings(updates=updates):
         yield
+
+
+_STARTUP_TIMEOUT = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
 
 def _prefect() -> ModuleType:

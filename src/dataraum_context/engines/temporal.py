@@ -362,8 +362,8 @@ def _driver(spec: RunSpec) -> h_driver.Driver:
 def _driver_of(spec_json: str) -> h_driver.Driver:
     spec = RunSpec(**json.loads(spec_json))
     cfg = PipelineConfig.model_validate(spec.pipeline)
-    sources = None if spec.sources is None else [s if isinstance(s, str) else SourceSpec.model_validate(s)
-                                                 for s in spec.sources]
+    sources: list[Any] | None = None if spec.sources is None else [
+        s if isinstance(s, str) else SourceSpec.model_validate(s) for s in spec.sources]
     # the cache is where steps hand their results on; without one asked for, it is written, not read
     dr, _ = build_driver(cfg.model_copy(update={"cache": True}), sources, spec.workspace,
                          fresh=spec.fresh or not cfg.cache, **spec.config)
