@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import dataraum_context as dc
+
 from support.durable import comparable, prefect_env, run_engine, statuses
 
 pytestmark = [pytest.mark.e2e, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
