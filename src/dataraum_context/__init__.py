@@ -22,6 +22,7 @@ from hamilton import driver as _h_driver
 from hamilton.lifecycle.base import LifecycleAdapter
 
 from dataraum_context import delivery, engines
+from dataraum_context.engines.observe import ProgressBar
 from dataraum_context.errors import (
     ConfigError,
     DataraumError,
@@ -69,7 +70,8 @@ def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", source
     are written to the workspace once, here, and keep their column types, except pandas text
     columns, which are inferred like a CSV's; an unchanged frame is served from the cache on
     the next run, a changed one is staged again."""
-    return build_driver(pipeline, sources, workspace, fresh=fresh, adapters=adapters, **config)[0]
+    return build_driver(pipeline, sources, workspace, fresh=fresh, adapters=[*adapters, ProgressBar()],
+                        **config)[0]
 
 
 def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
@@ -89,8 +91,8 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
         engine = engines.create(engines.choose(pipeline_config(pipeline, **config), engine))
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     with ws.lock(), engines.task_executor(engine) as executor:
-        dr, cfg = build_driver(pipeline, sources, ws.root, executor=executor, fresh=fresh, adapters=adapters,
-                               **config)
+        dr, cfg = build_driver(pipeline, sources, ws.root, executor=executor, fresh=fresh,
+                               adapters=[*adapters, ProgressBar()], **config)
         result = engine.run(dr, cfg, progress=progress, overrides=overrides)
     left_out = dr.graph.config.get(SKIP_WARNINGS) or []
     return result.model_copy(update={"warnings": (*left_out, *result.warnings)})

@@ -315,7 +315,17 @@ def _dead_owner(host: str | None, pid: str | None) -> bool:
         return True
     except PermissionError:  # running, as another user
         return False
-    return False
+    return _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    """Whether a process has ended and waits to be reaped: a worker of a killed run until its
+    new parent (in a container, maybe an init that reaps late) collects it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS), or it ended just now
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"  # the state follows the command in parentheses
 
 
 def _corrupt(database: Path) -> bool:

@@ -11,20 +11,17 @@ leaves its record in `<workspace>/runs/`.
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from hamilton import driver as h_driver
 from hamilton.node import NodeType
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dataraum_context.engines import transient
+from dataraum_context.engines.observe import ProgressBar, progress_bar
 from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full, first_line
 from dataraum_context.models import PipelineRun, StepRun
 from dataraum_context.pipeline import (
@@ -51,73 +48,79 @@ class LocalEngine:
                               f"(its steps: {', '.join(step_nodes(dr))})")
         workspace = Workspace(dr.graph.config["workspace"])
         record = _Record(cfg, self.name)
+        bar = progress_bar(dr.adapter.adapters) if progress else None
         try:
-            with _progress(progress) as bar:
-                self._run_steps(dr, cfg, workspace, record, bar, given)
+            if bar is not None:
+                bar.start(len(step_nodes(dr)))
+            self._run_steps(dr, cfg, workspace, record, bar, given)
         except BaseException as exc:
             workspace.write_run(record.finish("failed", error=exc))
             raise
+        finally:
+            if bar is not None:
+                bar.stop()
         run = record.finish()
         workspace.write_run(run)
         return run
 
     def _run_steps(self, dr: h_driver.Driver, cfg: PipelineConfig, workspace: Workspace,
-                   record: _Record, bar: Progress, given: dict[str, Any]) -> None:
+                   record: _Record, bar: ProgressBar | None, given: dict[str, Any]) -> None:
         nodes = step_nodes(dr)
         upstream = {name: upstream_steps(dr, name) for name in nodes}
         broken: set[str] = set()  # failed or skipped steps
-        task = bar.add_task("", total=len(nodes))
         for name in nodes:
-            bar.update(task, description=name)
-            criticality = nodes[name].tags.get("criticality", "required")
-            if name in given:  # the caller's value is the step's result
-                record.results[name] = given[name]
-                record.steps.append(StepRun(name=name, criticality=criticality, status="overridden"))
-                bar.advance(task)
-                continue
-            missing = [d for d in hard_dependencies(dr, name) if d in broken]
-            if missing:
-                broken.add(name)
-                record.steps.append(StepRun(name=name, criticality=criticality, status="skipped",
-                                            error=f"needs {', '.join(missing)}, which did not succeed"))
-                bar.advance(task)
-                continue
-            overrides = {**given, **{d: record.results.get(d) for d in upstream[name]}}
-            t0 = time.perf_counter()
-            attempts = 1
-            try:
-                result, attempts = self._execute_step(dr, cfg, name, overrides, workspace, record.warnings)
-            except Exception as exc:
-                full = disk_full(exc)
-                if full is not None:  # every later step would fail the same way
-                    raise full from exc
-                broken.add(name)
-                error = f"{type(exc).__name__}: {exc}"
-                record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
-                                            duration_s=time.perf_counter() - t0, error=error,
-                                            user_error=isinstance(exc, DataraumError),
-                                            attempts=getattr(exc, "attempts", 1)))
-                if criticality == "optional":
-                    record.warnings.append(f"optional step {name} failed: {error}")
-                elif criticality == "critical" or cfg.fail_fast:
-                    if isinstance(exc, DataraumError):
-                        raise  # the user's mistake; its message says what and where
-                    raise StepFailed(name, exc) from exc
-            else:
-                record.results[name] = result
-                computed, cached = _table_counts(dr, name, result)
-                whole = computed == 0 and (cached > 0 or _served_from_cache(dr, name))
-                record.steps.append(StepRun(
-                    name=name, criticality=criticality, status="cached" if whole else "succeeded",
-                    duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached,
-                    attempts=attempts))
-            bar.advance(task)
+            self._run_step(dr, cfg, workspace, record, given, name, nodes[name], upstream[name], broken)
+            if bar is not None:
+                bar.step_done()
+
+    def _run_step(self, dr: h_driver.Driver, cfg: PipelineConfig, workspace: Workspace, record: _Record,
+                  given: dict[str, Any], name: str, node: Any, upstream: set[str], broken: set[str]) -> None:
+        """Run one step, or record why it does not run; a failure the run cannot go on from raises."""
+        criticality = node.tags.get("criticality", "required")
+        if name in given:  # the caller's value is the step's result
+            record.results[name] = given[name]
+            record.steps.append(StepRun(name=name, criticality=criticality, status="overridden"))
+            return
+        missing = [d for d in hard_dependencies(dr, name) if d in broken]
+        if missing:
+            broken.add(name)
+            record.steps.append(StepRun(name=name, criticality=criticality, status="skipped",
+                                        error=f"needs {', '.join(missing)}, which did not succeed"))
+            return
+        overrides = {**given, **{d: record.results.get(d) for d in upstream}}
+        t0 = time.perf_counter()
+        try:
+            result, attempts = self._execute_step(dr, cfg, name, overrides, workspace, record.warnings)
+        except Exception as exc:
+            full = disk_full(exc)
+            if full is not None:  # every later step would fail the same way
+                raise full from exc
+            broken.add(name)
+            error = f"{type(exc).__name__}: {exc}"
+            record.steps.append(StepRun(name=name, criticality=criticality, status="failed",
+                                        duration_s=time.perf_counter() - t0, error=error,
+                                        user_error=isinstance(exc, DataraumError),
+                                        attempts=getattr(exc, "attempts", 1)))
+            if criticality == "optional":
+                record.warnings.append(f"optional step {name} failed: {error}")
+            elif criticality == "critical" or cfg.fail_fast:
+                if isinstance(exc, DataraumError):
+                    raise  # the user's mistake; its message says what and where
+                raise StepFailed(name, exc) from exc
+            return
+        record.results[name] = result
+        computed, cached = _table_counts(dr, name, result)
+        whole = computed == 0 and (cached > 0 or _served_from_cache(dr, name))
+        record.steps.append(StepRun(
+            name=name, criticality=criticality, status="cached" if whole else "succeeded",
+            duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached,
+            attempts=attempts))
+
 
     def _execute_step(self, dr: h_driver.Driver, cfg: PipelineConfig, name: str, overrides: dict[str, Any],
                       workspace: Workspace, warnings: list[str]) -> tuple[Any, int]:
         """One step's result and the runs it took (`retries:`); the durable engines run it as a task of theirs."""
         return _with_retries(lambda: _execute(dr, name, overrides, workspace), cfg.retries, name, warnings)
-
 
 class _Record:
     """The run as it happens: steps, warnings and results, finished into a `PipelineRun`."""
@@ -249,14 +252,3 @@ def _served_from_cache(dr: h_driver.Driver, name: str) -> bool:
 
 def _event(e: Any) -> str | None:
     return getattr(e.event_type, "value", None)
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    """A progress bar on stderr; it vanishes when done on a terminal, and is written once,
-    finished, where stderr is a log."""
-    console = Console(file=sys.stderr, quiet=not enabled)
-    with Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
-                  console=console, transient=console.is_terminal, disable=not enabled) as bar:
-        yield bar
