@@ -65,19 +65,32 @@ def test_a_step_failing_on_something_passing_is_retried_by_temporal(shop, tmp_pa
 
 
 def test_dataraum_worker_serves_the_task_queue_of_a_cluster(temporal_address, shop, tmp_path):
-    """A run sent to a cluster runs no worker of its own: `dataraum worker` runs its steps."""
-    worker = subprocess.Popen([sys.executable, "-m", "dataraum_context.cli", "worker", "--address", temporal_address,
-                               "--task-queue", "shop-queue"], cwd=TESTS, stderr=subprocess.PIPE, text=True)
+    """A run sent to a cluster runs no worker of its own: `dataraum worker`, configured from the
+    same pipeline file, runs its steps."""
+    pipeline = tmp_path / "clustered.yaml"
+    pipeline.write_text("name: clustered\nmodules: [staging, schema_profiling, type_resolution, statistics, context]\n"
+                        f"engine: temporal\nengines:\n  temporal: {{address: '{temporal_address}', "
+                        "task_queue: shop-queue}\n")
+    worker = subprocess.Popen([sys.executable, "-m", "dataraum_context.cli", "worker", "--pipeline", str(pipeline)],
+                              cwd=TESTS, stderr=subprocess.PIPE, text=True)
     try:
-        result = run_engine("default", [str(shop)], tmp_path / "ws", "temporal",
-                            engines={"temporal": {"address": temporal_address, "task_queue": "shop-queue"}})
+        result = run_engine(str(pipeline), [str(shop)], tmp_path / "ws", "temporal")
         assert result["record"]["status"] == "succeeded"
-        assert result["context"]["tables"]
+        assert [t["name"] for t in result["context"]["tables"]] == ["customers", "orders"]
     finally:
         worker.terminate()
         _, err = worker.communicate(timeout=60)
     assert f"serving task queue 'shop-queue' of {temporal_address}" in err
     assert worker.returncode in (0, -15, 134), err  # stopped by SIGTERM; the SDK may abort at exit
+
+
+def test_the_command_line_runs_on_temporal(shop, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "dataraum_context.cli", "run", str(shop), "--engine", "temporal",
+                           "--pipeline", "quick_profile", "--workspace", str(tmp_path / "ws")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "## orders (" in done.stdout
+    assert [r.engine for r in dc.Workspace(tmp_path / "ws").runs()] == ["temporal"]
 
 
 def test_worker_without_a_cluster_is_a_one_line_error(tmp_path):

@@ -28,6 +28,7 @@ from hamilton.execution.grouping import TaskImplementation
 from dataraum_context.engines import transient
 from dataraum_context.engines._durable import backoff, check_sources, retry_warning
 from dataraum_context.engines.local import LocalEngine, _execute
+from dataraum_context.engines.observe import _table_of
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import PipelineRun
 from dataraum_context.pipeline import PipelineConfig, Retries
@@ -80,7 +81,7 @@ class _TableTasks(executors.SynchronousLocalTaskExecutor):
     """Runs each per-table block of a step as a Prefect task named `<step>[<table>]`."""
 
     def submit_task(self, task: TaskImplementation) -> executors.TaskFuture:
-        label = f"{_step_of(task)}[{_table_of(task)}]"
+        label = f"{_step_of(task)}[{_table_of(task.nodes, task.dynamic_inputs) or task.task_id}]"
         table_task = _task(lambda: executors.base_execute_task(task), label)
         return executors.TaskFutureWrappingFunction(table_task)
 
@@ -111,25 +112,6 @@ def _task(fn: Callable[[], Any], name: str, retries: Retries | None = None,
 def _step_of(task: TaskImplementation) -> str:
     steps = [n.tags.get("step") for n in task.nodes if n.tags.get("step")]
     return steps[0] if steps else task.base_id
-
-
-def _table_of(task: TaskImplementation) -> str:
-    """The table a block's item is about (`ManifestTable.table`, `ResolvedTable.name`, the
-    staged table of a `TableToType`, ...), else the item's position in the map."""
-    expander = task.base_id.removeprefix("block-")
-    item = task.dynamic_inputs.get(expander)
-    for _ in range(3):  # an item may wrap the table it is about
-        for attr in ("table", "staged", "name"):
-            value = getattr(item, attr, None)
-            if isinstance(value, str):
-                return value
-            if value is not None:
-                item = value
-                break
-        else:
-            break
-    position = re.search(r"\.(\d+)\.", task.task_id)
-    return f"#{position[1]}" if position else task.task_id
 
 
 def _prefect_name(name: str) -> str:

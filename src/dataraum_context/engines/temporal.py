@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ctypes
+import hashlib
 import json
 import signal
 import socket
@@ -59,7 +60,7 @@ from dataraum_context.workspace import Workspace
 try:
     from temporalio import activity, workflow
     from temporalio.client import Client
-    from temporalio.common import RetryPolicy
+    from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
     from temporalio.exceptions import ActivityError, ApplicationError
     from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 except ImportError as _missing:  # the extra is not installed: the engine says so when used
@@ -158,7 +159,7 @@ class TemporalEngine:
         workspace = Workspace(dr.graph.config["workspace"])
         record = _Record(cfg, self.name)
         try:
-            outcome = _sync(self._run_workflow(_workflow_input(dr, cfg, self), record.run_id))
+            outcome = _sync(self._run_workflow(_workflow_input(dr, cfg, self)))
             record.steps.extend(StepRun(**s) for s in outcome.steps)
             record.warnings.extend(outcome.warnings)
             record.results.update(_read_results(dr, workspace, outcome.versions))
@@ -171,10 +172,14 @@ class TemporalEngine:
         workspace.write_run(run)
         return run
 
-    async def _run_workflow(self, given: WorkflowInput, run_id: str) -> WorkflowOutcome:
+    async def _run_workflow(self, given: WorkflowInput) -> WorkflowOutcome:
         async with self._client() as (client, serve_here):
-            start = client.execute_workflow(_WORKFLOW, given, id=f"dataraum-{run_id}", task_queue=self.task_queue,
-                                            result_type=WorkflowOutcome)
+            # one workflow per workspace, as one run holds its lock: a run whose process was
+            # killed goes on on a cluster until the next run on the workspace replaces it
+            start = client.execute_workflow(
+                _WORKFLOW, given, id=f"dataraum-{hashlib.sha256(given.spec.workspace.encode()).hexdigest()[:16]}",
+                task_queue=self.task_queue, result_type=WorkflowOutcome,
+                id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING)
             if not serve_here:
                 return await start
             async with _worker(client, self.task_queue):
