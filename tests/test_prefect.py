@@ -80,9 +80,15 @@ def test_a_required_failure_fails_the_run_as_the_local_engine_does(prefect_api, 
     local = dc.run(str(pipeline), sources=[str(shop)], workspace=str(tmp_path / "local"))
     assert run.status == local.status == "failed"
     assert {s.name: s.status for s in run.steps} == {s.name: s.status for s in local.steps}
+    flow_run, _tasks = _flow_run_and_tasks(prefect_api, tmp_path / "ws")
+    assert flow_run.state.is_failed() and "broken_requirement" in flow_run.state.message
+
     with pytest.raises(dc.StepFailed, match="critical step broke"):
-        dc.run(str(pipeline), sources=[str(shop)], workspace=str(tmp_path / "ws"), engine="prefect",
+        dc.run(str(pipeline), sources=[str(shop)], workspace=str(tmp_path / "critical"), engine="prefect",
                engines=_prefect(prefect_api), fail_required=False, fail_critical=True)
+    flow_run, _tasks = _flow_run_and_tasks(prefect_api, tmp_path / "critical")
+    assert flow_run.state.is_failed()
+    assert [r.status for r in dc.Workspace(tmp_path / "critical").runs()] == ["failed"]
 
 
 def test_a_step_failing_on_something_passing_is_retried_by_prefect(prefect_api, shop, tmp_path):

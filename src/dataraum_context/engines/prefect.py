@@ -52,14 +52,23 @@ class PrefectEngine(LocalEngine):
     def run(self, dr: h_driver.Driver, cfg: PipelineConfig, progress: bool = False,
             overrides: dict[str, Any] | None = None) -> PipelineRun:
         prefect = _prefect()
+        from prefect.states import Failed
 
-        def pipeline(workspace: str) -> PipelineRun:
-            return LocalEngine.run(self, dr, cfg, progress=progress, overrides=overrides)
+        def pipeline(workspace: str) -> Any:
+            run = LocalEngine.run(self, dr, cfg, progress=progress, overrides=overrides)
+            if run.status != "failed":
+                return run
+            # a run that went on past a failed required step (fail_fast: false) fails its flow too
+            failed = ", ".join(s.name for s in run.failed_steps if s.criticality != "optional")
+            return Failed(message=f"steps failed: {failed}", data=run)
 
         flow = prefect.flow(pipeline, name=f"dataraum-{_prefect_name(cfg.name)}", validate_parameters=False,
                             persist_result=False, log_prints=False)
         with _server(self.api_url):
-            return flow(workspace=dr.graph.config["workspace"])
+            outcome = flow(workspace=dr.graph.config["workspace"], return_state=True).result(raise_on_failure=False)
+        if isinstance(outcome, BaseException):  # what stopped the run, as the local engine raises it
+            raise outcome
+        return outcome
 
     def _execute_step(self, dr: h_driver.Driver, cfg: PipelineConfig, name: str, overrides: dict[str, Any],
                       workspace: Workspace, warnings: list[str]) -> tuple[Any, int]:
