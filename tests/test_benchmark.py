@@ -58,3 +58,12 @@ def test_star_schema_benchmark_prints_its_steps(tmp_path: Path):
     assert re.search(step, proc.stdout, re.M), proc.stdout
     whole = r"^\| \*\*whole run\*\* \| \*\*[\d.]+\*\* \| \*\*[\d.]+\*\* \| \|$"
     assert re.search(whole, proc.stdout, re.M), proc.stdout
+
+
+def test_engines_benchmark_prints_a_row_per_engine():
+    script = SCRIPT.with_name("engines.py")
+    proc = subprocess.run([sys.executable, str(script), "--tables", "2", "--rows", "200", "--engines", "local",
+                           "threads"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for engine in ("local", "threads"):
+        assert re.search(rf"^\| {engine} \| [\d.]+ s \| [\d.]+ s \| \d+ MiB \| - \|$", proc.stdout, re.M), proc.stdout

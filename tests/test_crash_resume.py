@@ -25,7 +25,7 @@ import sys
 import dataraum_context as dc
 from dataraum_context.workspace import _HOST
 dc.run(sys.argv[1], sources=[sys.argv[2]], workspace=sys.argv[3], engine=sys.argv[4],
-       engines={"dask": {"workers": 2}, "ray": {"workers": 2}, "threads": {"workers": 2}})
+       engines={name: {"workers": 2} for name in ("threads", "processes", "dask", "ray")})
 """
 
 
@@ -71,7 +71,7 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("engine", ["local", "threads", "dask", "ray"])
+@pytest.mark.parametrize("engine", ["local", "threads", "processes", "dask", "ray"])
 def test_a_killed_run_resumes_from_the_finished_tables(engine, tmp_path, data_dir, monkeypatch):
     pipeline = tmp_path / "counted.yaml"
     pipeline.write_text(PIPELINE)

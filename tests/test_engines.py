@@ -4,6 +4,7 @@ from every engine that runs here (local, threads, dask, ray)."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 import warnings
@@ -50,7 +51,7 @@ def engine_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_an_unknown_engine_names_the_available_ones():
     cfg = dc.load_pipeline("quick_profile")
-    with pytest.raises(ConfigError, match=r"engine 'spark' is not available \(available: dask, local, ray, threads"):
+    with pytest.raises(ConfigError, match=r"engine .spark. is not available \(available: dask, local, processes, "):
         engines.create(engines.choose(cfg, "spark"))
 
 
@@ -112,7 +113,7 @@ def _eight_tables(data_dir: Path) -> Path:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("engine", ["threads", "dask", "ray"])
+@pytest.mark.parametrize("engine", ["threads", "processes", "dask", "ray"])
 def test_every_engine_gives_the_local_engines_context(engine, data_dir, tmp_path):
     sources = [str(_eight_tables(data_dir))]
     local = dc.run("default", sources=sources, workspace=str(tmp_path / "local"))
@@ -165,6 +166,8 @@ def test_a_transient_failure_is_retried_with_backoff(error, tmp_path, shop, monk
     assert (step.status, step.attempts) == ("succeeded", 3)
     assert time.monotonic() - started >= 0.2 + 0.4  # waits double
     assert [w for w in run.warnings if "flaky_service ran again" in w and "retry 2 of 2" in w]
+    listed = cli("runs", "--workspace", str(tmp_path / "ws"), "--steps").out
+    assert re.search(r"flaky_service +succeeded .*  3 attempts$", listed, re.M), listed
 
 
 def test_retries_run_out_and_the_step_fails_with_its_last_error(tmp_path, shop, monkeypatch):
@@ -239,3 +242,32 @@ def test_threads_wait_for_their_tasks_without_taking_a_core(tmp_path, data_dir, 
     # the whole run, its other steps and 2 s of waiting, in less CPU than half the wait (1.7 s
     # measured with Hamilton's loop polling, 0.5 s without)
     assert cpu < step_s / 2, cpu
+
+
+@pytest.mark.e2e
+def test_dask_at_a_scheduler_address_checks_the_workspace_and_runs(shop, workspace):
+    """A scheduler started apart from the run, reached by its address; the workers see the
+    workspace (same machine), so the check passes and the run goes to them."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        run = dc.run("quick_profile", sources=[str(shop)], workspace=str(workspace), engine="dask",
+                     engines={"dask": {"address": cluster.scheduler_address}})
+        assert run.succeeded and run.engine == "dask"
+        assert {s.name: s.tables_computed for s in run.steps}["statistics_profiling"] == 2
+        assert not list(workspace.glob(".probe-*"))
+
+
+def test_workers_that_do_not_see_the_workspace_stop_the_run_at_once(tmp_path):
+    from dataraum_context.engines.parallel import _Remote
+
+    seen_paths = []
+
+    def elsewhere(path: str) -> list[bool]:  # workers on machines without this disk
+        seen_paths.append(path)
+        return [True, False]
+
+    remote = _Remote(lambda: (None, elsewhere, lambda: None))
+    with pytest.raises(ConfigError, match=r"the workers of tcp://far:8786 do not see it; put it on storage"):
+        remote.check_workspace(tmp_path, "tcp://far:8786")
+    assert seen_paths and seen_paths[0].startswith(str(tmp_path)) and not list(tmp_path.iterdir())

@@ -34,6 +34,10 @@ def test_a_run_is_a_workflow_of_step_activities_on_the_dev_server(shop, tmp_path
     again = run_engine("default", [str(shop)], tmp_path / "ws", "temporal")  # served from the cache
     assert statuses(again)["statistics_profiling"] == "cached"
     assert again["context"] == result["context"]
+    fresh = run_engine("default", [str(shop)], tmp_path / "ws", "temporal", fresh=True)
+    counted = {s["name"]: (s["status"], s["tables_computed"]) for s in fresh["record"]["steps"]}
+    assert counted["statistics_profiling"] == ("succeeded", 2)
+    assert fresh["context"] == result["context"]
 
 
 def test_criticality_as_the_local_engine_applies_it(shop, tmp_path):
@@ -85,12 +89,17 @@ def test_dataraum_worker_serves_the_task_queue_of_a_cluster(temporal_address, sh
 
 
 def test_the_command_line_runs_on_temporal(shop, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dataraum_context.cli", "run", str(shop), "--engine", "temporal",
-                           "--pipeline", "quick_profile", "--workspace", str(tmp_path / "ws")],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "## orders (" in done.stdout
-    assert [r.engine for r in dc.Workspace(tmp_path / "ws").runs()] == ["temporal"]
+    """quick_profile has `cache: false`: its steps hand their results on through the cache, but a
+    second run computes them again."""
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "dataraum_context.cli", "run", str(shop), "--engine",
+                               "temporal", "--pipeline", "quick_profile", "--workspace", str(tmp_path / "ws")],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "## orders (" in done.stdout
+    runs = dc.Workspace(tmp_path / "ws").runs()
+    assert [r.engine for r in runs] == ["temporal", "temporal"]
+    assert {s.name: (s.status, s.tables_computed) for s in runs[0].steps}["statistics_profiling"] == ("succeeded", 2)
 
 
 def test_worker_without_a_cluster_is_a_one_line_error(tmp_path):

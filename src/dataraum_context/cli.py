@@ -330,14 +330,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs recorded in {ws.root}", file=sys.stderr)
     for run in records:
         started = f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "?"
-        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<7} {run.status:<10} "
+        print(f"{run.run_id}  {started}  {run.pipeline:<14} {run.engine:<9} {run.status:<10} "
               f"{run.duration_s:7.1f}s")
         if run.error:
             print(f"    error: {run.error}")
         for step in run.steps if args.steps else ():
             tables = (f"  {step.tables_computed} computed, {step.tables_cached} cached"
                       if step.tables_computed or step.tables_cached else "")
-            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}")
+            tries = f"  {step.attempts} attempts" if step.attempts > 1 else ""
+            print(f"    {step.name:<30} {step.status:<9} {step.duration_s:6.2f}s{tables}{tries}")
     return 0
 
 

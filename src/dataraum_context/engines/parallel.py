@@ -1,6 +1,7 @@
-"""Engines that run the per-table map in parallel: on threads of this process, on a Dask cluster,
-on Ray. Each is the local engine (steps in order, criticality, retries, the cache) with a
-Hamilton executor for the tasks of the per-table blocks; the steps across tables run here.
+"""Engines that run the per-table map in parallel: on threads of this process, on processes of
+this machine, on a Dask cluster, on Ray. Each is the local engine (steps in order, criticality,
+retries, the cache) with a Hamilton executor for the tasks of the per-table blocks; the steps
+across tables run here.
 
 A task on Dask or Ray runs in another process, maybe on another machine: it reads and writes the
 workspace by its absolute path, so with a scheduler address the workspace must be on storage
@@ -11,6 +12,7 @@ engine starts a cluster on this machine for the run and stops it after.
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 import os
 import time
 import uuid
@@ -81,6 +83,21 @@ class _ClusterEngine(LocalEngine):
     def _missing(self, exc: ImportError) -> ConfigError:
         return ConfigError(f"engine {self.name!r} needs the {self.extra} extra: pip install "
                            f"'dataraum-context[{self.extra}]' ({exc})")
+
+
+class ProcessesEngine(_ClusterEngine):
+    """The per-table map on a pool of `workers` processes of this machine (default: one per
+    core), started for the run (spawned: a fork would copy DuckDB's and Hamilton's threads)."""
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None):
+        super().__init__(workers=workers)
+
+    def _start(self) -> tuple[_Submit, _Probe, Callable[[], None]]:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers or os.cpu_count() or 2,
+                                                      mp_context=multiprocessing.get_context("spawn"))
+        return pool.submit, (lambda path: [True]), pool.shutdown
 
 
 class DaskEngine(_ClusterEngine):

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from functools import cache
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -88,7 +88,7 @@ class RunSpec:
     pipeline: dict[str, Any]  # PipelineConfig as JSON
     config: dict[str, Any]  # step settings given to the run (type_overrides, ...)
     sources: list[Any] | None  # paths, and SourceSpec as JSON
-    fresh: bool
+    run_id: str  # a worker builds the driver anew for each run (`--fresh` starts the cache over)
 
 
 @dataclass
@@ -159,7 +159,7 @@ class TemporalEngine:
         workspace = Workspace(dr.graph.config["workspace"])
         record = _Record(cfg, self.name)
         try:
-            outcome = _sync(self._run_workflow(_workflow_input(dr, cfg, self)))
+            outcome = _sync(self._run_workflow(_workflow_input(dr, cfg, self, record.run_id)))
             record.steps.extend(StepRun(**s) for s in outcome.steps)
             record.warnings.extend(outcome.warnings)
             record.results.update(_read_results(dr, workspace, outcome.versions))
@@ -214,7 +214,7 @@ def serve(address: str, namespace: str = "default", task_queue: str = DEFAULT_TA
     asyncio.run(main())
 
 
-def _workflow_input(dr: h_driver.Driver, cfg: PipelineConfig, engine: TemporalEngine) -> WorkflowInput:
+def _workflow_input(dr: h_driver.Driver, cfg: PipelineConfig, engine: TemporalEngine, run_id: str) -> WorkflowInput:
     config = dict(dr.graph.config)
     # the step settings given to the run: what the pipeline config does not set (or sets otherwise)
     derived, built = cfg.hamilton_config(), {"workspace", "sources", SKIPPED_STEPS, SKIP_WARNINGS}
@@ -224,7 +224,7 @@ def _workflow_input(dr: h_driver.Driver, cfg: PipelineConfig, engine: TemporalEn
         workspace=config["workspace"], pipeline=cfg.model_dump(mode="json"), config=given,
         sources=None if sources is None else [s if isinstance(s, str) else s.model_dump(mode="json")
                                               for s in sources],
-        fresh=getattr(dr.cache, "_recompute", None) is True if cfg.cache else False)
+        run_id=run_id)
     steps = [PlannedStep(name=name, criticality=node.tags.get("criticality", "required"),
                          hard=hard_dependencies(dr, name), upstream=sorted(upstream_steps(dr, name)))
              for name, node in step_nodes(dr).items()]
@@ -363,15 +363,16 @@ def _driver(spec: RunSpec) -> h_driver.Driver:
     return _driver_of(json.dumps(asdict(spec), sort_keys=True))
 
 
-@cache
+@lru_cache(maxsize=4)
 def _driver_of(spec_json: str) -> h_driver.Driver:
     spec = RunSpec(**json.loads(spec_json))
     cfg = PipelineConfig.model_validate(spec.pipeline)
     sources: list[Any] | None = None if spec.sources is None else [
         s if isinstance(s, str) else SourceSpec.model_validate(s) for s in spec.sources]
-    # the cache is where steps hand their results on; without one asked for, it is written, not read
-    dr, _ = build_driver(cfg.model_copy(update={"cache": True}), sources, spec.workspace,
-                         fresh=spec.fresh or not cfg.cache, **spec.config)
+    # the cache is where steps hand their results on: with `cache: false` it is written, not read
+    dr, _ = build_driver(cfg.model_copy(update={"cache": True}), sources, spec.workspace, **spec.config)
+    if not cfg.cache:
+        dr.cache._recompute = True  # Hamilton's `with_cache(recompute=True)`, which build_driver does not take
     return dr
 
 
