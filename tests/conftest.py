@@ -11,8 +11,8 @@ import pytest
 
 from dataraum_context.cli import main
 
-# fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API
-pytest_plugins = ["support.servers", "support.messages_api"]
+# fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API, Prefect and Temporal servers
+pytest_plugins = ["support.servers", "support.messages_api", "support.durable"]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dataraum_context.errors import DataraumError, StepFailed, disk_full
+from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
 from dataraum_context.llm.protocol import ROLES
 from dataraum_context.pipeline import PipelineConfig, build_driver, builtin_pipelines, step_nodes
 from dataraum_context.project import CONFIG_ENV, KEYS, PROJECT_FILE, Settings, load_settings
@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     _setting_options(runs, "workspace")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs (default: 10)")
     runs.add_argument("--steps", action="store_true", help="each run's steps too")
+
+    worker = commands.add_parser("worker", help="serve a Temporal task queue: run the steps of the pipelines "
+                                                "sent to it with engine temporal (until interrupted)")
+    _setting_options(worker, "pipeline")
+    worker.add_argument("--address", help="the Temporal cluster, host:port (default: the pipeline's "
+                                          "engines.temporal.address)")
+    worker.add_argument("--namespace", help="its namespace (default: the pipeline's, else default)")
+    worker.add_argument("--task-queue", help="the task queue to serve (default: the pipeline's, else dataraum)")
 
     commands.add_parser("pipelines", help="list the built-in pipeline configs")
     config = commands.add_parser("config", help="the effective settings, each with where it came from "
@@ -372,6 +380,24 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from dataraum_context import engines
+    from dataraum_context.engines.temporal import TemporalEngine, serve
+    from dataraum_context.pipeline import pipeline_config
+
+    settings = _settings(args)
+    project_engines = settings.pipeline_overrides().get("engines")  # the project file's, over the pipeline's
+    cfg = pipeline_config(settings.value("pipeline"), **({"engines": project_engines} if project_engines else {}))
+    configured = engines.create(engines.choose(cfg, TemporalEngine.name))
+    assert isinstance(configured, TemporalEngine)
+    address = args.address or configured.address
+    if not address:
+        raise ConfigError("dataraum worker needs a Temporal cluster: --address host:7233, or "
+                          f"engines.temporal.address in the pipeline config or {PROJECT_FILE}")
+    serve(address, args.namespace or configured.namespace, args.task_queue or configured.task_queue)
+    return 0
+
+
 def _cmd_pipelines(args: argparse.Namespace) -> int:
     from dataraum_context.pipeline import load_pipeline
 
@@ -436,7 +462,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sample": _cmd_sample, "dag": _cmd_dag, "steps": _cmd_steps,
              "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
-             "annotate": _cmd_annotate, "config": _cmd_config}
+             "annotate": _cmd_annotate, "config": _cmd_config, "worker": _cmd_worker}
 
 
 if __name__ == "__main__":

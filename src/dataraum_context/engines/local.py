@@ -90,8 +90,7 @@ class LocalEngine:
         overrides = {**given, **{d: record.results.get(d) for d in upstream}}
         t0 = time.perf_counter()
         try:
-            result, attempts = _with_retries(lambda: _execute(dr, name, overrides, workspace),
-                                             cfg.retries, name, record.warnings)
+            result, attempts = self._execute_step(dr, cfg, name, overrides, workspace, record.warnings)
         except Exception as exc:
             full = disk_full(exc)
             if full is not None:  # every later step would fail the same way
@@ -117,6 +116,11 @@ class LocalEngine:
             duration_s=time.perf_counter() - t0, tables_computed=computed, tables_cached=cached,
             attempts=attempts))
 
+
+    def _execute_step(self, dr: h_driver.Driver, cfg: PipelineConfig, name: str, overrides: dict[str, Any],
+                      workspace: Workspace, warnings: list[str]) -> tuple[Any, int]:
+        """One step's result and the runs it took (`retries:`); the durable engines run it as a task of theirs."""
+        return _with_retries(lambda: _execute(dr, name, overrides, workspace), cfg.retries, name, warnings)
 
 class _Record:
     """The run as it happens: steps, warnings and results, finished into a `PipelineRun`."""

@@ -139,9 +139,9 @@ def config_sources(sources: UserSources, workspace: Workspace) -> list[str | Sou
     if frame_kind(sources) is None and isinstance(sources, Iterable):
         paths = list(sources)
         for path in paths:
-            if not isinstance(path, (str, os.PathLike)):
+            if not isinstance(path, (str, os.PathLike, SourceSpec)):  # specs: a run's sources handed on
                 raise refused(path)
-        return [os.fspath(path) for path in paths]
+        return [path if isinstance(path, SourceSpec) else os.fspath(path) for path in paths]
     raise refused(sources)
 
 
