@@ -105,22 +105,39 @@ def _table(table: TableContext, detail: bool = True) -> list[str]:
         lines += ["| column | type | role |", "|---|---|---|"]
         lines += [f"| {md(col.name)} | {md(_type(col))} | {md(_role(col))} |" for col in table.columns]
         return [*lines, ""]
-    lines += ["| column | type | nulls | distinct | role | values |",
-             "|---|---|---|---|---|---|"]
+    lines += [f"| {' | '.join(COLUMN_HEADERS)} |", "|---" * len(COLUMN_HEADERS) + "|"]
     for col in table.columns:
-        lines.append("| " + " | ".join([
-            md(col.name),
-            md(_type(col)),
-            _percent(col.null_ratio),
-            _distinct(col),
-            md(_role(col)),
-            md(_values(col)),
-        ]) + " |")
+        name, type_, nulls, distinct, role, values = column_cells(col)
+        lines.append("| " + " | ".join([md(name), md(type_), nulls, distinct, md(role), md(values)]) + " |")
     lines.append("")
     if any(col.statistics and col.statistics.distinct_approximate for col in table.columns):
         lines += ["~ an estimated distinct count (HyperLogLog, within a few per cent); a column that may be "
                   "unique is always counted exactly.", ""]
     return lines
+
+
+COLUMN_HEADERS = ("column", "type", "nulls", "distinct", "role", "values")
+TIME_HEADERS = ("column", "granularity", "range", "cadence", "completeness", "gaps", "freshness", "trends")
+
+
+def column_cells(col: ColumnContext) -> list[str]:
+    """A column's row under COLUMN_HEADERS, as plain text (each format escapes it)."""
+    return [col.name, _type(col), _percent(col.null_ratio), _distinct(col), _role(col), _values(col)]
+
+
+def time_cells(table: str, p: TemporalProfile) -> list[str]:
+    """A time column's row under TIME_HEADERS, as plain text (each format escapes it)."""
+    return [
+        f"{table}.{p.column}" + (" (primary)" if p.primary else ""),
+        p.granularity or "",
+        f"{p.min} .. {p.max}",
+        _cadence(p),
+        f"{p.completeness:.0%} of {_count(p.expected_periods, p.period)}"
+        if p.completeness is not None and p.period else "",
+        (f"{p.gap_count:,}, largest {_count(p.largest_gap_periods, p.period)}" if p.gap_count else "none"),
+        _freshness(p),
+        _trends(p),
+    ]
 
 
 def _type(col: ColumnContext) -> str:
@@ -222,21 +239,8 @@ def _time_coverage(tables: tuple[TableContext, ...]) -> list[str]:
     rows = [(t.name, p) for t in tables for p in t.temporal]
     if not rows:
         return []
-    lines = ["## Time coverage", "",
-             "| column | granularity | range | cadence | completeness | gaps | freshness | trends |",
-             "|---|---|---|---|---|---|---|---|"]
-    for table, p in rows:
-        lines.append("| " + " | ".join(md(cell) for cell in [
-            f"{table}.{p.column}" + (" (primary)" if p.primary else ""),
-            p.granularity or "",
-            f"{p.min} .. {p.max}",
-            _cadence(p),
-            f"{p.completeness:.0%} of {_count(p.expected_periods, p.period)}"
-            if p.completeness is not None and p.period else "",
-            (f"{p.gap_count:,}, largest {_count(p.largest_gap_periods, p.period)}" if p.gap_count else "none"),
-            _freshness(p),
-            _trends(p),
-        ]) + " |")
+    lines = ["## Time coverage", "", f"| {' | '.join(TIME_HEADERS)} |", "|---" * len(TIME_HEADERS) + "|"]
+    lines += ["| " + " | ".join(md(cell) for cell in time_cells(table, p)) + " |" for table, p in rows]
     return [*lines, ""]
 
 
