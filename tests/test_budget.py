@@ -161,6 +161,24 @@ def test_relevance_puts_the_most_connected_table_first():
     assert relevance_order(doc) == ["dim", "fact", "lonely"]
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_what_two_tables_share_counts_too(fmt: str):
+    """Relationships show only with both their tables: measured one table at a time they cost
+    nothing, so a plan from those costs overshoots; the text is cut until it fits, and what
+    was undone is tried again: one table fits, and is shown."""
+    doc = _doc(["a", "b"], [("a", "b")] * 40)
+    render = output_format(fmt).render
+    alone = [token_counter().count(render(of_tables(doc, [n]))) for n in ("a", "b")]
+    both = token_counter().count(render(doc))
+    max_tokens = (both + max(alone)) // 2
+    text = fit(doc, render, max_tokens)
+    assert token_counter().count(text) <= max_tokens
+    if fmt == "json":
+        assert json.loads(text)["budget"]["tables_left_out"] == ["b"]
+    else:
+        assert "tables left out: b." in text and "\n## a (1 rows)" in text
+
+
 def test_of_tables_keeps_their_relationships_only():
     doc = _doc(["a", "b", "c"], [("a", "b"), ("b", "c")])
     cut = of_tables(doc, ["a", "b"])

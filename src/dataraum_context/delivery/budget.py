@@ -70,7 +70,27 @@ def _bpe_openai() -> TokenCounter:
 
         encoding = bpe_openai.get_encoding(ENCODING)
         encoding.encode_ordinary("loaded")  # (its files are read on first use)
-    return TokenCounter(f"bpe-openai {ENCODING}", lambda text: len(encoding.encode_ordinary(text)))
+
+    def count(text: str) -> int:
+        # it encodes at most 200,000 tokens a call (a character is at most 4 tokens); a token
+        # may span a cut, so each cut counts one more
+        pieces = _pieces(text, _PIECE)
+        return sum(len(encoding.encode_ordinary(p)) for p in pieces) + len(pieces) - 1
+
+    return TokenCounter(f"bpe-openai {ENCODING}", count)
+
+
+_PIECE = 50_000
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """`text` in pieces of at most `size` characters, cut after a line break where there is one."""
+    pieces = []
+    while len(text) > size:
+        cut = text.rfind("\n", 0, size) + 1 or size
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
 
 
 def _tiktoken() -> TokenCounter:
@@ -98,24 +118,44 @@ def fit(doc: ContextDocument, render: Callable[[ContextDocument], str], max_toke
         text = render(cut.model_copy(update={"budget": budget}))
         return text, counter.count(text)
 
-    best, tokens = rendered((), order)  # everything, when it fits
+    text, tokens = rendered((), order)  # everything, when it fits
     if tokens <= max_tokens:
-        return best
-    best, tokens = rendered((), ())
-    if tokens > max_tokens:
+        return text
+    text, base = rendered((), ())
+    if base > max_tokens:
         raise ConfigError(f"max_tokens {max_tokens:,} is too small: the context without any table takes "
-                          f"{tokens:,} tokens ({counter.name})")
-    brief: list[str] = []
-    for name in order:  # each table with its columns' types and roles, while it fits
-        text, tokens = rendered([*brief, name], ())
-        if tokens <= max_tokens:
-            best, brief = text, [*brief, name]
-    full: list[str] = []
-    for name in brief:  # then with its detail, the most relevant first
-        text, tokens = rendered([n for n in brief if n != name and n not in full], [*full, name])
-        if tokens <= max_tokens:
-            best, full = text, [*full, name]
-    return best
+                          f"{base:,} tokens ({counter.name})")
+    # what each table adds, measured alone: a plan from these sums, then checked on the whole
+    # text (a relationship, say, is only shown with both its tables), so rendering the whole
+    # document a few times rather than twice per table
+    brief_cost = {n: rendered([n], ())[1] - base for n in order}
+    detail_cost = {n: rendered((), [n])[1] - base - brief_cost[n] for n in order}
+    plan: list[tuple[str, int]] = []  # (table, level 1: facts, 2: detail), the most useful first
+    used = base
+    for level, costs in ((1, brief_cost), (2, detail_cost)):
+        for name in [n for n, lvl in plan if lvl == 1] if level == 2 else order:
+            if used + costs[name] <= max_tokens:
+                plan.append((name, level))
+                used += costs[name]
+
+    def planned(steps: list[tuple[str, int]]) -> tuple[str, int]:
+        full = [n for n, level in steps if level == 2]
+        return rendered([n for n, _ in steps if n not in full], full)
+
+    undone: list[tuple[str, int]] = []
+    text, tokens = planned(plan)
+    while tokens > max_tokens:  # undo the least useful steps until the overshoot is made up
+        over = tokens - max_tokens
+        while plan and over > 0:
+            undone.insert(0, plan.pop())
+            over -= (brief_cost if undone[0][1] == 1 else detail_cost)[undone[0][0]]
+        text, tokens = planned(plan)
+    for step in undone:  # then each step undone again, the most useful first, if it fits
+        if step[1] == 1 or (step[0], 1) in plan:
+            candidate, tokens = planned([*plan, step])
+            if tokens <= max_tokens:
+                text, plan = candidate, [*plan, step]
+    return text
 
 
 def relevance_order(doc: ContextDocument) -> list[str]:
