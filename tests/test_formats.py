@@ -91,6 +91,16 @@ def test_run_prints_the_context_within_max_tokens(shop: Path, tmp_path: Path):
     assert cli("run", str(shop), "--max-tokens", "-3").code == 2
 
 
+def test_the_html_report_within_a_budget_shows_types_and_roles_only_of_some_tables(filled: Path):
+    from dataraum_context.delivery.budget import token_counter
+
+    whole = token_counter().count(dc.context(filled, format="html"))
+    text = dc.context(filled, format="html", max_tokens=whole * 2 // 3)
+    assert token_counter().count(text) <= whole * 2 // 3
+    assert "Cut to fit" in text and "without column statistics: " in text
+    assert "<th>column</th><th>type</th><th>role</th></tr>" in text
+
+
 def test_formats_lists_each_with_its_extensions():
     result = cli("formats")
     assert result.code == 0

@@ -244,10 +244,6 @@ def _write(text: str, args: argparse.Namespace, what: str) -> None:
         sys.stdout.write(text)
 
 
-def _tables(n: int) -> str:
-    return f"{n} table{'' if n == 1 else 's'}"
-
-
 def _cmd_context(args: argparse.Namespace) -> int:
     from dataraum_context import context
 
@@ -284,8 +280,9 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
         print("dataraum: error: incomplete: some sources were not staged (see the warnings); "
               "the context covers the others", file=sys.stderr)
     if result.context is not None:
-        text = render(result.context, fmt, max_tokens=args.max_tokens)
-        _write(text, args, f"{_tables(len(result.context.tables))}, {result.duration_s:.1f}s")
+        tables = len(result.context.tables)
+        _write(render(result.context, fmt, max_tokens=args.max_tokens), args,
+               f"{tables} table{'' if tables == 1 else 's'}, {result.duration_s:.1f}s")
     if result.succeeded:
         return 0
     # a required step that failed on the user's input (a bad ontology name in the YAML) is still

@@ -5,7 +5,8 @@ columns, their quality issues and time coverage; per-column detail (statistics, 
 descriptions, every check with its SQL) only after that. So a budget fills in two passes, the
 tables ordered by relevance (the most connected first, then the most issues, the most time
 columns): first each table with its columns' types and roles, then each with its full detail,
-as long as the text stays within the budget. A table is in or out whole, never cut mid-table;
+as long as the text stays within the budget (planned from what each table adds alone, checked
+on the whole text, cut back until it fits). A table is in or out whole, never cut mid-table;
 what was left out is said in the text itself (`ContextDocument.budget`).
 
 Tokens are counted with a real tokenizer where one is installed: `bpe-openai` (the extra
@@ -132,11 +133,14 @@ def fit(doc: ContextDocument, render: Callable[[ContextDocument], str], max_toke
     detail_cost = {n: rendered((), [n])[1] - base - brief_cost[n] for n in order}
     plan: list[tuple[str, int]] = []  # (table, level 1: facts, 2: detail), the most useful first
     used = base
-    for level, costs in ((1, brief_cost), (2, detail_cost)):
-        for name in [n for n, lvl in plan if lvl == 1] if level == 2 else order:
-            if used + costs[name] <= max_tokens:
-                plan.append((name, level))
-                used += costs[name]
+    for name in order:
+        if used + brief_cost[name] <= max_tokens:
+            plan.append((name, 1))
+            used += brief_cost[name]
+    for name in [n for n, _ in plan]:
+        if used + detail_cost[name] <= max_tokens:
+            plan.append((name, 2))
+            used += detail_cost[name]
 
     def planned(steps: list[tuple[str, int]]) -> tuple[str, int]:
         full = [n for n, level in steps if level == 2]

@@ -124,7 +124,7 @@ def _diagram(doc: ContextDocument, anchors: dict[str, str]) -> str:
     height = 40 + max(len(layer) for layer in layers.values()) * (_BOX_H + _GAP_Y)
     roles = {t.name: t.role for t in doc.tables}
     edges = [_edge(r, boxes) for r in doc.relationships]
-    nodes = [(f'<a href="#{anchors[n]}"><g class="node {_e(roles.get(n) or "")}"><title>{_e(n)}</title>'
+    nodes = [(f'<a href="#{anchors.get(n, "tables")}"><g class="node {_e(roles.get(n) or "")}"><title>{_e(n)}</title>'
               f'<rect x="{bx:.0f}" y="{by:.0f}" width="{w:.0f}" height="{_BOX_H}" rx="6"/>'
               f'<text x="{bx + _PAD:.0f}" y="{by + 20:.0f}">{_e(labels[n])}</text></g></a>')
              for n, (bx, by, w) in boxes.items()]
