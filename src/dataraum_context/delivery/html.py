@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from dataraum_context.delivery.formats import OutputFormat
-from dataraum_context.delivery.render import COLUMN_HEADERS, TIME_HEADERS, column_cells, time_cells
+from dataraum_context.delivery.render import COLUMN_HEADERS, TIME_HEADERS, budget_note, column_cells, time_cells
 from dataraum_context.joins import columns_label
 
 if TYPE_CHECKING:
@@ -75,13 +75,7 @@ def _header(doc: ContextDocument) -> str:
         facts.append(f"semantics by {doc.semantic_provider}")
     lines = [f'<p class="meta">{_e("; ".join(facts))}</p>']
     if doc.budget is not None:
-        b = doc.budget
-        text = f"Cut to fit {b.max_tokens:,} tokens ({b.counter})"
-        if b.tables_left_out:
-            text += f"; tables left out: {', '.join(b.tables_left_out)}"
-        if b.tables_without_statistics:
-            text += f"; without column statistics: {', '.join(b.tables_without_statistics)}"
-        lines.append(f'<p class="note">{_e(text)}.</p>')
+        lines.append(f'<p class="note">{_e(budget_note(doc.budget))}</p>')
     return "\n".join(lines)
 
 

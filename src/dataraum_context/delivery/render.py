@@ -43,7 +43,7 @@ def to_markdown(doc: ContextDocument) -> str:
     lines = [f"# Data context ({len(doc.tables)} tables; pipeline {md(doc.pipeline)}{ontology}, "
              f"{doc.generated_at:%Y-%m-%d %H:%M} UTC{semantics})", ""]
     if doc.budget is not None:
-        lines += [_budget(doc.budget), ""]
+        lines += [md(budget_note(doc.budget)), ""]
     lines += _join_paths(doc.join_paths)
     lines += _time_coverage(doc.tables)
     lines += _quality(doc.quality)
@@ -74,13 +74,13 @@ def to_markdown(doc: ContextDocument) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _budget(b: ContextBudget) -> str:
-    """Says that (and how) the context was cut to fit a token budget."""
-    text = f"Cut to fit {b.max_tokens:,} tokens ({md(b.counter)})"
+def budget_note(b: ContextBudget) -> str:
+    """Says, as plain text, that (and how) the context was cut to fit a token budget."""
+    text = f"Cut to fit {b.max_tokens:,} tokens ({b.counter})"
     if b.tables_left_out:
-        text += f"; tables left out: {md(', '.join(b.tables_left_out))}"
+        text += f"; tables left out: {', '.join(b.tables_left_out)}"
     if b.tables_without_statistics:
-        text += f"; without column statistics: {md(', '.join(b.tables_without_statistics))}"
+        text += f"; without column statistics: {', '.join(b.tables_without_statistics)}"
     return text + "."
 
 
