@@ -23,6 +23,7 @@ ONTOLOGIES = "dataraum.ontologies"
 LLM_PROVIDERS = "dataraum.llm_providers"
 CORE = "dataraum-context"  # the distribution whose entry points are the built-ins
 WORKFLOW_ENGINES = "dataraum.workflow_engines"
+OUTPUT_FORMATS = "dataraum.output_formats"
 
 
 class PluginWarning(UserWarning):
@@ -69,6 +70,11 @@ def workflow_engines(names: Collection[str] | None = None) -> dict[str, type]:
     """Workflow engine classes by name (local, threads, dask, ray, and those of plugins); only
     those in `names`, when given."""
     return _discover(WORKFLOW_ENGINES, names)
+
+
+def output_formats() -> dict[str, Any]:
+    """Renderers of the context by format name (`delivery.formats` checks what they are)."""
+    return _discover(OUTPUT_FORMATS)
 
 
 def ontology_dirs() -> dict[str, Path]:

@@ -1,4 +1,5 @@
-"""Renderers of the context document (JSON, Markdown, YAML), and results in a notebook."""
+"""The context delivered: output formats (JSON, Markdown, YAML, HTML, and plugins'; `formats`),
+token budgets (`budget`), and results in a notebook."""
 
 from dataraum_context import joins, models
 from dataraum_context.delivery import notebook, render
