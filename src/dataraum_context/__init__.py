@@ -83,5 +83,7 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
         if cfg.engine != "local":
             raise ConfigError(f"engine {cfg.engine!r} is not available (available: local)")
         result = LocalEngine().run(dr, cfg, progress=progress, overrides=overrides)
+        if result.context is not None:
+            ws.write_context(result.context)
     left_out = dr.graph.config.get(SKIP_WARNINGS) or []
     return result.model_copy(update={"warnings": (*left_out, *result.warnings)})

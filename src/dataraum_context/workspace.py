@@ -7,6 +7,7 @@
     <root>/frames/<name>.parquet         in-memory frames handed to `driver()`/`run()`, as sources
     <root>/cache/                        Hamilton's cache
     <root>/runs/<run id>.json            one record per run: steps, status, timings, tables computed
+    <root>/context.json                  the context document of the last run that made one
     <root>/.lock                         the write lock; it holds who holds it
 
 Files are written under a temporary name and renamed, so a crash never leaves half a table.
@@ -34,7 +35,7 @@ import duckdb
 from pydantic import ValidationError
 
 from dataraum_context.errors import ConfigError, WorkspaceBusy, disk_full, first_line
-from dataraum_context.models import PipelineRun
+from dataraum_context.models import ContextDocument, PipelineRun
 from dataraum_context.sql import connect, open_tables, quote_literal
 
 STAGED = "staged"
@@ -43,6 +44,7 @@ QUARANTINE = "quarantine"
 FRAMES = "frames"
 CACHE = "cache"
 RUNS = "runs"
+CONTEXT = "context.json"
 LOCK = ".lock"
 CACHE_DATABASE = "metadata_store.db"  # Hamilton's SQLite metadata store in cache/
 STALE_TEMP_S = 300  # a temporary file untouched this long belongs to a write that died
@@ -204,6 +206,23 @@ class Workspace:
             except (OSError, ValidationError) as exc:
                 log.warning(f"{path}: not a run record, left out ({first_line(exc)})")
         return records
+
+    def write_context(self, doc: ContextDocument) -> Path:
+        """Keep the context of a run as `context.json` (written whole or not at all), for
+        readers: `dataraum context`, `dc.context`, the MCP server."""
+        return write_atomically(self.root / CONTEXT, doc.model_dump_json())
+
+    def context(self) -> ContextDocument:
+        """The context of the last run that made one; a ConfigError when there is none."""
+        path = self.root / CONTEXT
+        try:
+            return ContextDocument.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise ConfigError(f"workspace {self.root}: no context yet; run a pipeline on it first "
+                              f"(dataraum run SOURCES --workspace {self.root})") from None
+        except (OSError, ValidationError) as exc:
+            raise ConfigError(f"{path}: not a context document ({first_line(exc)}); run a pipeline "
+                              "again to write it") from None
 
     def remove(self, relative: str) -> None:
         self.path(relative).unlink(missing_ok=True)
