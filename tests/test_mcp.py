@@ -124,7 +124,8 @@ def test_unknown_names_are_one_line_errors_naming_the_valid_ones(shop_ws: Path):
     assert failed(shop_ws, "join_path", from_table="orders", to_table="nope").endswith(f"'nope' {valid}")
     assert failed(shop_ws, "get_relationships", table="nope").endswith(f"'nope' {valid}")
     assert failed(shop_ws, "get_quality_issues", table="nope").endswith(f"'nope' {valid}")
-    assert failed(shop_ws, "get_context", tables=["orders", "nope"]).endswith(f"'nope' {valid}")
+    assert failed(shop_ws, "get_context", tables=["orders", "nope"]).endswith(
+        "no table 'nope' in the context (its tables: customers, order_items, orders, products)")
     assert failed(shop_ws, "annotate", table="orders", column="nope", role="measure").endswith(
         "table orders has no column 'nope' (columns: order_id, customer_id, order_date, status, shipped_date, "
         "amount)")
@@ -137,6 +138,9 @@ def test_get_context_in_each_format_and_for_some_tables(shop_ws: Path):
     doc = json.loads(call(shop_ws, "get_context", format="json", tables=["orders"]))
     assert [t["name"] for t in doc["tables"]] == ["orders"]
     assert yaml.safe_load(call(shop_ws, "get_context", format="yaml"))["pipeline"] == "default"
+    budgeted = call(shop_ws, "get_context", max_tokens=600)
+    assert budgeted == dc.context(shop_ws, max_tokens=600) and len(budgeted) < len(markdown) / 3
+    assert "unknown output format 'docx'" in failed(shop_ws, "get_context", format="docx")
 
 
 def test_relationships_and_join_paths_come_with_sql_that_runs(shop_ws: Path):

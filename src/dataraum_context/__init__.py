@@ -8,6 +8,7 @@
 
     run = dc.run("default", sources=["data/shop/"])   # per-step status, criticality, progress
     run = dc.run("default", sources={"orders": orders_df, "customers": "data/customers.csv"})
+    text = dc.context("ws/", tables=["orders"], max_tokens=4000)   # for an agent's prompt
 
     dr = dc.builder().with_modules(staging, statistics, my_module).build()   # your own flow
 """
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from hamilton import driver as _h_driver
@@ -44,7 +46,8 @@ delivery.register()
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
-    "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "builder", "driver", "load_pipeline", "run",
+    "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "builder", "context", "driver", "load_pipeline",
+    "run",
 ]
 
 Sources = UserSources | None
@@ -87,3 +90,15 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
             ws.write_context(result.context)
     left_out = dr.graph.config.get(SKIP_WARNINGS) or []
     return result.model_copy(update={"warnings": (*left_out, *result.warnings)})
+
+
+def context(workspace: str | os.PathLike[str] = DEFAULT_WORKSPACE, tables: Sequence[str] | None = None,
+            max_tokens: int | None = None, format: str = "markdown") -> str:
+    """The context of a workspace's last run as text in an output format (markdown, json,
+    yaml, html, or one a plugin adds; `dataraum formats`): of `tables` only, when given;
+    within `max_tokens`, when given: the most relevant tables and facts first, each table whole
+    (`delivery.budget`). A table the context does not have is a DataraumError naming the ones
+    it has."""
+    from dataraum_context.delivery.formats import render
+
+    return render(Workspace(workspace).context(), format, tables, max_tokens)

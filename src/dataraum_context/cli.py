@@ -71,17 +71,26 @@ def _parser() -> argparse.ArgumentParser:
     annotate.add_argument("--ontology", default="base", metavar="NAME",
                           help="the ontology --term is checked against (default: base)")
 
+    context = commands.add_parser("context", help="print (or write) the context of a workspace's last run, "
+                                                  "of some tables, within a token budget")
+    context.add_argument("--workspace", default=DEFAULT_WORKSPACE,
+                         help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+    context.add_argument("--table", action="append", metavar="TABLE", help="only this table (repeatable)")
+    _output_options(context)
+
+    commands.add_parser("formats", help="list the output formats (--format), built-in and from plugins")
+
     serve_mcp = commands.add_parser("mcp", help="serve a workspace to AI agents over the Model Context Protocol "
                                                 "(tools, resources, a prompt; read-only SQL)")
     serve_mcp.add_argument("--workspace", default=DEFAULT_WORKSPACE,
                            help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
     serve_mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio",
-                     help="stdio (the client starts the server) or streamable HTTP (default: stdio)")
+                           help="stdio (the client starts the server) or streamable HTTP (default: stdio)")
     serve_mcp.add_argument("--host", default="127.0.0.1",
-                     help="address for --transport http (default: 127.0.0.1, this machine only)")
+                           help="address for --transport http (default: 127.0.0.1, this machine only)")
     serve_mcp.add_argument("--port", type=int, default=8000, help="port for --transport http (default: 8000)")
     serve_mcp.add_argument("--query-timeout", type=float, metavar="SECONDS",
-                     help="stop a query running longer than this (default: 30)")
+                           help="stop a query running longer than this (default: 30)")
 
     demo = commands.add_parser("demo", help="the default pipeline on the bundled sample shop")
     demo.add_argument("--workspace", help="workspace directory (default: a temporary one)")
@@ -128,8 +137,18 @@ def _pipeline_option(parser: argparse.ArgumentParser) -> None:
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write the context here (format from the extension)")
-    parser.add_argument("--format", choices=["json", "markdown", "yaml"],
-                        help="output format (default: from --out's extension, else markdown)")
+    parser.add_argument("--format", metavar="NAME",
+                        help="output format: json, markdown, yaml, html, or a plugin's (`dataraum formats`; "
+                             "default: from --out's extension, else markdown)")
+    parser.add_argument("--max-tokens", type=_positive, metavar="N",
+                        help="fit the context into N tokens: the most relevant tables and facts first, "
+                             "each table whole")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,17 +232,56 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return _run_and_write("default", [str(shop_dir())], workspace, args)
 
 
-def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argparse.Namespace,
-                   **config: Any) -> int:
-    from dataraum_context import run
-    from dataraum_context.delivery.render import format_for, render
+def _format_name(args: argparse.Namespace) -> str:
+    """The output format --format or --out's extension names (markdown when neither does), and
+    --out writable: checked before any work is done."""
+    from dataraum_context.delivery.formats import format_for, output_format, output_formats
 
     if args.out:
         _check_out(args.out)
-    fmt = args.format or (format_for(args.out) if args.out else "markdown")
-    if fmt is None:
+    name = args.format or (format_for(args.out) if args.out else "markdown")
+    if name is None:
+        extensions = ", ".join(e for f in output_formats().values() for e in f.extensions)
         raise DataraumError(f"--out {args.out}: cannot tell the format from the extension "
-                            "(use .json, .md or .yaml, or --format)")
+                            f"(use {extensions}, or --format)")
+    output_format(name)
+    return name
+
+
+def _write(text: str, args: argparse.Namespace, what: str) -> None:
+    if args.out:
+        write_atomically(args.out, text)
+        print(f"dataraum: wrote {args.out} ({what})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _tables(n: int) -> str:
+    return f"{n} table{'' if n == 1 else 's'}"
+
+
+def _cmd_context(args: argparse.Namespace) -> int:
+    from dataraum_context import context
+
+    fmt = _format_name(args)
+    _write(context(args.workspace, tables=args.table, max_tokens=args.max_tokens, format=fmt), args, fmt)
+    return 0
+
+
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from dataraum_context.delivery.formats import output_formats
+
+    for name, fmt in output_formats().items():
+        print(f"  {name:<10} {' '.join(fmt.extensions):<18} {fmt.description}")
+    return 0
+
+
+def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argparse.Namespace,
+                   **config: Any) -> int:
+    from dataraum_context import run
+    from dataraum_context.delivery.formats import render
+
+    fmt = _format_name(args)
     result = run(pipeline, sources=sources, workspace=workspace, progress=sys.stderr.isatty(),
                  **config)
     for warning in result.warnings:
@@ -238,14 +296,8 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
         print("dataraum: error: incomplete: some sources were not staged (see the warnings); "
               "the context covers the others", file=sys.stderr)
     if result.context is not None:
-        text = render(result.context, fmt)
-        if args.out:
-            write_atomically(args.out, text)
-            tables = len(result.context.tables)
-            print(f"dataraum: wrote {args.out} ({tables} table{'' if tables == 1 else 's'}, "
-                  f"{result.duration_s:.1f}s)", file=sys.stderr)
-        else:
-            sys.stdout.write(text)
+        text = render(result.context, fmt, max_tokens=args.max_tokens)
+        _write(text, args, f"{_tables(len(result.context.tables))}, {result.duration_s:.1f}s")
     if result.succeeded:
         return 0
     # a required step that failed on the user's input (a bad ontology name in the YAML) is still
@@ -409,7 +461,7 @@ def _cmd_mcp(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sample": _cmd_sample, "dag": _cmd_dag, "steps": _cmd_steps,
              "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
-             "annotate": _cmd_annotate, "mcp": _cmd_mcp}
+             "annotate": _cmd_annotate, "context": _cmd_context, "formats": _cmd_formats, "mcp": _cmd_mcp}
 
 
 if __name__ == "__main__":

@@ -698,10 +698,21 @@ class TableContext(Frozen):
     quality: TableQuality | None = None  # the checks on this table and its score (quality_assessment)
 
 
+class ContextBudget(Frozen):
+    """How a context was cut to a token budget (`delivery.budget`): whole tables left out, the
+    least relevant first, and tables shown without their per-column detail."""
+
+    max_tokens: int
+    counter: str  # how tokens were counted: a tokenizer's name, or the documented estimate
+    tables_left_out: tuple[str, ...] = ()
+    tables_without_statistics: tuple[str, ...] = ()  # columns with type and role only
+
+
 class ContextDocument(Displayed):
     pipeline: str
     generated_at: datetime
     ontology: str | None = None  # the domain ontology the semantic steps used: "name version"
+    budget: ContextBudget | None = None  # set when the context was cut to a token budget
     tables: tuple[TableContext, ...]
     relationships: tuple[Relationship, ...] = ()
     # joins a semantic provider proposed, not measured (source: the provider's name)

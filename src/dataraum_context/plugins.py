@@ -21,6 +21,7 @@ LOADERS = "dataraum.loaders"
 PIPELINE_STEPS = "dataraum.pipeline_steps"
 ONTOLOGIES = "dataraum.ontologies"
 LLM_PROVIDERS = "dataraum.llm_providers"
+OUTPUT_FORMATS = "dataraum.output_formats"
 
 
 class PluginWarning(UserWarning):
@@ -56,6 +57,11 @@ def pipeline_modules(names: Collection[str] | None = None) -> dict[str, ModuleTy
 def llm_providers() -> dict[str, type]:
     """Semantic provider classes by name (heuristic, anthropic, and those of plugins)."""
     return _discover(LLM_PROVIDERS)
+
+
+def output_formats() -> dict[str, Any]:
+    """Renderers of the context by format name (`delivery.formats` checks what they are)."""
+    return _discover(OUTPUT_FORMATS)
 
 
 def ontology_dirs() -> dict[str, Path]:

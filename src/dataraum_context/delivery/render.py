@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from dataraum_context.delivery.formats import OutputFormat
 from dataraum_context.delivery.markdown import code
 from dataraum_context.delivery.markdown import text as md
 from dataraum_context.joins import columns_label
@@ -13,6 +14,7 @@ from dataraum_context.joins import columns_label
 if TYPE_CHECKING:
     from dataraum_context.models import (
         ColumnContext,
+        ContextBudget,
         ContextDocument,
         JoinPath,
         KeyAgreement,
@@ -23,19 +25,6 @@ if TYPE_CHECKING:
         TableContext,
         TemporalProfile,
     )
-
-FORMATS = ("json", "markdown", "yaml")
-_EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".yaml": "yaml", ".yml": "yaml"}
-
-
-def format_for(path: str) -> str | None:
-    """The output format a file name implies, or None."""
-    lower = path.lower()
-    return next((fmt for ext, fmt in _EXTENSIONS.items() if lower.endswith(ext)), None)
-
-
-def render(doc: ContextDocument, fmt: str) -> str:
-    return {"json": to_json, "markdown": to_markdown, "yaml": to_yaml}[fmt](doc)
 
 
 def to_json(doc: ContextDocument, indent: int | None = 2) -> str:
@@ -53,11 +42,14 @@ def to_markdown(doc: ContextDocument) -> str:
     semantics = f"; semantics by {md(doc.semantic_provider)}" if doc.semantic_provider else ""
     lines = [f"# Data context ({len(doc.tables)} tables; pipeline {md(doc.pipeline)}{ontology}, "
              f"{doc.generated_at:%Y-%m-%d %H:%M} UTC{semantics})", ""]
+    if doc.budget is not None:
+        lines += [_budget(doc.budget), ""]
     lines += _join_paths(doc.join_paths)
     lines += _time_coverage(doc.tables)
     lines += _quality(doc.quality)
+    brief = set(doc.budget.tables_without_statistics) if doc.budget else set()
     for table in doc.tables:
-        lines += _table(table)
+        lines += _table(table, detail=table.name not in brief)
     if doc.relationships or doc.key_agreement:
         lines += ["## Relationships", ""]
         if doc.key_agreement:
@@ -82,7 +74,18 @@ def to_markdown(doc: ContextDocument) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _table(table: TableContext) -> list[str]:
+def _budget(b: ContextBudget) -> str:
+    """Says that (and how) the context was cut to fit a token budget."""
+    text = f"Cut to fit {b.max_tokens:,} tokens ({md(b.counter)})"
+    if b.tables_left_out:
+        text += f"; tables left out: {md(', '.join(b.tables_left_out))}"
+    if b.tables_without_statistics:
+        text += f"; without column statistics: {md(', '.join(b.tables_without_statistics))}"
+    return text + "."
+
+
+def _table(table: TableContext, detail: bool = True) -> list[str]:
+    """A table's section; with `detail` false, its columns with type and role only."""
     facts = [f"{table.row_count:,} rows"]
     if table.quarantined_values:
         facts.append(f"{table.quarantined_values:,} value{'s' if table.quarantined_values > 1 else ''} quarantined")
@@ -98,12 +101,16 @@ def _table(table: TableContext) -> list[str]:
         q = table.quality
         lines += [f"Quality {q.score:.2f}: {q.failed} of {q.checks} checks not passed"
                   f"{f', {q.errors} could not run' if q.errors else ''}.", ""]
+    if not detail:
+        lines += ["| column | type | role |", "|---|---|---|"]
+        lines += [f"| {md(col.name)} | {md(_type(col))} | {md(_role(col))} |" for col in table.columns]
+        return [*lines, ""]
     lines += ["| column | type | nulls | distinct | role | values |",
              "|---|---|---|---|---|---|"]
     for col in table.columns:
         lines.append("| " + " | ".join([
             md(col.name),
-            md(col.data_type + (f" ({col.unit})" if col.unit else "")),
+            md(_type(col)),
             _percent(col.null_ratio),
             _distinct(col),
             md(_role(col)),
@@ -114,6 +121,10 @@ def _table(table: TableContext) -> list[str]:
         lines += ["~ an estimated distinct count (HyperLogLog, within a few per cent); a column that may be "
                   "unique is always counted exactly.", ""]
     return lines
+
+
+def _type(col: ColumnContext) -> str:
+    return col.data_type + (f" ({col.unit})" if col.unit else "")
 
 
 def _role(col: ColumnContext) -> str:
@@ -187,7 +198,8 @@ def _link(r: Relationship | RelationshipRef) -> str:
 
 def _key_agreement(a: KeyAgreement) -> str:
     """One line: how the foreign keys a source declares agree with the values."""
-    parts = [f"Declared keys: {md(a.summary)}."]
+    # a context of some of the tables lists their keys only: the summary counted all of them
+    parts = [f"Declared keys: {md(a.summary)}." if a.summary else "Declared keys among these tables."]
     for title, refs in (("With orphans", [r for r in a.confirmed if r.note]), ("Not found", a.not_found),
                         ("Not declared", a.undeclared)):
         if refs:
@@ -294,3 +306,9 @@ def _issue(r: QualityResult) -> str:
         return text
     params = f" with parameters {md(list(r.parameters))}" if r.parameters else ""
     return text + f". {code(r.sql)}{params}"
+
+
+JSON = OutputFormat(render=to_json, extensions=(".json",), description="the whole document as JSON")
+MARKDOWN = OutputFormat(render=to_markdown, extensions=(".md", ".markdown"),
+                        description="compact Markdown for an LLM prompt (the default)")
+YAML = OutputFormat(render=to_yaml, extensions=(".yaml", ".yml"), description="the whole document as YAML")

@@ -5,8 +5,8 @@ A user error in a tool (an unknown table, a refused query) becomes a tool error 
 the one-line message; anything else is the SDK's generic tool error, logged on stderr.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the SDK reads the tools' parameter annotations, and
+# some name values of `build_server` (the installed output formats).
 import functools
 import json
 import os
@@ -20,6 +20,7 @@ from mcp.types import Resource as ResourceInfo
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
+from dataraum_context.delivery.formats import output_formats
 from dataraum_context.errors import DataraumError
 from dataraum_context.llm.protocol import SemanticRole
 from dataraum_context.mcp.sandbox import MAX_ROWS, MAX_ROWS_CAP, TIMEOUT_S
@@ -92,6 +93,7 @@ class WorkspaceServer(MCPServer):
 
 def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S) -> WorkspaceServer:
     tools = WorkspaceTools(workspace, timeout_s)
+    formats = ", ".join(output_formats())
     app = WorkspaceServer(tools, name="dataraum", instructions=INSTRUCTIONS, log_level="WARNING")
     reading = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -114,13 +116,15 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
     @_user_errors
     def get_context(
         tables: Annotated[list[str] | None, Field(description="only these tables (default: all)")] = None,
-        format: Annotated[Literal["markdown", "json", "yaml"],
-                          Field(description="markdown reads best in a prompt; json has every field")] = "markdown",
-        max_tokens: Annotated[int | None, Field(ge=1, description="fit the text into this many tokens, "
-                                                                   "most useful facts first")] = None,
+        format: Annotated[str, Field(description=f"output format, one of: {formats}; markdown reads best in a "
+                                                 "prompt, json has every field")] = "markdown",
+        max_tokens: Annotated[int | None, Field(ge=1, description="fit the text into this many tokens: the most "
+                                                                   "useful facts and tables first, each table "
+                                                                   "whole")] = None,
     ) -> str:
         """The context document: join paths, time coverage, quality, then each table with its
-        columns (type, nulls, distinct, role, values), relationships and warnings."""
+        columns (type, nulls, distinct, role, values), relationships and warnings. With
+        max_tokens, the least relevant tables and details are left out, and it says which."""
         return tools.get_context(tables, format, max_tokens)
 
     @app.tool(annotations=reading)

@@ -31,7 +31,6 @@ from dataraum_context.sql import quarantine_view, quote_literal
 from dataraum_context.workspace import CONTEXT, TABLES, Workspace
 
 SEVERITIES = ("error", "warning", "info")
-FORMATS = ("markdown", "json", "yaml")
 
 
 class WorkspaceTools:
@@ -113,20 +112,9 @@ class WorkspaceTools:
 
     def get_context(self, tables: list[str] | None = None, fmt: str = "markdown",
                     max_tokens: int | None = None) -> str:
-        from dataraum_context.delivery.render import render
+        import dataraum_context as dc
 
-        if fmt not in FORMATS:
-            raise DataraumError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
-        if max_tokens is not None:
-            raise DataraumError("max_tokens is not supported by this version")
-        doc = self.context_document()
-        if tables:
-            names = [t.name for t in doc.tables]
-            unknown = [t for t in tables if t not in names]
-            if unknown:
-                raise DataraumError(f"unknown table {unknown[0]!r} (tables: {', '.join(names)})")
-            doc = doc.model_copy(update={"tables": tuple(t for t in doc.tables if t.name in tables)})
-        return render(doc, fmt)
+        return dc.context(self.ws.root, tables or None, max_tokens, fmt)
 
     def get_relationships(self, table: str | None = None) -> list[dict[str, Any]]:
         if table is not None:
