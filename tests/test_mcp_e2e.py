@@ -4,8 +4,10 @@ while a pipeline writes the same workspace."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -22,9 +24,12 @@ import pytest
 import dataraum_context as dc
 from dataraum_context.sample import shop_dir
 
+from support.pages import code_blocks, run_python
+
 pytestmark = pytest.mark.e2e
 
 DATARAUM = str(Path(sys.executable).with_name("dataraum"))
+AGENTS = Path(__file__).resolve().parents[1] / "docs" / "AGENTS.md"
 TIMEOUT_S = 2.0
 
 
@@ -185,3 +190,22 @@ def _events(path: Path, rows: int) -> None:
     duckdb.execute(f"COPY (SELECT range AS event_id, range % 1000 AS user_id, DATE '2024-01-01' + "
                    f"CAST(range % 365 AS INTEGER) AS day, round(random() * 100, 2) AS amount, 'k' || (range % 7) "
                    f"AS kind FROM range({rows})) TO '{path}' (HEADER)")
+
+
+def test_the_python_example_of_docs_agents_runs_as_written(tmp_path: Path, monkeypatch, capsys):
+    """docs/AGENTS.md's client: started in a directory whose `.dataraum/` a pipeline filled."""
+    assert dc.run("default", sources=[str(shop_dir())], workspace=tmp_path / ".dataraum").succeeded
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{Path(DATARAUM).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    [block] = [b for b in code_blocks(AGENTS) if b.kind == "python"]
+    run_python(block, "docs/AGENTS.md")
+    printed = capsys.readouterr().out.splitlines()
+    assert [t["table"] for t in json.loads(printed[0])] == ["customers", "order_items", "orders", "products"]
+    revenue = ast.literal_eval(printed[-1])
+    assert revenue[0][0] == "DE" and sum(r[1] for r in revenue) == pytest.approx(
+        _sum(tmp_path / ".dataraum", "SELECT sum(order_items.amount) FROM order_items JOIN orders USING (order_id) "
+             "JOIN customers USING (customer_id)"))
+
+
+def _sum(ws: Path, sql: str) -> float:
+    return dc.Workspace(ws).sql(sql).fetchall()[0][0]

@@ -1,8 +1,9 @@
 """The MCP server: `WorkspaceTools` as tools, the context and each table as resources, and a
 prompt that tells an agent how to work with them. On stdio, or streamable HTTP on 127.0.0.1.
 
-A user error in a tool (an unknown table, a refused query) becomes a tool error whose text is
-the one-line message; anything else is the SDK's generic tool error, logged on stderr.
+A tool answers JSON (text and structured content). A user error in a tool (an unknown table, a
+refused query) becomes a tool error whose text is the one-line message; anything else is the
+SDK's generic tool error, logged on stderr.
 """
 
 # No `from __future__ import annotations`: the SDK reads the tools' parameter annotations, and
@@ -12,12 +13,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from mcp.types import Resource as ResourceInfo
-from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from dataraum_context.delivery.formats import output_formats
@@ -56,19 +57,25 @@ You are working with the tables of a dataraum workspace through these tools.
    description)`; the next pipeline run uses it.
 {question}"""
 
-T = TypeVar("T")
 Table = Annotated[str, Field(description="a table name, as list_tables gives it")]
 
 
-def _user_errors(fn: Callable[..., T]) -> Callable[..., T]:
-    """A DataraumError raised by a tool as a tool error the model reads (its one-line message)."""
+def _tool(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A tool's answer as compact JSON text (the SDK's own indents every value onto a line of
+    its own, which costs an agent tokens) beside the same structured content; a DataraumError
+    as a tool error the model reads, its one-line message."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            answer = fn(*args, **kwargs)
         except DataraumError as exc:
             raise ToolError(str(exc)) from None
+        if isinstance(answer, str):
+            return answer
+        text = json.dumps(answer, ensure_ascii=False, default=str)
+        return CallToolResult(content=[TextContent(type="text", text=text)],
+                              structured_content={"result": answer} if isinstance(answer, list) else answer)
 
     return wrapper
 
@@ -98,14 +105,14 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
     reading = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def list_tables() -> list[dict[str, Any]]:
         """The workspace's tables: rows, columns, role (fact, dimension, ...), key, quality score
         (0..1), primary time column and a one-line description. Start here."""
         return tools.list_tables()
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def describe_table(table: Table) -> dict[str, Any]:
         """One table in detail: each column's type, semantic role, business term, description,
         null ratio, distinct count and statistics (min, max, mean, quantiles, top values), its
@@ -113,7 +120,7 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
         return tools.describe_table(table)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def get_context(
         tables: Annotated[list[str] | None, Field(description="only these tables (default: all)")] = None,
         format: Annotated[str, Field(description=f"output format, one of: {formats}; markdown reads best in a "
@@ -128,7 +135,7 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
         return tools.get_context(tables, format, max_tokens)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def get_relationships(
         table: Annotated[str | None, Field(description="only relationships of this table (default: all)")] = None,
     ) -> list[dict[str, Any]]:
@@ -138,14 +145,14 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
         return tools.get_relationships(table)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def join_path(from_table: Table, to_table: Table) -> dict[str, Any]:
         """The shortest chain of relationships from one table to another, with the SQL of the join
         (FROM ... JOIN ... ON ...) ready to put in a query, and whether it multiplies rows."""
         return tools.join_path(from_table, to_table)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def get_metrics(
         ontology: Annotated[str | None, Field(description="an ontology name (default: the one the context "
                                                           "was built with)")] = None,
@@ -156,7 +163,7 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
         return tools.get_metrics(ontology)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def get_quality_issues(
         table: Annotated[str | None, Field(description="only this table (default: all)")] = None,
         severity: Annotated[Literal["error", "warning", "info"] | None,
@@ -167,7 +174,7 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
         return tools.get_quality_issues(table, severity)
 
     @app.tool(annotations=reading)
-    @_user_errors
+    @_tool
     def query(
         sql: Annotated[str, Field(description="one SELECT or WITH ... SELECT statement, DuckDB dialect")],
         max_rows: Annotated[int | None, Field(ge=1, le=MAX_ROWS_CAP, description=f"rows to return (default "
@@ -180,7 +187,7 @@ def build_server(workspace: str | os.PathLike[str], timeout_s: float = TIMEOUT_S
 
     @app.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
                                           open_world_hint=False))
-    @_user_errors
+    @_tool
     def annotate(
         table: Table,
         column: Annotated[str, Field(description="a column of the table")],
