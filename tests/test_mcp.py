@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -17,8 +18,10 @@ import pytest
 import yaml
 
 import dataraum_context as dc
-from dataraum_context.mcp.sandbox import MAX_ROWS, MAX_ROWS_CAP
+from dataraum_context.mcp.metrics import bind_metrics, metric_expression
+from dataraum_context.mcp.sandbox import MAX_ROWS, MAX_ROWS_CAP, read_only_connection
 from dataraum_context.mcp.server import CONTEXT_URI, build_server
+from dataraum_context.ontology import load_ontology
 from dataraum_context.sample import shop_dir
 
 from conftest import cli
@@ -185,6 +188,50 @@ def test_metrics_are_bound_to_columns_and_run(shop_ws: Path):
     assert missing["reason"] == "no column has the business term order_total or order_id"
 
 
+def test_a_metric_whose_sql_fails_says_why(own_ws: Path):
+    """A business term on a column of the wrong type (a person's annotation can do that): the
+    metric binds, and its error is reported in place of a value."""
+    ws = dc.Workspace(own_ws)
+    doc = ws.context()
+    customers = doc.table("customers")
+    columns = tuple(c.model_copy(update={"business_term": "amount"}) if c.name == "name" else c
+                    for c in customers.columns)
+    tables = tuple(t.model_copy(update={"columns": columns}) if t.name == "customers" else t for t in doc.tables)
+    ws.write_context(doc.model_copy(update={"tables": tables}))
+    wrong = next(m for m in call(own_ws, "get_metrics") if m["metric"] == "total_amount" and m["table"] == "customers")
+    assert "value" not in wrong and "sum(VARCHAR)" in wrong["error"]
+
+
+def test_metric_formulas_become_sql():
+    """Metrics named in a formula are expanded, COUNT_DISTINCT is COUNT(DISTINCT ...), and a bare
+    concept is aggregated as its temporal behaviour says (revenue additive: summed; a balance
+    is not summed over time: averaged)."""
+    onto = load_ontology("financial_reporting")
+    metric = {m.name: m for m in onto.metrics}
+    columns = {c: f"c_{c}" for m in onto.metrics for c in m.required_concepts}
+    assert metric_expression(metric["gross_margin"], onto, columns) == \
+        '(SUM("c_revenue") - SUM("c_cogs")) / NULLIF(SUM("c_revenue"), 0)'
+    assert metric_expression(metric["current_ratio"], onto, columns) == \
+        'AVG("c_current_assets") / NULLIF(AVG("c_current_liabilities"), 0)'
+    retail = load_ontology("retail")
+    aov = next(m for m in retail.metrics if m.name == "average_order_value")
+    assert metric_expression(aov, retail, {"order_total": "total", "order_id": "id"}) == \
+        'SUM("total") / COUNT(DISTINCT "id")'
+
+
+def test_metrics_whose_concepts_are_in_different_tables_are_not_applicable(shop_ws: Path):
+    doc = dc.Workspace(shop_ws).context()
+    onto = load_ontology("financial_reporting")
+    terms = {"orders": {"amount": "revenue"}, "order_items": {"amount": "cogs"}}
+    tables = tuple(t.model_copy(update={"columns": tuple(
+        c.model_copy(update={"business_term": terms.get(t.name, {}).get(c.name)}) for c in t.columns)})
+        for t in doc.tables)
+    gross = next(b for b in bind_metrics(doc.model_copy(update={"tables": tables}), onto)
+                 if b.metric.name == "gross_profit")
+    assert gross.sql is None
+    assert gross.reason == "revenue, cogs are not in one table (revenue: orders.amount; cogs: order_items.amount)"
+
+
 def test_quality_issues_come_with_sql_returning_the_failing_rows(shop_ws: Path):
     issues = call(shop_ws, "get_quality_issues")
     assert [i["severity"] for i in issues][:3] == ["error", "warning", "warning"]
@@ -219,7 +266,8 @@ def outside(tmp_path: Path) -> Path:
 
 
 def test_query_refuses_writes_several_statements_and_any_other_file(shop_ws: Path, outside: Path, tmp_path: Path):
-    traversal = f"{shop_ws}/tables/../../{outside.parent.name}/{outside.name}"
+    traversal = f"{shop_ws}/tables/{os.path.relpath(outside, shop_ws / 'tables')}"  # ws/tables/../../../x
+    assert ".." in traversal and Path(traversal).resolve() == outside
     written = tmp_path / "out.csv"
     refusals = {
         "DELETE FROM orders": "only SELECT (or WITH ... SELECT) is allowed, not DELETE",
@@ -245,6 +293,22 @@ def test_query_refuses_writes_several_statements_and_any_other_file(shop_ws: Pat
         message = failed(shop_ws, "query", sql=sql)
         assert message.startswith("Error executing tool query: ") and reason in message, (sql, message)
     assert not written.exists()
+
+
+def test_the_sandbox_connection_itself_reads_no_other_file_and_stays_locked(shop_ws: Path, outside: Path):
+    """Below the statement check: the connection a query runs on."""
+    con = read_only_connection(dc.Workspace(shop_ws))
+    try:
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(200,)]
+        for sql in (f"SELECT * FROM read_parquet('{outside}')", f"COPY orders TO '{outside.parent / 'x.csv'}'",
+                    f"ATTACH '{outside.parent / 'x.duckdb'}'", "INSTALL httpfs", "LOAD httpfs"):
+            with pytest.raises(duckdb.PermissionException):
+                con.execute(sql)
+        for setting in ("enable_external_access = true", "allowed_paths = ['/']", "lock_configuration = false"):
+            with pytest.raises(duckdb.InvalidInputException, match="the configuration has been locked"):
+                con.execute(f"SET {setting}")
+    finally:
+        con.close()
 
 
 def test_a_long_query_is_stopped_at_the_time_limit(shop_ws: Path):
@@ -299,6 +363,9 @@ def test_the_prompt_tells_how_to_use_the_tools(shop_ws: Path):
 def test_a_workspace_without_a_context_still_lists_and_queries(own_ws: Path):
     (own_ws / "context.json").unlink()
     assert call(own_ws, "list_tables")[0] == {"table": "customers", "columns": 7, "in_context": False}
+    described = call(own_ws, "describe_table", table="orders")
+    assert described["columns"][0] == {"name": "order_id", "type": "BIGINT"}
+    assert "next pipeline run" in described["note"]
     assert call(own_ws, "query", sql="SELECT count(*) FROM customers")["rows"] == [[61]]
     assert "no context yet" in failed(own_ws, "get_quality_issues")
 

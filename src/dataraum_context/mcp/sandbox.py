@@ -129,12 +129,15 @@ def run_query(ws: Workspace, sql: str, max_rows: int | None = None, timeout_s: f
 
 
 def _json(value: Any) -> Any:
-    """A value as JSON can carry it: numbers and text as they are, the rest as text."""
+    """A value as JSON can carry it: numbers and text as they are, the rest as text (dates in
+    ISO form)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-    if isinstance(value, decimal.Decimal | dt.date | dt.time | dt.timedelta | uuid.UUID):
+    if isinstance(value, decimal.Decimal):  # a number where a float holds it exactly, else its digits
+        return float(value) if decimal.Decimal(repr(float(value))) == value else str(value)
+    if isinstance(value, dt.date | dt.time | dt.timedelta | uuid.UUID):
         return str(value)
     if isinstance(value, bytes):
         return value.hex()

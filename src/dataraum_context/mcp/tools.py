@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import closing
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from dataraum_context.errors import ConfigError, DataraumError
 from dataraum_context.joins import join_path, join_sql
@@ -27,7 +26,7 @@ from dataraum_context.models import (
     Relationship,
     TableContext,
 )
-from dataraum_context.sql import quarantine_view, quote_literal
+from dataraum_context.sql import connect, quarantine_view, quote_literal
 from dataraum_context.workspace import CONTEXT, TABLES, Workspace
 
 SEVERITIES = ("error", "warning", "info")
@@ -206,8 +205,11 @@ class WorkspaceTools:
     # --- helpers -----------------------------------------------------------------------------
 
     def _schema(self, table: str) -> dict[str, str]:
-        schema = pq.read_schema(self.ws.path(self.ws.relative(TABLES, table)))
-        return {field.name: str(field.type) for field in schema}
+        """The table's columns with their DuckDB types, from its Parquet file."""
+        with closing(connect()) as con:
+            described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                    [str(self.ws.path(self.ws.relative(TABLES, table)))]).fetchall()
+        return {name: data_type for name, data_type, *_ in described}
 
 
 def _failed(t: TableContext) -> list[QualityResult]:
