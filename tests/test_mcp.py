@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -381,3 +382,13 @@ def test_cli_errors_are_one_line(tmp_path: Path, shop_ws: Path):
 
 def _scalar(ws: Path, sql: str) -> Any:
     return dc.Workspace(ws).sql(sql).fetchall()[0][0]
+
+
+def test_without_the_mcp_package_the_command_says_what_to_install(shop_ws: Path, monkeypatch):
+    for name in [m for m in sys.modules if m == "mcp" or m.startswith("mcp.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "dataraum_context.mcp.server")
+    result = cli("mcp", "--workspace", str(shop_ws))
+    assert result.code == 2
+    assert result.err == ("dataraum: error: dataraum mcp needs the mcp package (mcp is not installed): "
+                          "pip install 'dataraum-context[mcp]'\n")

@@ -449,7 +449,8 @@ def _cmd_mcp(args: argparse.Namespace) -> int:
     try:
         from dataraum_context.mcp.server import serve
     except ImportError as exc:
-        raise DataraumError(f"dataraum mcp needs the mcp package ({exc.name} is missing): "
+        missing = (exc.name or "mcp").split(".")[0]
+        raise DataraumError(f"dataraum mcp needs the mcp package ({missing} is not installed): "
                             "pip install 'dataraum-context[mcp]'") from None
     if args.transport == "http" and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"dataraum: warning: serving on {args.host}: anyone who reaches it can read the workspace "
