@@ -113,7 +113,7 @@ class WorkspaceTools:
                     max_tokens: int | None = None) -> str:
         import dataraum_context as dc
 
-        return dc.context(self.ws.root, tables or None, max_tokens, fmt)
+        return dc.context(self.ws.root, tables=tables or None, max_tokens=max_tokens, format=fmt)
 
     def get_relationships(self, table: str | None = None) -> list[dict[str, Any]]:
         if table is not None:
