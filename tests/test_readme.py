@@ -2,8 +2,8 @@
 
 Blocks of YAML that open with a `# <path>` comment are the files the commands name, written
 there before anything runs (`support/pages.py`). Skipped lines: the install command and the checks (what CI
-runs before this), the test commands (this suite) and the benchmark (minutes at full size;
-`test_benchmark.py` runs it small).
+runs before this), the test commands (this suite), the benchmark (minutes at full size;
+`test_benchmark.py` runs it small) and the MCP server (`test_mcp_e2e.py` runs it).
 Claude is the real SDK against a local Messages API server.
 """
 
@@ -18,7 +18,8 @@ from support.messages_api import good_answer, tool_use
 from support.pages import code_blocks, run_commands, run_python, write_files
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-NOT_RUN = ("pip install", "pytest", "python -m pytest", "ruff", "mypy", "python benchmarks/")
+# `dataraum mcp` is a server that runs until its client leaves: test_mcp_e2e.py runs it
+NOT_RUN = ("pip install", "pytest", "python -m pytest", "ruff", "mypy", "python benchmarks/", "dataraum mcp")
 
 
 def test_the_readme_has_what_this_test_runs():

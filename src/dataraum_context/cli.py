@@ -81,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("formats", help="list the output formats (--format), built-in and from plugins")
 
+    serve_mcp = commands.add_parser("mcp", help="serve a workspace to AI agents over the Model Context Protocol "
+                                                "(tools, resources, a prompt; read-only SQL)")
+    _setting_options(serve_mcp, "workspace")
+    serve_mcp.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                           help="stdio (the client starts the server) or streamable HTTP (default: stdio)")
+    serve_mcp.add_argument("--host", default="127.0.0.1",
+                           help="address for --transport http (default: 127.0.0.1, this machine only)")
+    serve_mcp.add_argument("--port", type=int, default=8000, help="port for --transport http (default: 8000)")
+    serve_mcp.add_argument("--query-timeout", type=float, metavar="SECONDS",
+                           help="stop a query running longer than this (default: 30)")
+
     demo = commands.add_parser("demo", help="the default pipeline on the bundled sample shop")
     demo.add_argument("--workspace", help="workspace directory (default: a temporary one)")
     _output_options(demo)
@@ -509,10 +520,34 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from dataraum_context.workspace import Workspace
+
+    workspace = _settings(args).value("workspace")
+    ws = Workspace(workspace)
+    if not ws.root.is_dir():
+        raise DataraumError(f"workspace {workspace}: no such directory (run a pipeline on it first: "
+                            f"dataraum run SOURCES --workspace {workspace})")
+    if args.query_timeout is not None and args.query_timeout <= 0:
+        raise DataraumError(f"--query-timeout {args.query_timeout:g}: give a number of seconds above 0")
+    try:
+        from dataraum_context.mcp.server import serve
+    except ImportError as exc:
+        missing = (exc.name or "mcp").split(".")[0]
+        raise DataraumError(f"dataraum mcp needs the mcp package ({missing} is not installed): "
+                            "pip install 'dataraum-context[mcp]'") from None
+    if args.transport == "http" and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"dataraum: warning: serving on {args.host}: anyone who reaches it can read the workspace "
+              "(there is no authentication)", file=sys.stderr)
+    timeout = {"timeout_s": args.query_timeout} if args.query_timeout else {}
+    serve(ws.root, args.transport, args.host, args.port, **timeout)
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sample": _cmd_sample, "dag": _cmd_dag, "steps": _cmd_steps,
              "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
              "annotate": _cmd_annotate, "config": _cmd_config, "worker": _cmd_worker,
-             "context": _cmd_context, "formats": _cmd_formats}
+             "context": _cmd_context, "formats": _cmd_formats, "mcp": _cmd_mcp}
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ _ENTRY_MODELS: dict[str, type[BaseModel]] = {
 }
 FUNCTIONS = frozenset({"sum", "avg", "min", "max", "count", "count_distinct", "abs", "nullif",
                        "coalesce"})
-_FORMULA_TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_]\w*)|(?P<op>[-+*/(),]))")
+FORMULA_TOKEN = re.compile(r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_]\w*)|(?P<op>[-+*/(),]))")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
@@ -370,7 +370,7 @@ def _formula_names(formula: str, error: Callable[..., ConfigError]) -> list[str]
     depth, pos, expect_operand = 0, 0, True
     formula = formula.rstrip()
     while pos < len(formula):
-        m = _FORMULA_TOKEN.match(formula, pos)
+        m = FORMULA_TOKEN.match(formula, pos)
         if m is None:
             raise error(["formula"], f"unexpected {formula[pos:].strip()[:1]!r} at position {pos}")
         pos = m.end()

@@ -1,0 +1,1 @@
+"""`dataraum mcp`: a workspace served to AI agents over the Model Context Protocol."""
