@@ -34,6 +34,7 @@ from pydantic import (
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
+from dataraum_context.sections import sections_module
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import parse_yaml, read_text
@@ -347,6 +348,8 @@ def build_driver(
         hconfig[SKIPPED_STEPS] = sorted(skipped)
     if skip_warnings:
         hconfig[SKIP_WARNINGS] = skip_warnings
+    sections = sections_module({name: node.type for name, node in step_nodes(full).items()})
+    modules = modules if sections is None else [*modules, sections]
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
     dr = _build(modules, hconfig, cache_dir)
     _check_inputs(dr, hconfig, cfg)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from dataraum_context.models import (
         ColumnContext,
         ContextDocument,
+        ContextSection,
         JoinPath,
         KeyAgreement,
         QualityResult,
@@ -75,11 +76,28 @@ def to_markdown(doc: ContextDocument) -> str:
                   f"{''.join('; ' + md(e) for e in g.evidence)})"
                   for g in doc.dependency_groups]
         lines.append("")
+    for section in doc.sections:
+        lines += _section(section)
     if doc.warnings:
         lines += ["## Warnings", ""]
         lines += [f"- {md(w)}" for w in doc.warnings]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _section(section: ContextSection) -> list[str]:
+    """A step package's section: its title, summary, facts and table, every text escaped."""
+    lines = [f"## {md(section.title)}", ""]
+    if section.summary:
+        lines += [md(section.summary), ""]
+    if section.facts:
+        lines += [*(f"- {md(fact)}" for fact in section.facts), ""]
+    if section.table:
+        header, *rows = section.table
+        lines += ["| " + " | ".join(md(c) for c in header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    return lines
 
 
 def _table(table: TableContext) -> list[str]:
