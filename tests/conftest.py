@@ -12,7 +12,7 @@ import pytest
 from dataraum_context.cli import main
 
 # fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API
-pytest_plugins = ["support.servers", "support.messages_api"]
+pytest_plugins = ["support.servers", "support.messages_api", "support.venvs"]
 
 
 @pytest.fixture
