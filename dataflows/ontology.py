@@ -16,7 +16,10 @@ from dataraum_context.step import step
 
 @cache(behavior="recompute")  # cheap, and an edited YAML file must take effect on the next run
 @step(scope="source", phase="enrichment", criticality="required")
-def ontology(ontology_name: str = "base", ontology_paths: list[str] | None = None) -> Ontology:
+def ontology(ontology_name: str | None = "base", ontology_paths: list[str] | None = None) -> Ontology:
     """The named ontology with its `extends:` chain resolved: concepts, metrics, quality rules,
-    semantic hints and suggested queries, each entry with the file it came from."""
+    semantic hints and suggested queries, each entry with the file it came from. None (the
+    pipeline's `ontology: null`): no domain at all, an ontology without entries."""
+    if ontology_name is None:
+        return Ontology(name="none", description="No domain ontology: the pipeline says ontology: null.")
     return load_ontology(ontology_name, ontology_paths)

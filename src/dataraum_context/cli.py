@@ -188,7 +188,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         # a bad name is the user's mistake (exit 2), not a step that failed
         load_ontology(args.ontology, pipeline.config.get("ontology_paths"))
         overrides["ontology"] = args.ontology
-    if args.no_llm_cache and "semantic" in pipeline.modules:  # elsewhere no LLM is asked anyway
+    # elsewhere no LLM is asked anyway (a pipeline listing no modules has every one)
+    if args.no_llm_cache and (pipeline.modules is None or "semantic" in pipeline.modules):
         overrides["llm_cache"] = False
     return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
 

@@ -24,8 +24,10 @@ from hamilton.function_modifiers.base import resolve_nodes
 from hamilton.htypes import get_type_as_string
 from hamilton.node import DependencyType
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
+    Field,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -37,7 +39,7 @@ from dataraum_context.loaders.sources import UserSources, check_no_password, con
 from dataraum_context.sections import sections_module
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
-from dataraum_context.yaml_files import parse_yaml, read_text
+from dataraum_context.yaml_files import key_line, parse_yaml, read_text
 
 DEFAULT_WORKSPACE = ".dataraum"
 _ONTOLOGY = "ontology"  # the step, and the module computing it
@@ -63,13 +65,14 @@ class PipelineConfig(BaseModel):
 
     name: str
     description: str = ""
-    modules: list[str]
+    modules: list[str] | None = None  # None: every installed step module that joins this pipeline
     steps: Literal["all"] | list[str] = "all"
     skip_steps: list[str] = []
     fail_fast: bool = True
-    parallel: bool = False
+    # the seed's name for it: its enrichment steps ran in parallel; here the per-table work does
+    parallel: bool = Field(False, validation_alias=AliasChoices("parallel", "parallel_enrichment"))
     tables: list[str] | None = None
-    ontology: str | None = None
+    ontology: str | None = "base"  # None: no domain ontology (an empty one: no concepts, no rules)
     llm: LLMSettings = LLMSettings()
     engine: str = "local"
     cache: bool = True
@@ -77,14 +80,19 @@ class PipelineConfig(BaseModel):
 
     def hamilton_config(self) -> dict[str, Any]:
         """The pipeline's settings as Hamilton config (and thereby function inputs)."""
-        cfg: dict[str, Any] = {"pipeline_name": self.name, "llm": self.llm.provider}
+        cfg: dict[str, Any] = {"pipeline_name": self.name, "llm": self.llm.provider,
+                               "ontology_name": self.ontology}
         if self.tables:
             cfg["tables"] = list(self.tables)
-        if self.ontology:
-            cfg["ontology_name"] = self.ontology
         if self.llm.model:
             cfg["llm_model"] = self.llm.model
         return {**cfg, **self.config}
+
+
+# What a pipeline YAML may hold: the fields, the seed's name for `parallel`, and `extends`.
+PIPELINE_KEYS = (*PipelineConfig.model_fields, "parallel_enrichment", "extends")
+# the keys a pipeline does not pass on to those extending it: theirs are their own
+_NOT_INHERITED = ("name", "description")
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -96,21 +104,62 @@ def builtin_pipelines() -> list[str]:
 
 
 def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> PipelineConfig:
-    """A pipeline config by built-in name (`default`) or YAML path, validated."""
+    """A pipeline config by built-in name (`default`) or YAML path, validated, with the pipeline
+    it `extends:` (and that one's, ...) merged under it."""
     if isinstance(pipeline, PipelineConfig):
         return pipeline
-    text_name = os.fspath(pipeline)
-    if _is_path(text_name):
-        path = Path(text_name)
+    data, origin = _merged(os.fspath(pipeline))
+    return _validated(data, origin)
+
+
+def _locate(name: str, beside: Path | None) -> tuple[str, str, Path | None]:
+    """The YAML text of a pipeline named by its built-in name or a path (relative to the file
+    that names it, `beside`), how errors name it, and its file (None for a built-in)."""
+    if _is_path(name):
+        path = Path(name) if beside is None else beside / name
         if not path.is_file():
-            raise ConfigError(f"{text_name}: no such pipeline config file")
-        return parse_pipeline(read_text(path), str(path))
-    if text_name not in builtin_pipelines():
+            raise ConfigError(f"{path}: no such pipeline config file")
+        return read_text(path), str(path), path
+    if name not in builtin_pipelines():
         raise ConfigError(
-            f"unknown pipeline {text_name!r} (built in: {', '.join(builtin_pipelines())}; or give a .yaml path)"
+            f"unknown pipeline {name!r} (built in: {', '.join(builtin_pipelines())}; or give a .yaml path)"
         )
-    text = (resources.files("dataraum_context.dataflows") / "pipelines" / f"{text_name}.yaml").read_text("utf-8")
-    return parse_pipeline(text, f"{text_name}.yaml")
+    text = (resources.files("dataraum_context.dataflows") / "pipelines" / f"{name}.yaml").read_text("utf-8")
+    return text, f"{name}.yaml", None
+
+
+def _merged(name: str, beside: Path | None = None, chain: tuple[tuple[str, str], ...] = (),
+            named_at: str = "") -> tuple[dict[str, Any], str]:
+    """A pipeline file's keys with those of the pipeline it extends beneath them (mappings
+    merged key by key, anything else replaced), and how errors name the file. Each file is
+    validated on its own first, so an error names the file that has it. `chain`: the files
+    extending this one (identity, name), `named_at`: the file and line of the last one's `extends`."""
+    text, origin, path = _locate(name, beside)
+    identity = str(path.resolve()) if path else origin
+    if identity in dict(chain):
+        cycle = " -> ".join([*(n for _i, n in chain), origin])
+        raise ConfigError(f"{named_at}: extends: {name!r} makes a cycle ({cycle})")
+    data = parse_yaml(text, origin)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: a pipeline config is a mapping of keys ({', '.join(PIPELINE_KEYS)})")
+    parent = data.pop("extends", None)
+    _validated(data, origin, text)
+    if parent is None:
+        return data, origin
+    where = f"{origin}:{key_line(text, ['extends'])}"
+    if not isinstance(parent, str):
+        raise ConfigError(f"{where}: extends: one pipeline, by built-in name or .yaml path")
+    base, _ = _merged(parent, path.parent if path else None, (*chain, (identity, origin)), where)
+    inherited = {k: v for k, v in base.items() if k not in _NOT_INHERITED}
+    return _merge(inherited, data), origin
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def _is_path(name: str) -> bool:
@@ -127,21 +176,33 @@ def _origin(pipeline: str | os.PathLike[str] | PipelineConfig) -> str:
 
 
 def parse_pipeline(text: str, origin: str) -> PipelineConfig:
+    """A pipeline config from YAML text (`extends:` is for files: use `load_pipeline`)."""
     data = parse_yaml(text, origin)
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: a pipeline config is a mapping of keys "
-                          f"({', '.join(PipelineConfig.model_fields)})")
+        raise ConfigError(f"{origin}: a pipeline config is a mapping of keys ({', '.join(PIPELINE_KEYS)})")
+    return _validated(data, origin, text)
+
+
+def _validated(data: dict[str, Any], origin: str, text: str | None = None) -> PipelineConfig:
+    """`data` as a PipelineConfig; an error names `origin` and, given the YAML `text`, the line."""
+    if "parallel" in data and "parallel_enrichment" in data:
+        raise ConfigError(f"{origin}: parallel and parallel_enrichment are one setting: give one of them")
     try:
         return PipelineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_describe(exc, PipelineConfig)}") from None
+        loc = exc.errors()[0]["loc"]
+        line = key_line(text, loc) if text is not None and loc else None
+        raise ConfigError(f"{origin}{'' if line is None else f':{line}'}: "
+                          f"{_describe(exc, PIPELINE_KEYS)}") from None
 
 
-def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
+def _describe(exc: ValidationError, valid: Iterable[str]) -> str:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        return f"unknown key {key!r} (valid keys: {', '.join(model.model_fields)})"
+        if len(err["loc"]) > 1 and err["loc"][0] == "llm":
+            valid = LLMSettings.model_fields
+        return f"unknown key {key!r} (valid keys: {', '.join(valid)})"
     if err["type"] == "missing":
         return f"missing key {key!r}"
     return f"{key}: {err['msg']}"
@@ -158,6 +219,18 @@ def resolve_modules(names: Iterable[str], origin: str) -> list[ModuleType]:
     names = list(names)
     available = plugins.pipeline_modules(names)
     return [available[name] if name in available else _import_module(name, origin) for name in names]
+
+
+def pipeline_modules(cfg: PipelineConfig, origin: str) -> dict[str, ModuleType]:
+    """The modules of a pipeline by name: those it lists (each once), or, when it lists none,
+    every installed step module that joins it: a module joins every such pipeline unless it
+    names the ones it joins in a `PIPELINES` attribute (`PIPELINES = ("financial",)`)."""
+    if cfg.modules is not None:
+        names = list(dict.fromkeys(cfg.modules))
+        return dict(zip(names, resolve_modules(names, origin), strict=True))
+    installed = plugins.pipeline_modules()
+    return {name: module for name, module in installed.items()
+            if cfg.name in getattr(module, "PIPELINES", (cfg.name,))}
 
 
 def _import_module(name: str, origin: str) -> ModuleType:
@@ -296,11 +369,16 @@ def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
             .with_remote_executor(executor or executors.SynchronousLocalTaskExecutor()))
 
 
-def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None) -> h_driver.Driver:
-    built = builder().with_modules(*modules).with_config(config)
+def _build(modules: list[ModuleType], config: dict[str, Any], cache_dir: Path | None,
+           executor: executors.TaskExecutor | None = None) -> h_driver.Driver:
+    built = builder(executor).with_modules(*modules).with_config(config)
     if cache_dir is not None:
         built = built.with_cache(path=str(cache_dir))
     return built.build()
+
+
+# pipeline keys that `build_driver` takes as keyword arguments, by the field each sets
+_KEYWORDS = {**{name: name for name in PipelineConfig.model_fields}, "parallel_enrichment": "parallel"}
 
 
 def build_driver(
@@ -315,16 +393,13 @@ def build_driver(
     read by the steps (`type_overrides={...}`, `null_tokens=[...]`); anything else is an error.
     """
     cfg = load_pipeline(pipeline)
-    pipeline_keys = {k: v for k, v in overrides.items() if k in PipelineConfig.model_fields}
+    pipeline_keys = {_KEYWORDS[k]: v for k, v in overrides.items() if k in _KEYWORDS}
     if pipeline_keys:
         try:
             cfg = PipelineConfig.model_validate({**cfg.model_dump(), **pipeline_keys})
         except ValidationError as exc:
-            raise ConfigError(_describe(exc, PipelineConfig)) from None
-    step_config = {k: v for k, v in overrides.items() if k not in PipelineConfig.model_fields}
-    if cfg.parallel:
-        raise ConfigError(f"pipeline {cfg.name!r}: parallel: true needs a scale-out engine, and only "
-                          "the local engine is available so far")
+            raise ConfigError(_describe(exc, PIPELINE_KEYS)) from None
+    step_config = {k: v for k, v in overrides.items() if k not in _KEYWORDS}
 
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     hconfig = {**cfg.hamilton_config(), **step_config, "workspace": str(ws.root)}
@@ -337,11 +412,10 @@ def build_driver(
                 check_no_password(uri)
 
     origin = f"pipeline {cfg.name!r}" if "modules" in pipeline_keys else _origin(pipeline)
-    names = list(dict.fromkeys(cfg.modules))  # a module listed twice is there once
-    modules = resolve_modules(names, origin)
-    _check_one_module_per_node(dict(zip(names, modules, strict=True)), hconfig, origin)
-    modules, full = _with_ontology(modules, hconfig)
-    _check_config_keys(full, hconfig, cfg)
+    named = pipeline_modules(cfg, origin)
+    _check_one_module_per_node(named, hconfig, origin)
+    modules, full = _with_ontology(list(named.values()), hconfig)
+    _check_config_keys(full, hconfig, cfg, step_config, origin)
     _check_config_types(full, hconfig)
     skipped, skip_warnings = _skipped(full, cfg, f"pipeline {cfg.name!r}")
     if skipped:
@@ -351,7 +425,9 @@ def build_driver(
     sections = sections_module({name: node.type for name, node in step_nodes(full).items()})
     modules = modules if sections is None else [*modules, sections]
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
-    dr = _build(modules, hconfig, cache_dir)
+    # `parallel: true`: the steps' per-table work on a thread per core
+    threads = executors.MultiThreadingExecutor(max_tasks=os.cpu_count() or 2) if cfg.parallel else None
+    dr = _build(modules, hconfig, cache_dir, threads)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg
 
@@ -369,8 +445,11 @@ def _check_one_module_per_node(modules: dict[str, ModuleType], hconfig: dict[str
                 computed_by[n.name] = name
 
 
-def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig) -> None:
-    """Reject config keys no function reads: a typo must not pass silently."""
+def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: PipelineConfig,
+                       keywords: dict[str, Any], origin: str) -> None:
+    """Reject config keys no function reads: a typo must not pass silently. The error names
+    where the key was written: under `config:` of the pipeline's file (`origin`), or as a
+    keyword argument (`keywords`)."""
     variables = dr.list_available_variables()
     computed = {n.name for n in variables if not n.is_external_input}
     inputs = {d for n in variables for d in n.required_dependencies | n.optional_dependencies} - computed
@@ -378,12 +457,14 @@ def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: Pipeli
     derived = cfg.model_copy(update={"config": {}}).hamilton_config()
     known = inputs | set(derived) | {"workspace", "sources", SKIPPED_STEPS, SKIP_WARNINGS}
     unknown = sorted(set(hconfig) - known)
-    if unknown:
-        raise ConfigError(
-            f"unknown config key {unknown[0]!r} (the steps of pipeline {cfg.name!r} read: "
-            f"{', '.join(sorted(inputs - {'workspace', 'sources'}))}; pipeline keys: "
-            f"{', '.join(PipelineConfig.model_fields)})"
-        )
+    if not unknown:
+        return
+    # a step a module computes is an input of the steps after it, not a setting
+    settings = sorted(name for name in inputs - {"workspace", "sources"}
+                      if not any(callable(getattr(m, name, None)) for m in plugins.pipeline_modules().values()))
+    where = "" if unknown[0] in keywords else f"{origin}: config: "
+    raise ConfigError(f"{where}unknown config key {unknown[0]!r} (the steps of pipeline {cfg.name!r} read: "
+                      f"{', '.join(settings)}; pipeline keys: {', '.join(PIPELINE_KEYS)})")
 
 
 _STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True)

@@ -9,7 +9,7 @@ import os
 import warnings
 from collections.abc import Collection
 from importlib import resources
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ LOADERS = "dataraum.loaders"
 PIPELINE_STEPS = "dataraum.pipeline_steps"
 ONTOLOGIES = "dataraum.ontologies"
 LLM_PROVIDERS = "dataraum.llm_providers"
+CORE = "dataraum-context"  # the distribution whose entry points are the built-ins
 
 
 class PluginWarning(UserWarning):
@@ -29,9 +30,9 @@ class PluginWarning(UserWarning):
 
 def _discover(group: str, names: Collection[str] | None = None) -> dict[str, Any]:
     """The plugins of `group` (only those in `names`, when given: importing the others costs
-    time), loaded, by name."""
+    time), loaded, by name: the built-ins first, then the plugins by distribution and name."""
     found: dict[str, Any] = {}
-    for ep in entry_points(group=group):
+    for ep in sorted(entry_points(group=group), key=_builtin_first):
         if names is not None and ep.name not in names:
             continue
         try:
@@ -40,6 +41,11 @@ def _discover(group: str, names: Collection[str] | None = None) -> dict[str, Any
             warnings.warn(f"{group} plugin {ep.name!r} ({ep.value}) failed to load: {exc}",
                           PluginWarning, stacklevel=2)
     return found
+
+
+def _builtin_first(ep: EntryPoint) -> tuple[bool, str, str]:
+    dist = ep.dist.name if ep.dist else ""
+    return dist != CORE, dist, ep.name
 
 
 def loaders() -> dict[str, type[LoaderBase]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,22 @@ def read_text(path: Path) -> str:
 def read_yaml(path: Path) -> Any:
     """The YAML document in the file `path`, with every error a `ConfigError` naming it."""
     return parse_yaml(read_text(path), str(path))
+
+
+def key_line(text: str, path: Sequence[str | int]) -> int | None:
+    """The line (1-based) of the key at `path` (a top-level key, then keys and list positions
+    inside it) in the YAML `text`, or of the deepest part of the path it has; None when the
+    text is not a mapping. `text` has been parsed already: it is YAML."""
+    node, line = yaml.compose(text), None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            found = [(k, v) for k, v in node.value if k.value == str(part)]
+            if not found:
+                break
+            line, node = found[0][0].start_mark.line + 1, found[0][1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
