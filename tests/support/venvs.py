@@ -71,6 +71,5 @@ def wheels(folders: list[Path], out: Path) -> list[Path]:
 def step_packages_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """One fresh environment per session with both step packages installed by pip."""
     env = fresh_venv(tmp_path_factory.mktemp("venv"))
-    env.pip("install", "--no-deps", *map(str, wheels([PLUGINS / n for n in STEP_PACKAGES],
-                                                       tmp_path_factory.mktemp("wheels"))))
+    env.pip("install", "--no-deps", *map(str, wheels([PLUGINS / n for n in STEP_PACKAGES], env.root / "wheels")))
     return env

@@ -47,7 +47,9 @@ class FinancialCheck(Frozen):
                    else "passed" if self.passed else f"failed in {sum(t.failed > 0 for t in self.tables)} table(s)")
         return ContextSection(
             title=f"{self.title}: {verdict}",
-            summary=f"{self.description} (ontology {self.ontology}; columns bound by {self.binding})",
+            # a check that did not apply says only why: the context is read by people and prompts
+            summary=f"{self.description} (ontology {self.ontology}; columns bound by {self.binding})"
+            if self.tables else "",
             facts=tuple(facts),
             table=(("table", "columns", "checked", "failed"),
                    *((t.table, ", ".join(f"{k}={v}" for k, v in t.columns.items()), f"{t.checked:,}", f"{t.failed:,}")

@@ -89,7 +89,13 @@ def local_outliers(table: str, path: Path, columns: list[str], key: tuple[str, .
                                                  f"(fewer than {MIN_VALUES})")
     spread = np.subtract(*np.percentile(x, [75, 25], axis=0))
     scaled = (x - np.median(x, axis=0)) / np.where(spread > 0, spread, 1.0)
-    factors = -LocalOutlierFactor(n_neighbors=NEIGHBOURS).fit(scaled).negative_outlier_factor_
+    # on the distinct points: repeated rows (prices from a list, small counts) would make their
+    # own neighbourhoods infinitely dense and every other row look sparse beside them
+    points, which = np.unique(scaled, axis=0, return_inverse=True)
+    if len(points) <= NEIGHBOURS:
+        return NotApplicable(table=table, reason=f"{len(points)} distinct combinations of its measures "
+                                                 f"(the outlier factor compares {NEIGHBOURS} neighbours)")
+    factors = -LocalOutlierFactor(n_neighbors=NEIGHBOURS).fit(points).negative_outlier_factor_[which.ravel()]
     flagged = np.flatnonzero(factors >= min_factor)
     top = flagged[np.argsort(-factors[flagged], kind="stable")][:TOP_OUTLIERS]
     labels = _row_labels(path, key, row_numbers[top])

@@ -75,10 +75,14 @@ def multivariate_outliers(
     found: list[TableOutliers | NotApplicable] = []
     for name, table in type_resolution.tables.items():
         table_roles = roles.tables.get(name)
-        measures = list(table_roles.measures) if table_roles else []
+        stats = statistics_profiling.tables[name].columns if name in statistics_profiling.tables else {}
+        # a measure of a few values (a quantity of 1 to 4) ties most rows: every row looks unusual
+        measures = [m for m in (table_roles.measures if table_roles else ())
+                    if m in stats and stats[m].distinct_count >= analysis.MIN_DISTINCT]
         if len(measures) < 2:
-            found.append(NotApplicable(table=name, reason=f"{len(measures)} measure column(s); "
-                                                          "outliers in a combination need two or more"))
+            found.append(NotApplicable(table=name, reason=f"{len(measures)} measure column(s) of "
+                                                          f"{analysis.MIN_DISTINCT} values or more; outliers in "
+                                                          "a combination need two or more"))
             continue
         found.append(analysis.local_outliers(name, Workspace(workspace).path(table.path), measures,
                                              table_roles.own_key if table_roles else (), outlier_sample_rows,
