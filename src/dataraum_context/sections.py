@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from dataraum_context.models import ContextSection
 from dataraum_context.step import part_of_step
@@ -23,7 +23,6 @@ STEP_SECTIONS = "step_sections"
 _CONTEXT = "context_document"
 
 
-@runtime_checkable
 class HasContextSection(Protocol):
     """A step result with a section of its own in the context document."""
 
@@ -45,8 +44,8 @@ def sections_module(steps: Mapping[str, Any]) -> ModuleType | None:
     def step_sections(**results: HasContextSection | None) -> tuple[ContextSection, ...]:
         """The context sections of the steps whose results have one, in step order; a step
         that was skipped or failed has none."""
-        return tuple(results[name].context_section().model_copy(update={"step": name})  # type: ignore[union-attr]
-                     for name in typed if results.get(name) is not None)
+        return tuple(result.context_section().model_copy(update={"step": name})
+                     for name in typed if (result := results.get(name)) is not None)
 
     # Hamilton reads a function's inputs from its signature: one optional parameter per step
     returns = tuple[ContextSection, ...]
