@@ -14,6 +14,7 @@ from dataraum_context.models import (
     ColumnSchema,
     ColumnStatistics,
     ContextDocument,
+    ContextSection,
     MulticollinearityReport,
     QualityAssessmentResult,
     Relationship,
@@ -47,11 +48,13 @@ def context_document(
     quality_assessment: QualityAssessmentResult | None = None,
     semantic_enrichment: SemanticEnrichmentResult | None = None,
     column_roles: ColumnRolesResult | None = None,
+    step_sections: tuple[ContextSection, ...] = (),
     skip_warnings: list[str] | None = None,
     key_duplicate_tolerance: float = settings.KEY_DUPLICATE_TOLERANCE,
 ) -> ContextDocument:
-    """Tables with their typed columns and statistics, plus every warning the steps raised and
-    the steps left out because a step they need was skipped (`skip_warnings`)."""
+    """Tables with their typed columns and statistics, the sections of step packages' steps
+    (`step_sections`), plus every warning the steps raised and the steps left out because a
+    step they need was skipped (`skip_warnings`)."""
     tables = []
     # an incomplete run says so first: the context covers only the sources that were staged
     warnings: list[str] = [f"incomplete: source {f.source} was not staged: {f.reason}"
@@ -138,6 +141,7 @@ def context_document(
         dependency_groups=(cross_table_multicollinearity.dependency_groups
                            if cross_table_multicollinearity else ()),
         quality=quality_assessment.summary() if quality_assessment else None,
+        sections=step_sections,
         warnings=tuple(warnings),
     )
 

@@ -11,8 +11,9 @@ import pytest
 
 from dataraum_context.cli import main
 
-# fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API, Prefect and Temporal servers
-pytest_plugins = ["support.servers", "support.messages_api", "support.durable"]
+# fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API, Prefect and Temporal
+# servers, a fresh venv for plugins
+pytest_plugins = ["support.servers", "support.messages_api", "support.durable", "support.venvs"]
 
 
 @pytest.fixture

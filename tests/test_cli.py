@@ -119,6 +119,15 @@ def test_steps_lists_module_and_tags():
     line = next(x for x in result.out.splitlines() if x.strip().startswith("type_resolution"))
     assert "dataraum_context.dataflows.type_resolution" in line
     assert "scope=table phase=profiling criticality=required" in line
+    assert " built-in " in line
+
+
+def test_steps_shows_where_each_step_comes_from(tmp_path: Path):
+    pipeline = write(tmp_path / "p.yaml", "name: p\nmodules: [staging, schema_profiling, type_resolution, "
+                     "statistics, context, flows.sectioned]\n")
+    lines = {x.split()[0]: x for x in cli("steps", "--pipeline", str(pipeline)).out.splitlines()[1:]}
+    assert " built-in " in lines["staging"]
+    assert "flows.sectioned" in lines["row_counts"] and "own module (not installed)" in lines["row_counts"]
 
 
 def test_pipelines_lists_builtins():

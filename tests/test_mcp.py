@@ -373,7 +373,7 @@ def test_a_workspace_without_a_context_still_lists_and_queries(own_ws: Path):
 
 def test_cli_errors_are_one_line(tmp_path: Path, shop_ws: Path):
     missing = cli("mcp", "--workspace", str(tmp_path / "missing"))
-    assert missing.code == 2 and missing.err.startswith("dataraum: error: --workspace ")
+    assert missing.code == 2 and missing.err.startswith("dataraum: error: workspace ")
     assert len(missing.err.splitlines()) == 1
     timeout = cli("mcp", "--workspace", str(shop_ws), "--query-timeout", "0")
     assert timeout.code == 2 and "--query-timeout 0" in timeout.err

@@ -36,6 +36,17 @@ def test_table_name_is_the_file_name_without_extensions(name, expected):
     assert table_name(f"/d/{name}") == expected
 
 
+def test_a_plugin_loaders_extension_is_not_part_of_the_table_name():
+    """A loader of `.psv` files (docs/EXTENDING.md) names the table of `returns.psv` `returns`."""
+    from dataraum_context.loaders.csv import CSVLoader
+
+    class PSVLoader(CSVLoader):
+        extensions = (".psv",)
+
+    assert PSVLoader("/d/returns.psv").table == "returns"
+    assert table_name("/d/returns.psv", (".psv",)) == "returns" and table_name("/d/returns.psv") == "returns.psv"
+
+
 def test_csv_is_staged_varchar_first_and_keeps_raw_text(data_dir, workspace):
     t = _stage(write(data_dir / "a.csv", "id,amount\n007,\"1,5\"\n8,N/A\n"), workspace)
     assert [c.data_type for c in t.columns] == ["VARCHAR", "VARCHAR"]

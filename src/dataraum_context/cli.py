@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
 from dataraum_context.llm.protocol import ROLES
 from dataraum_context.pipeline import PipelineConfig, build_driver, builtin_pipelines, step_nodes
@@ -412,11 +413,21 @@ def _driver(args: argparse.Namespace) -> tuple[Any, PipelineConfig]:
 def _cmd_steps(args: argparse.Namespace) -> int:
     dr, cfg = _driver(args)
     print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
+    rows = []
     for name, node in step_nodes(dr).items():
         module = node.originating_functions[0].__module__ if node.originating_functions else "?"
         tags = " ".join(f"{k}={node.tags[k]}" for k in ("scope", "phase", "criticality") if k in node.tags)
-        print(f"  {name:<32} {module:<42} {tags}")
+        rows.append((name, module, _origin(module), tags))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for *columns, tags in rows:
+        print("  " + " ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + f" {tags}")
     return 0
+
+
+def _origin(module: str) -> str:
+    """Where a step comes from: built-in, the distribution of a step package, or your own module."""
+    dist = plugins.step_origin(module)
+    return "built-in" if dist == "dataraum-context" else dist or "own module (not installed)"
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:

@@ -707,6 +707,18 @@ class ContextBudget(Frozen):
     counter: str  # how tokens were counted: a tokenizer's name, or the documented estimate
     tables_left_out: tuple[str, ...] = ()
     tables_without_statistics: tuple[str, ...] = ()  # columns with type and role only
+class ContextSection(Frozen):
+    """A step's own part of the context document, for steps the core does not know (a step
+    package's): a step whose result has a `context_section()` method returning one joins the
+    context (`dataraum_context.sections`, docs/EXTENDING.md). The renderers escape every text
+    in it; `data` is what JSON and YAML carry for machines."""
+
+    title: str
+    step: str = ""  # the step that wrote it (set by the core)
+    summary: str = ""  # a paragraph
+    facts: tuple[str, ...] = ()  # one line each: findings, and why something was not applicable
+    table: tuple[tuple[str, ...], ...] = ()  # rows of text, the first the header
+    data: dict[str, Any] = {}
 
 
 class ContextDocument(Displayed):
@@ -724,6 +736,7 @@ class ContextDocument(Displayed):
     key_agreement: KeyAgreement | None = None  # declared foreign keys against discovered ones (topology)
     dependency_groups: tuple[DependencyGroup, ...] = ()  # near-linear dependencies across joins
     quality: QualitySummary | None = None  # scores, counts and the top issues (quality_assessment)
+    sections: tuple[ContextSection, ...] = ()  # from steps of step packages, in step order
     warnings: tuple[str, ...] = ()
 
     def table(self, name: str) -> TableContext:

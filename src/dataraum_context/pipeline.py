@@ -40,6 +40,7 @@ from dataraum_context import engines, plugins
 from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
 from dataraum_context.project import DEFAULT_WORKSPACE
+from dataraum_context.sections import sections_module
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import key_line, parse_yaml, read_text
@@ -472,6 +473,8 @@ def build_driver(
         # started over rather than recomputed into: Hamilton keeps a key's first result when the
         # same key is computed again, and the next run would find the old one
         shutil.rmtree(ws.cache_dir, ignore_errors=True)
+    sections = sections_module({name: node.type for name, node in step_nodes(full).items()})
+    modules = modules if sections is None else [*modules, sections]
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
     dr = _build(modules, hconfig, cache_dir, executor=executor, adapters=adapters)
     _check_inputs(dr, hconfig, cfg)

@@ -61,6 +61,15 @@ def pipeline_modules(names: Collection[str] | None = None) -> dict[str, ModuleTy
     return _discover(PIPELINE_STEPS, names)
 
 
+def step_origin(module_name: str) -> str | None:
+    """The distribution whose `dataraum.pipeline_steps` entry point provides a step module
+    (matched by top-level package, so a package's submodules count); None for a module imported
+    by name that no installed distribution declares (your own)."""
+    top = module_name.partition(".")[0]
+    return next((ep.dist.name for ep in entry_points(group=PIPELINE_STEPS)
+                 if ep.dist is not None and ep.module.partition(".")[0] == top), None)
+
+
 def llm_providers() -> dict[str, type]:
     """Semantic provider classes by name (heuristic, anthropic, and those of plugins)."""
     return _discover(LLM_PROVIDERS)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         ColumnContext,
         ContextBudget,
         ContextDocument,
+        ContextSection,
         JoinPath,
         KeyAgreement,
         QualityResult,
@@ -67,6 +68,8 @@ def to_markdown(doc: ContextDocument) -> str:
                   f"{''.join('; ' + md(e) for e in g.evidence)})"
                   for g in doc.dependency_groups]
         lines.append("")
+    for section in doc.sections:
+        lines += _section(section)
     if doc.warnings:
         lines += ["## Warnings", ""]
         lines += [f"- {md(w)}" for w in doc.warnings]
@@ -82,6 +85,21 @@ def budget_note(b: ContextBudget) -> str:
     if b.tables_without_statistics:
         text += f"; without column statistics: {', '.join(b.tables_without_statistics)}"
     return text + "."
+
+
+def _section(section: ContextSection) -> list[str]:
+    """A step package's section: its title, summary, facts and table, every text escaped."""
+    lines = [f"## {md(section.title)}", ""]
+    if section.summary:
+        lines += [md(section.summary), ""]
+    if section.facts:
+        lines += [*(f"- {md(fact)}" for fact in section.facts), ""]
+    if section.table:
+        header, *rows = section.table
+        lines += ["| " + " | ".join(md(c) for c in header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    return lines
 
 
 def _table(table: TableContext, detail: bool = True) -> list[str]:

@@ -51,7 +51,7 @@ class LoaderBase(ABC):
     def __init__(self, source: str, table: str | None = None, options: dict | None = None,
                  credentials: dict | None = None):
         self.source = source
-        self.table = table or table_name(source)
+        self.table = table or table_name(source, self.extensions)
         self.options = dict(options or {})
         self.credentials = dict(credentials or {})  # ${ENV_VAR} references, read when connecting
         self.source_name = source  # the source as the user named it (set by resolution)
@@ -187,12 +187,14 @@ _DATA_SUFFIXES = (".gz", ".zst", ".csv", ".tsv", ".tab", ".txt", ".json", ".ndjs
                   ".parquet", ".pq", ".xlsx", ".xls", ".xlsm")
 
 
-def table_name(source: str) -> str:
-    """The file name without its data extensions: `orders.csv.gz` -> `orders`."""
+def table_name(source: str, extensions: Sequence[str] = ()) -> str:
+    """The file name without its data extensions, and those of its loader (a plugin's
+    `.psv`): `orders.csv.gz` -> `orders`."""
     name = Path(source).name
+    suffixes = (*extensions, *_DATA_SUFFIXES)
     while True:
         lower = name.lower()
-        suffix = next((s for s in _DATA_SUFFIXES if lower.endswith(s) and len(name) > len(s)), None)
+        suffix = next((s for s in suffixes if lower.endswith(s) and len(name) > len(s)), None)
         if suffix is None:
             return name
         name = name[: -len(suffix)]
