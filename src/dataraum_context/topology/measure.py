@@ -64,7 +64,7 @@ def _profile_tuples(con: duckdb.DuckDBPyConnection, sides: list[Side], ids: Iter
     for table, group in _by_table(sides[i] for i in ids).items():
         values = ", ".join(f"{_combination(t)} AS v{i}" for i, t in enumerate(group))
         counts = ", ".join(f"count(v{i}), count(DISTINCT v{i})" for i in range(len(group)))
-        row = con.execute(f"SELECT {counts} FROM (SELECT {values} FROM {_view(table)})").fetchone()
+        row = con.execute(f"SELECT {counts} FROM (SELECT {values} FROM {_view(con, table)})").fetchone()
         assert row is not None  # an aggregate returns one row
         for i, t in enumerate(group):
             sides[t.id] = t.model_copy(update={"non_null": row[2 * i], "distinct": row[2 * i + 1]})
@@ -110,12 +110,12 @@ def _read_values(con: duckdb.DuckDBPyConnection, pairs: Sequence[Candidate], sid
             ids = ", ".join(str(s.id) for s in group)
             values = ", ".join(_expr(s) for s in group)
             con.execute(f"INSERT INTO kv_{kind} SELECT DISTINCT k, v FROM (SELECT UNNEST([{ids}]) AS k, "
-                        f"UNNEST([{values}]) AS v FROM {_view(table)}) WHERE v IS NOT NULL")
+                        f"UNNEST([{values}]) AS v FROM {_view(con, table)}) WHERE v IS NOT NULL")
         for table, group in _by_table(sides[i] for i in dict.fromkeys(p.ref for p in fam)).items():
             ids = ", ".join(str(s.id) for s in group)
             values = ", ".join(_expr(s) for s in group)
             con.execute(f"INSERT INTO fv_{kind} SELECT c, v, count(*) FROM (SELECT UNNEST([{ids}]) AS c, "
-                        f"UNNEST([{values}]) AS v FROM {_view(table)}) WHERE v IS NOT NULL GROUP BY c, v")
+                        f"UNNEST([{values}]) AS v FROM {_view(con, table)}) WHERE v IS NOT NULL GROUP BY c, v")
     key_distinct: dict[int, int] = {}
     for kind in _VALUE_TYPES:
         key_distinct |= dict(con.execute(f"SELECT k, count(*) FROM kv_{kind} GROUP BY k").fetchall())
@@ -149,7 +149,7 @@ def _repeated_values(con: duckdb.DuckDBPyConnection, key: Side) -> tuple[str, ..
     """The three most repeated values of a key."""
     cols = ", ".join(quote_ident(c) for c in key.columns)
     present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in key.columns)
-    rows = con.execute(f"SELECT {cols} FROM {_view(key.table)} WHERE {present} GROUP BY {cols} "
+    rows = con.execute(f"SELECT {cols} FROM {_view(con, key.table)} WHERE {present} GROUP BY {cols} "
                        f"HAVING count(*) > 1 ORDER BY count(*) DESC, {cols} LIMIT 3").fetchall()
     return tuple(str(v[0]) if len(v) == 1 else f"({', '.join(map(str, v))})" for v in rows)
 
@@ -174,8 +174,8 @@ def _by_table(sides: Iterable[Side]) -> dict[str, list]:
     return out
 
 
-def _view(table: str) -> str:
-    return sql.typed_table(table)  # qualified: the temporary kv_/fv_ tables must not hide a table
+def _view(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    return sql.typed_table(con, table)  # qualified: the temporary kv_/fv_ tables must not hide a table
 
 
 def _value(column: str, kind: str | None) -> str:
