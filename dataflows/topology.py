@@ -80,7 +80,7 @@ def measured_relationships(
     declared = [p for p in c.declared if p is not None]
     with session() as con:
         measure.open_tables(con, Workspace(workspace), type_resolution)
-        sides, unique = measure.profiled_sides(con, c, key_duplicate_tolerance)
+        sides, unique = measure.profiled_sides(con, c, key_duplicate_tolerance, min_inclusion)
         pairs = measure.measure(con, [*c.pairs, *unique, *declared], sides, min_inclusion,
                                 keep={(p.ref, p.key) for p in declared})
         pairs = measure.with_examples(con, pairs, sides)

@@ -200,7 +200,9 @@ def session() -> Iterator[duckdb.DuckDBPyConnection]:
     hundred times on a 24-table run. A session is a cursor of the process's one DuckDB
     instance whose default database is a new in-memory one, detached with everything in it at
     the end; temporary objects are the cursor's own. The instance's threads and memory limit
-    are shared by every session, so sessions in parallel threads stay within one limit."""
+    are shared by every session, so sessions in parallel threads stay within one limit. What
+    DuckDB keeps per instance is shared too: a database ATTACHed under a fixed name, a setting
+    of GLOBAL scope (`disabled_optimizers`); code that needs those opens `connect`."""
     con = _cursor()
     name = f"session_{next(_sessions)}"
     try:

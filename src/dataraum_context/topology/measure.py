@@ -43,10 +43,11 @@ def open_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, types: TypeResolu
     sql.open_tables(con, {name: ws.path(table.path) for name, table in types.tables.items()})
 
 
-def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates,
-                   tolerance: float) -> tuple[tuple[Side, ...], list[Candidate]]:
+def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates, tolerance: float,
+                   min_inclusion: float) -> tuple[tuple[Side, ...], list[Candidate]]:
     """The candidates' sides with the column tuples to be measured profiled, and the composite
-    candidates whose key pair may be unique (a few repeats tolerated). The composite keys are
+    candidates whose key pair may be unique (a few repeats tolerated) and can hold
+    `min_inclusion` of the referencing pairs' distinct combinations. The composite keys are
     profiled first; then the referencing pairs of the unique ones and the declared tuples."""
     sides = list(c.sides)
     keys = _tuple_ids(sides, (p.key for p in c.composites))
@@ -55,7 +56,9 @@ def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates,
     declared = [p for p in c.declared if p is not None]
     rest = _tuple_ids(sides, (i for p in unique + declared for i in (p.ref, p.key) if i not in keys))
     _profile_tuples(con, sides, rest)
-    return tuple(sides), unique
+    # a fact's (date, item) of 157,120 combinations cannot lie in another fact's 39,823
+    fits = [p for p in unique if min_inclusion * sides[p.ref].distinct <= sides[p.key].distinct]
+    return tuple(sides), fits
 
 
 def _profile_tuples(con: duckdb.DuckDBPyConnection, sides: list[Side], ids: Iterable[int]) -> None:
