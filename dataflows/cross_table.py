@@ -1,8 +1,8 @@
 """Cross-table multicollinearity: linear dependencies among numeric columns across joins.
 
 For every table with many-to-one relationships, DuckDB joins it to the tables it references (to
-`multicollinearity_join_depth` hops; referenced keys deduplicated so the join never multiplies
-rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
+`multicollinearity_join_depth` hops; a referenced key in which topology counted repeated values
+deduplicated, so the join never multiplies rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
 identifiers, codes or flags) that are neither keys nor references. A base table of more than
 `multicollinearity_max_rows` rows is sampled first, with a reservoir sample of that many rows
 and a fixed seed (the same rows on every run, stated in the result), so the join, the transfer
@@ -112,7 +112,8 @@ def _not_measures(roles: ColumnRolesResult) -> set[tuple[str, str]]:
 class _Join:
     base: str
     tables: list[str]  # the table of each alias t0, t1, ... in join order, base first
-    ons: list[tuple[tuple[str, ...], str]]  # of t1, t2, ...: the key it is deduplicated on, the ON condition
+    ons: list[tuple[tuple[str, ...], str]]  # of t1, t2, ...: the key it is deduplicated on (none when
+    # topology counted no repeated key value), the ON condition
     columns: list[tuple[str, str, str]]  # (alias, column, label)
     read: dict[str, list[str]]  # alias -> the columns read from it: keys, references followed, measures
 
@@ -134,7 +135,8 @@ class _Join:
 
         out = f"FROM (SELECT {read('t0')} FROM {quote_ident(self.base)}{sample}) AS t0"
         for k, (keys, on) in enumerate(self.ons, start=1):
-            out += (f" LEFT JOIN (SELECT DISTINCT ON ({', '.join(map(quote_ident, keys))}) {read(f't{k}')} "
+            distinct = f"DISTINCT ON ({', '.join(map(quote_ident, keys))}) " if keys else ""
+            out += (f" LEFT JOIN (SELECT {distinct}{read(f't{k}')} "
                     f"FROM {quote_ident(self.tables[k])}) AS t{k} ON {on}")
         return out
 
@@ -178,7 +180,8 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
             reached.add((r.to_table, r.to_columns, values))
             new = f"t{len(join.tables)}"
             origin |= {(new, t): v for t, v in zip(r.to_columns, values, strict=True)}
-            join.ons.append((r.to_columns, " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
+            dedup = r.to_columns if r.referenced_duplicates != 0 else ()  # a unique key multiplies no row
+            join.ons.append((dedup, " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
                                                         for f, t in zip(r.from_columns, r.to_columns, strict=True))))
             seen_before = r.to_table in join.tables
             join.tables.append(r.to_table)
