@@ -1,8 +1,8 @@
 """Cross-table multicollinearity: linear dependencies among numeric columns across joins.
 
 For every table with many-to-one relationships, DuckDB joins it to the tables it references (to
-`multicollinearity_join_depth` hops; referenced keys deduplicated so the join never multiplies
-rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
+`multicollinearity_join_depth` hops; a referenced key in which topology counted repeated values
+deduplicated, so the join never multiplies rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
 identifiers, codes or flags) that are neither keys nor references. A base table of more than
 `multicollinearity_max_rows` rows is sampled first, with a reservoir sample of that many rows
 and a fixed seed (the same rows on every run, stated in the result), so the join, the transfer
@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from dataraum_context import settings
 from dataraum_context.models import (
@@ -44,7 +45,7 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.roles import given_or_decided
-from dataraum_context.sql import connect, is_number, open_tables, quote_ident
+from dataraum_context.sql import is_number, open_tables, quote_ident, session
 from dataraum_context.step import step
 from dataraum_context.workspace import Workspace
 
@@ -68,8 +69,9 @@ def cross_table_multicollinearity(
     """VIFs, condition indices, variance-decomposition proportions and dependency groups of the
     measures of each table joined to what it references."""
     ws = Workspace(workspace)
-    con = connect()
-    try:
+    # the matrices are small (at most `multicollinearity_max_rows` x the measures): BLAS threads
+    # cost more than they save, and on a busy machine made 21 QRs of 10,000 x 67 take 28 s, not 0.6
+    with session() as con, threadpool_limits(1, user_api="blas"):
         open_tables(con, {name: ws.path(table.path) for name, table in type_resolution.tables.items()})
         roles = given_or_decided(column_roles, statistics_profiling, None, settings.KEY_DUPLICATE_TOLERANCE)
         skip = _keys_and_references(topology_enrichment) | _not_measures(roles)
@@ -85,8 +87,6 @@ def cross_table_multicollinearity(
             sample = multicollinearity_max_rows if rows > multicollinearity_max_rows else None
             analyses.append(_analyse(join, con.sql(join.sql(sample)).pl(), rows, sample,
                                      condition_index_threshold, variance_proportion_threshold))
-    finally:
-        con.close()
     return MulticollinearityReport(analyses=tuple(analyses))
 
 
@@ -112,7 +112,8 @@ def _not_measures(roles: ColumnRolesResult) -> set[tuple[str, str]]:
 class _Join:
     base: str
     tables: list[str]  # the table of each alias t0, t1, ... in join order, base first
-    ons: list[tuple[tuple[str, ...], str]]  # of t1, t2, ...: the key it is deduplicated on, the ON condition
+    ons: list[tuple[tuple[str, ...], str]]  # of t1, t2, ...: the key it is deduplicated on (none when
+    # topology counted no repeated key value), the ON condition
     columns: list[tuple[str, str, str]]  # (alias, column, label)
     read: dict[str, list[str]]  # alias -> the columns read from it: keys, references followed, measures
 
@@ -134,7 +135,8 @@ class _Join:
 
         out = f"FROM (SELECT {read('t0')} FROM {quote_ident(self.base)}{sample}) AS t0"
         for k, (keys, on) in enumerate(self.ons, start=1):
-            out += (f" LEFT JOIN (SELECT DISTINCT ON ({', '.join(map(quote_ident, keys))}) {read(f't{k}')} "
+            distinct = f"DISTINCT ON ({', '.join(map(quote_ident, keys))}) " if keys else ""
+            out += (f" LEFT JOIN (SELECT {distinct}{read(f't{k}')} "
                     f"FROM {quote_ident(self.tables[k])}) AS t{k} ON {on}")
         return out
 
@@ -178,7 +180,8 @@ def _join(base: str, relationships: tuple[Relationship, ...], depth: int, stats:
             reached.add((r.to_table, r.to_columns, values))
             new = f"t{len(join.tables)}"
             origin |= {(new, t): v for t, v in zip(r.to_columns, values, strict=True)}
-            join.ons.append((r.to_columns, " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
+            dedup = r.to_columns if r.referenced_duplicates != 0 else ()  # a unique key multiplies no row
+            join.ons.append((dedup, " AND ".join(f"{alias}.{quote_ident(f)} = {new}.{quote_ident(t)}"
                                                         for f, t in zip(r.from_columns, r.to_columns, strict=True))))
             seen_before = r.to_table in join.tables
             join.tables.append(r.to_table)

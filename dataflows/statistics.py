@@ -43,13 +43,13 @@ from dataraum_context.sql import (
     Sql,
     batched,
     concat,
-    connect,
     family,
     is_number,
     is_point_in_time,
     parquet_relation,
     quote_ident,
     quote_literal,
+    session,
 )
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
@@ -78,7 +78,7 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
     counts of columns that repeat most of their values are estimated (and labelled so; an
     estimate never exceeds the non-null values); a column whose values are at least half
     distinct, which may be a key, has its distinct values counted exactly."""
-    with connect() as con:
+    with session() as con:
         return _table_statistics(con, Workspace(workspace), table_to_describe, exact_up_to_rows,
                                  top_k, histogram_bins)
 

@@ -28,7 +28,7 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.roles import given_or_decided
-from dataraum_context.sql import connect
+from dataraum_context.sql import session
 from dataraum_context.step import part_of_step, step
 from dataraum_context.topology import candidates, columns, measure
 from dataraum_context.topology.declared import against_declared
@@ -78,9 +78,9 @@ def measured_relationships(
     with their inclusion, coverage, orphans, repeated key values and score."""
     c = relationship_candidates
     declared = [p for p in c.declared if p is not None]
-    with connect() as con:
+    with session() as con:
         measure.open_tables(con, Workspace(workspace), type_resolution)
-        sides, unique = measure.profiled_sides(con, c, key_duplicate_tolerance)
+        sides, unique = measure.profiled_sides(con, c, key_duplicate_tolerance, min_inclusion)
         pairs = measure.measure(con, [*c.pairs, *unique, *declared], sides, min_inclusion,
                                 keep={(p.ref, p.key) for p in declared})
         pairs = measure.with_examples(con, pairs, sides)

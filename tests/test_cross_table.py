@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from threadpoolctl import threadpool_info
 
+from dataraum_context.dataflows import cross_table
 from dataraum_context.dataflows.cross_table import cross_table_multicollinearity
 from dataraum_context.delivery.render import to_markdown
 from dataraum_context.models import ContextDocument, MulticollinearityReport
@@ -59,6 +61,31 @@ def test_exact_dependency_across_two_joined_tables(tmp_path):
     assert all(p > 0.99 for p in group.variance_proportions.values())
     assert analysis.condition_indices[0] == pytest.approx(1) and analysis.condition_indices[-1] is None
     assert "JOIN" in analysis.join_sql
+
+
+def test_a_unique_key_is_joined_as_it_is_and_a_repeating_one_deduplicated(tmp_path):
+    """Topology counted the invoices' keys: unique, they join without a DISTINCT ON; with one
+    repeated (tolerated as a key), deduplicated, so the join still gives one row per payment."""
+    frames = invoices_and_payments()
+    (analysis,) = analyse(tmp_path / "unique", frames).analyses
+    assert "DISTINCT ON" not in analysis.join_sql and analysis.rows == 1000
+    repeated = pl.concat([frames["invoices"], frames["invoices"].head(1)])
+    (analysis,) = analyse(tmp_path / "repeated", {**frames, "invoices": repeated}).analyses
+    assert 'DISTINCT ON ("invoice_id")' in analysis.join_sql and analysis.rows == 1000
+
+
+def test_the_algebra_runs_with_blas_on_one_thread(tmp_path, monkeypatch):
+    """Small matrices: BLAS threads would only wait for each other (and for a busy machine)."""
+    seen = []
+    real = cross_table._analyse
+
+    def spy(*args, **kwargs):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cross_table, "_analyse", spy)
+    analyse(tmp_path, invoices_and_payments())
+    assert seen == [{1}]
 
 
 def test_near_dependency_matches_numpy(tmp_path):

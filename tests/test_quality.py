@@ -34,6 +34,7 @@ from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
 from dataraum_context.quality import COMPILERS
 from dataraum_context.sample import schemas
+from dataraum_context.sql import Sql
 
 from conftest import write
 from support.steps import statistics_profiling, temporal_enrichment, topology_enrichment
@@ -524,6 +525,60 @@ def test_orphans_from_topology_and_declared_style_recount(tmp_path):
     topo2 = topo.model_copy(update={"relationships": (declared,)})
     recount = by_check(assess(types, stats, str(tmp_path), empty, topology_enrichment=topo2))
     assert (recount["orphaned_reference"].failing_rows, recount["orphaned_reference"].severity) == (3, "error")
+
+
+def test_checks_an_earlier_step_counted_as_passing_run_no_query(tmp_path):
+    """A key whose distinct values statistics counted exactly, as many as its values, and a
+    reference whose orphans topology counted as none: both pass without a query (their SQL is
+    replaced here by one that cannot run, and no error comes back), and say who counted."""
+    customers = pl.DataFrame({"customer_id": list(range(1, 41)), "name": [f"c{i}" for i in range(40)]})
+    orders = pl.DataFrame({"order_id": list(range(1, 201)), "customer_id": [(i % 40) + 1 for i in range(200)]})
+    types = schemas.Schema(seed=0, style="test",
+                           tables={"customers": customers, "orders": orders}).workspace(tmp_path)
+    stats = statistics_profiling(types, str(tmp_path))
+    topo = topology_enrichment(stats, types, str(tmp_path))
+    inputs = {"type_resolution": types, "statistics_profiling": stats, "workspace": str(tmp_path),
+              "ontology": load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n")),
+              "topology_enrichment": topo}
+    dr = quality_driver()
+    checks = dr.execute(["quality_checks"], inputs=inputs)["quality_checks"]
+    known = {(c.check, c.table): c for c in checks.checks if c.known_failing == 0}
+    assert {("duplicate_key", "customers"), ("duplicate_key", "orders"), ("orphaned_reference", "orders")} <= set(known)
+    assert any("statistics_profiling counted" in e for e in known[("duplicate_key", "customers")].evidence)
+    broken = checks.model_copy(update={"tables": {name: t.model_copy(update={"checks": tuple(
+        c.model_copy(update={"query": Sql(text="SELECT * FROM no_such_table")}) if c.known_failing == 0 else c
+        for c in t.checks)}) for name, t in checks.tables.items()}})
+    result = dr.execute(["quality_assessment"], inputs=inputs, overrides={"quality_checks": broken})
+    results = {(r.check, r.table): r for r in by_check_all(result["quality_assessment"])}
+    for check in known:
+        r = results[check]
+        assert (r.failing_rows, r.passed, r.error, r.examples) == (0, True, None, ())
+    # a key statistics did not find unique is looked at: its repeats are counted by the query
+    twice = pl.DataFrame({"id": [1, 2, 2, 3], "v": [1, 2, 3, 4]})
+    types2 = schemas.Schema(seed=0, style="test", tables={"items": twice}).workspace(tmp_path / "b")
+    result2 = assess(types2, statistics_profiling(types2, str(tmp_path / "b")), str(tmp_path / "b"),
+                     inputs["ontology"])
+    dup = by_check(result2)["duplicate_key"]
+    assert (dup.failing_rows, [e["_row"] for e in dup.examples]) == (2, [2, 3])
+
+
+def test_each_failed_check_shows_its_own_first_failing_rows(tmp_path):
+    """The row checks of a table counted in one pass; examples only for those that failed, each
+    its own first rows in row order, though other checks fail other rows."""
+    n = 50
+    frame = pl.DataFrame({"id": list(range(1, n + 1)),
+                          "a": [None if i in (7, 30, 31, 44) else i for i in range(n)],
+                          "b": [None if i in (2, 3) else i for i in range(n)],
+                          "c": list(range(n))})
+    types = schemas.Schema(seed=0, style="test", tables={"t": frame}).workspace(tmp_path)
+    result = assess(types, statistics_profiling(types, str(tmp_path)), str(tmp_path),
+                    load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n")), null_ratio_threshold=0.5)
+    checks = {(r.check, r.columns): r for r in result.tables["t"].results}
+    a, b = checks[("null_ratio", ("a",))], checks[("null_ratio", ("b",))]
+    assert (a.failing_rows, [e["_row"] for e in a.examples]) == (4, [8, 31, 32])
+    assert (b.failing_rows, [e["_row"] for e in b.examples]) == (2, [3, 4])
+    assert all(e["a"] is None for e in a.examples) and all(e["b"] is None for e in b.examples)
+    assert ("null_ratio", ("c",)) not in checks  # no nulls, no check
 
 
 def test_temporal_gaps_of_the_primary_time_column(tmp_path):

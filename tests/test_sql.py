@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -158,7 +159,66 @@ def test_a_typed_table_is_found_even_when_a_temporary_table_shares_its_name(tmp_
     with sql.connect() as con:
         sql.open_tables(con, {"kv_int": path})
         con.execute("CREATE TEMP TABLE kv_int (v INTEGER)")  # a step's scratch table (topology's)
-        assert con.execute(f"SELECT count(*) FROM {sql.typed_table('kv_int')}").fetchone()[0] == 3
+        assert con.execute(f"SELECT count(*) FROM {sql.typed_table(con, 'kv_int')}").fetchone()[0] == 3
+
+
+def test_a_session_is_a_connection_of_its_own_that_leaves_nothing_behind(tmp_path, tokyo):
+    """Sessions share the process's DuckDB instance but not its views, tables or settings:
+    each reads in UTC, sees only the tables it opened (the same name means another file in
+    another session), and its database is gone when the block ends."""
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    pq.write_table(pa.table({"v": [1, 2, 3]}), one)
+    pq.write_table(pa.table({"v": [10, 20]}), two)
+    with sql.session() as a, sql.session() as b:
+        sql.open_tables(a, {"t": one})
+        sql.open_tables(b, {"t": two})
+        a.execute("CREATE TABLE scratch AS SELECT 1 AS x")
+        assert a.execute("SELECT sum(v) FROM t").fetchone()[0] == 6
+        assert b.execute("SELECT sum(v) FROM t").fetchone()[0] == 30
+        with pytest.raises(duckdb.CatalogException):
+            b.execute("SELECT * FROM scratch")
+        assert a.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "UTC"
+        a.execute("CREATE TEMP TABLE t (v INTEGER)")  # a step's scratch table hides the view ...
+        assert a.execute(f"SELECT count(*) FROM {sql.typed_table(a, 't')}").fetchone()[0] == 3  # not this
+        own = a.execute("SELECT current_database()").fetchone()[0]
+    with sql.session() as c:
+        databases = {r[0] for r in c.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+        assert own not in databases and c.execute("SELECT current_database()").fetchone()[0] not in (own, "memory")
+        with pytest.raises(duckdb.CatalogException):
+            c.execute("SELECT * FROM t")
+
+
+def test_sessions_take_their_limits_from_the_environment_as_it_is_now(monkeypatch):
+    def limits():
+        with sql.session() as con:
+            return con.execute("SELECT current_setting('threads'), current_setting('memory_limit')").fetchone()
+
+    default = limits()
+    monkeypatch.setenv("DATARAUM_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "300MB")
+    threads, memory = limits()
+    assert threads == 1 and memory.startswith("286")
+    monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ConfigError, match="DATARAUM_DUCKDB_MEMORY_LIMIT='lots'"), sql.session():
+        pass
+    monkeypatch.delenv("DATARAUM_DUCKDB_THREADS")
+    monkeypatch.delenv("DATARAUM_DUCKDB_MEMORY_LIMIT")
+    assert limits() == default  # back to DuckDB's own
+
+
+def test_sessions_in_parallel_threads_each_see_their_own_tables(tmp_path):
+    paths = []
+    for i in range(8):
+        paths.append(tmp_path / f"t{i}.parquet")
+        pq.write_table(pa.table({"v": list(range(i + 1))}), paths[-1])
+
+    def rows(i: int) -> int:
+        with sql.session() as con:
+            sql.open_tables(con, {"t": paths[i]})
+            return con.execute("SELECT count(*) FROM t").fetchone()[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(rows, list(range(8)) * 5)) == list(range(1, 9)) * 5
 
 
 # --- one type family, end to end ------------------------------------------------------------

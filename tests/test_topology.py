@@ -186,6 +186,29 @@ def test_role_named_support_rep_points_at_employees_not_at_other_small_keys(tmp_
     assert len(found) == 4
 
 
+def test_a_person_named_by_what_they_do_points_at_staff(tmp_path):
+    """inspector_id and sponsor_id hold 1..40, inside the dense keys of employees (1..40),
+    customers (1..300) and products (1..800): only their names can tell, and an agent noun
+    names staff; a sector_id (a thing) links nowhere."""
+    rng = random.Random(7)
+    frames = {
+        "employees": pl.DataFrame({"employee_id": range(1, 41), "name": [f"e{i}" for i in range(40)]}),
+        "customers": pl.DataFrame({"customer_id": range(1, 301), "email": [f"u{i}@x.org" for i in range(300)]}),
+        "products": pl.DataFrame({"product_id": range(1, 801), "title": [f"p{i}" for i in range(800)]}),
+        "inspections": pl.DataFrame({"inspection_id": range(1, 2001),
+                                     "inspector_id": pick(rng, list(range(1, 41)), 2000),
+                                     "product_id": pick(rng, list(range(1, 801)), 2000),
+                                     "sector_id": pick(rng, list(range(1, 41)), 2000)}),
+        "projects": pl.DataFrame({"project_id": range(1, 301), "sponsor_id": pick(rng, list(range(1, 41)), 300),
+                                  "customer_id": pick(rng, list(range(1, 301)), 300)}),
+    }
+    found = edges(discover(tmp_path, **frames))
+    assert found == {("inspections", "inspector_id", "employees", "employee_id"),
+                     ("inspections", "product_id", "products", "product_id"),
+                     ("projects", "sponsor_id", "employees", "employee_id"),
+                     ("projects", "customer_id", "customers", "customer_id")}
+
+
 def test_user_id_points_at_customers_id(tmp_path):
     rng = random.Random(6)
     frames = {

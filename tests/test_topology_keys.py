@@ -113,6 +113,26 @@ def test_no_composite_when_one_column_alone_is_the_key(tmp_path):
         ("shipments", ("order_id",), "order_lines", ("order_id",))]
 
 
+def test_a_pair_with_more_combinations_than_the_key_holds_is_not_measured(tmp_path):
+    """Bins keyed by (rack_no, slot_no), 600 of them; stock references them; picks hold about
+    2,000 combinations under the same names, which 600 cannot hold: only stock's pair is measured."""
+    rng = random.Random(6)
+    bins = [(r, s) for r in range(1, 31) for s in range(1, 21)]
+    stock = [rng.choice(bins) for _ in range(3000)]
+    picks = [(rng.randint(1, 60), rng.randint(1, 40)) for _ in range(2400)]
+    frames = {
+        "bins": pl.DataFrame({"bin_id": range(1, 601), "rack_no": [r for r, _ in bins],
+                              "slot_no": [s for _, s in bins]}),
+        "stock": pl.DataFrame({"stock_id": range(1, 3001), "rack_no": [r for r, _ in stock],
+                               "slot_no": [s for _, s in stock]}),
+        "picks": pl.DataFrame({"pick_id": range(1, 2401), "rack_no": [r for r, _ in picks],
+                               "slot_no": [s for _, s in picks]}),
+    }
+    topo = discover(tmp_path, **frames)
+    assert set(composites(topo)) == {("stock", ("rack_no", "slot_no"), "bins", ("rack_no", "slot_no"))}
+    assert topo.composite_pairs_measured == 1
+
+
 def test_two_small_columns_unique_by_chance_are_no_key(tmp_path):
     """Docks: 6 rows whose zone_no (1..4) and bay_no (1..4) happen to be unique together; the
     moves' same-named columns hold only those combinations. Six distinct draws from 16 cells

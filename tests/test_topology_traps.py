@@ -156,6 +156,10 @@ def test_role_named_uuid_keys(tmp_path):
     ("orders", "ship_cost", "customers", "customer_id", 0.0),
     ("call_center", "cc_closed_date_sk", "date_dim", "d_date_sk", 0.9),
     ("time_dim", "t_time", "time_dim", "t_time_sk", 0.0),  # the same name within a table
+    ("inspections", "inspector_id", "employees", "employee_id", 0.6),  # someone who inspects: staff
+    ("projects", "sponsor_id", "customers", "customer_id", 0.5),  # ... a client less likely
+    ("inspections", "inspector_id", "products", "product_id", 0.35),  # no person
+    ("lines", "order_id", "employees", "employee_id", 0.35),  # an order is a thing
 ])
 def test_name_evidence(table, column, key_table, key_column, score):
     ref = column_name(table, column, column[: column.index("_") + 1] if column[2:3] == "_" else None)

@@ -42,6 +42,22 @@ _PERSON_ROLES: dict[str, frozenset[str]] = {
     **dict.fromkeys(["creator", "created", "author", "updated", "modified", "changed",
                      "deleted", "editor", "submitter", "submitted"], _STAFF_TABLES | _CLIENT_TABLES),
 }
+#: a person named by what they do (`inspector_id`, `sponsor_id`, `driver_id`): an agent noun,
+#: which names staff more often than clients; these common things end the same way
+_AGENT_ENDINGS = ("or", "er", "ee", "ist")
+_NOT_AGENTS = frozenset({
+    "order", "number", "counter", "header", "folder", "filter", "container", "center", "meter", "layer",
+    "letter", "paper", "server", "printer", "computer", "cluster", "quarter", "register", "ledger", "master",
+    "trigger", "timer", "voucher", "marker", "tracker", "parameter", "carrier", "supplier", "router",
+    "scanner", "trailer", "banner", "poster", "locker", "adapter", "offer", "transfer", "answer", "other",
+    "water", "power", "tower", "border", "corner", "cover", "river", "winter", "summer", "semester",
+    "chapter", "character", "identifier", "modifier", "multiplier", "qualifier", "barrier", "color",
+    "colour", "floor", "door", "sector", "factor", "vector", "error", "motor", "sensor", "monitor",
+    "indicator", "processor", "connector", "elevator", "generator", "calculator", "tractor", "mirror",
+    "vendor", "major", "minor", "flavor", "flavour", "favor", "honor", "labor", "interior", "exterior",
+    "anchor", "senior", "junior", "committee", "coffee", "degree", "playlist", "wishlist", "checklist",
+    "blacklist", "whitelist", "shortlist", "pricelist", "partner", "provider", "distributor", "manufacturer",
+    "retailer", "wholesaler", "trimester", "divisor", "multiplicator", "cursor", "descriptor"})
 #: parties an order is billed, shipped or sold to (`bill_to`, `ShipTo`), and the tables of them
 _PARTY_VERBS = frozenset({"bill", "ship", "sold", "deliver", "remit", "invoice", "send"})
 _PARTIES = _CLIENT_TABLES | {"address", "location", "party", "site", "partner", "company", "organization"}
@@ -78,6 +94,7 @@ _PERSON_ROLES = _singular_keys(_PERSON_ROLES)  # names are compared in the singu
 _SELF_ROLES = frozenset(singular(w) for w in _SELF_ROLES)
 _PERSON_SELF_ROLES = frozenset(singular(w) for w in _PERSON_SELF_ROLES)
 _PEOPLE = frozenset().union(*_PERSON_ROLES.values())
+_STAFF = frozenset(singular(w) for w in _STAFF_TABLES)
 _PERSON_ROLE_WORDS = tuple(_PERSON_ROLES)
 _SELF_AND_PERSON_SELF_ROLES = _SELF_ROLES | _PERSON_SELF_ROLES
 
@@ -158,6 +175,11 @@ def _role_words(word: str, roles: frozenset[str] | tuple[str, ...]) -> tuple[str
                          and (word.endswith(r) or word.startswith(r))), key=len, reverse=True))
 
 
+def _agent_noun(word: str) -> bool:
+    """`inspector`, `sponsor`, `driver`, `trustee`, `dentist`: a word for someone who does something."""
+    return len(word) >= 5 and word.endswith(_AGENT_ENDINGS) and word not in _NOT_AGENTS
+
+
 def _abbreviates(short: str, word: str) -> bool:
     """`cust` ~ customer, `prod` ~ product, `emp` ~ employee."""
     return len(short) >= 3 and short != word and word.startswith(short)
@@ -231,10 +253,16 @@ def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvi
         return NameEvidence(0.8, f"{ref.column} abbreviates table {key.table}")
     if len(ref.core) == 2 and ref.core[1] == "to" and ref.core[0] in _PARTY_VERBS and target[-1] in _PARTIES:
         return NameEvidence(0.65, f"{ref.column} is a {' '.join(ref.core)!r} party, {key.table} holds parties")
-    for word in ref.core:
-        for role in _role_words(word, _PERSON_ROLE_WORDS):
-            if target[-1] in _PERSON_ROLES[role]:
-                return NameEvidence(0.65, f"{ref.column} is a {role!r} role, {key.table} holds people")
+    roles = [role for word in ref.core for role in _role_words(word, _PERSON_ROLE_WORDS)]
+    for role in roles:
+        if target[-1] in _PERSON_ROLES[role]:
+            return NameEvidence(0.65, f"{ref.column} is a {role!r} role, {key.table} holds people")
+    # a role it knows says which people; a person named by what they do, staff rather than clients
+    if not roles and ref.key_suffix and ref.core and _agent_noun(ref.core[-1]) and target[-1] in _PEOPLE:
+        staff = target[-1] in _STAFF
+        held = "staff" if staff else "people"
+        return NameEvidence(0.6 if staff else 0.5, f"{ref.column} names a person by what they do "
+                                                   f"({ref.core[-1]!r}), {key.table} holds {held}")
     if ref.key_suffix and ref.core:
         return NameEvidence(0.35, f"{ref.column} is named like a reference")
     return NONE

@@ -19,7 +19,7 @@ from dataraum_context.models import (
     TypeResolutionResult,
 )
 from dataraum_context.ontology import ConceptMatch, Ontology, match_concepts
-from dataraum_context.sql import Family, connect, family, is_number, open_tables, quote_ident
+from dataraum_context.sql import Family, family, is_number, open_tables, quote_ident, session
 from dataraum_context.workspace import Workspace
 
 _SAMPLE_FROM_ROWS = 10_000  # distinct samples are drawn from the first rows of a table
@@ -98,8 +98,7 @@ def _sample_values(ws: Workspace, types: TypeResolutionResult, n: int) -> dict[s
     if n <= 0:
         return {}
     out: dict[str, dict[str, list[str]]] = {}
-    con = connect()
-    try:
+    with session() as con:
         open_tables(con, {name: ws.path(table.path) for name, table in types.tables.items()})
         for name, table in types.tables.items():
             cols = list(table.columns)
@@ -111,8 +110,6 @@ def _sample_values(ws: Workspace, types: TypeResolutionResult, n: int) -> dict[s
                               f"LIMIT {_SAMPLE_FROM_ROWS}))").fetchone()
             out[name] = {c: [v for v in (picked or []) if v is not None and v.strip()]
                          for c, picked in zip(cols, row or (), strict=False)}
-    finally:
-        con.close()
     return out
 
 

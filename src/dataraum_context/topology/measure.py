@@ -43,10 +43,11 @@ def open_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, types: TypeResolu
     sql.open_tables(con, {name: ws.path(table.path) for name, table in types.tables.items()})
 
 
-def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates,
-                   tolerance: float) -> tuple[tuple[Side, ...], list[Candidate]]:
+def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates, tolerance: float,
+                   min_inclusion: float) -> tuple[tuple[Side, ...], list[Candidate]]:
     """The candidates' sides with the column tuples to be measured profiled, and the composite
-    candidates whose key pair may be unique (a few repeats tolerated). The composite keys are
+    candidates whose key pair may be unique (a few repeats tolerated) and can hold
+    `min_inclusion` of the referencing pairs' distinct combinations. The composite keys are
     profiled first; then the referencing pairs of the unique ones and the declared tuples."""
     sides = list(c.sides)
     keys = _tuple_ids(sides, (p.key for p in c.composites))
@@ -55,7 +56,9 @@ def profiled_sides(con: duckdb.DuckDBPyConnection, c: RelationshipCandidates,
     declared = [p for p in c.declared if p is not None]
     rest = _tuple_ids(sides, (i for p in unique + declared for i in (p.ref, p.key) if i not in keys))
     _profile_tuples(con, sides, rest)
-    return tuple(sides), unique
+    # a fact's (date, item) of 157,120 combinations cannot lie in another fact's 39,823
+    fits = [p for p in unique if min_inclusion * sides[p.ref].distinct <= sides[p.key].distinct]
+    return tuple(sides), fits
 
 
 def _profile_tuples(con: duckdb.DuckDBPyConnection, sides: list[Side], ids: Iterable[int]) -> None:
@@ -64,7 +67,7 @@ def _profile_tuples(con: duckdb.DuckDBPyConnection, sides: list[Side], ids: Iter
     for table, group in _by_table(sides[i] for i in ids).items():
         values = ", ".join(f"{_combination(t)} AS v{i}" for i, t in enumerate(group))
         counts = ", ".join(f"count(v{i}), count(DISTINCT v{i})" for i in range(len(group)))
-        row = con.execute(f"SELECT {counts} FROM (SELECT {values} FROM {_view(table)})").fetchone()
+        row = con.execute(f"SELECT {counts} FROM (SELECT {values} FROM {_view(con, table)})").fetchone()
         assert row is not None  # an aggregate returns one row
         for i, t in enumerate(group):
             sides[t.id] = t.model_copy(update={"non_null": row[2 * i], "distinct": row[2 * i + 1]})
@@ -110,12 +113,12 @@ def _read_values(con: duckdb.DuckDBPyConnection, pairs: Sequence[Candidate], sid
             ids = ", ".join(str(s.id) for s in group)
             values = ", ".join(_expr(s) for s in group)
             con.execute(f"INSERT INTO kv_{kind} SELECT DISTINCT k, v FROM (SELECT UNNEST([{ids}]) AS k, "
-                        f"UNNEST([{values}]) AS v FROM {_view(table)}) WHERE v IS NOT NULL")
+                        f"UNNEST([{values}]) AS v FROM {_view(con, table)}) WHERE v IS NOT NULL")
         for table, group in _by_table(sides[i] for i in dict.fromkeys(p.ref for p in fam)).items():
             ids = ", ".join(str(s.id) for s in group)
             values = ", ".join(_expr(s) for s in group)
             con.execute(f"INSERT INTO fv_{kind} SELECT c, v, count(*) FROM (SELECT UNNEST([{ids}]) AS c, "
-                        f"UNNEST([{values}]) AS v FROM {_view(table)}) WHERE v IS NOT NULL GROUP BY c, v")
+                        f"UNNEST([{values}]) AS v FROM {_view(con, table)}) WHERE v IS NOT NULL GROUP BY c, v")
     key_distinct: dict[int, int] = {}
     for kind in _VALUE_TYPES:
         key_distinct |= dict(con.execute(f"SELECT k, count(*) FROM kv_{kind} GROUP BY k").fetchall())
@@ -149,7 +152,7 @@ def _repeated_values(con: duckdb.DuckDBPyConnection, key: Side) -> tuple[str, ..
     """The three most repeated values of a key."""
     cols = ", ".join(quote_ident(c) for c in key.columns)
     present = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in key.columns)
-    rows = con.execute(f"SELECT {cols} FROM {_view(key.table)} WHERE {present} GROUP BY {cols} "
+    rows = con.execute(f"SELECT {cols} FROM {_view(con, key.table)} WHERE {present} GROUP BY {cols} "
                        f"HAVING count(*) > 1 ORDER BY count(*) DESC, {cols} LIMIT 3").fetchall()
     return tuple(str(v[0]) if len(v) == 1 else f"({', '.join(map(str, v))})" for v in rows)
 
@@ -174,8 +177,8 @@ def _by_table(sides: Iterable[Side]) -> dict[str, list]:
     return out
 
 
-def _view(table: str) -> str:
-    return sql.typed_table(table)  # qualified: the temporary kv_/fv_ tables must not hide a table
+def _view(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    return sql.typed_table(con, table)  # qualified: the temporary kv_/fv_ tables must not hide a table
 
 
 def _value(column: str, kind: str | None) -> str:
