@@ -14,12 +14,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hamilton import driver as _h_driver
-
-from dataraum_context import delivery
 from dataraum_context.errors import (
     ConfigError,
     DataraumError,
@@ -27,30 +25,36 @@ from dataraum_context.errors import (
     StepFailed,
     WorkspaceBusy,
 )
-from dataraum_context.loaders.sources import UserSources
-from dataraum_context.models import ContextDocument, PipelineRun, register_fingerprint
-from dataraum_context.pipeline import (
-    DEFAULT_WORKSPACE,
-    PipelineConfig,
-    build_driver,
-    builder,
-    load_pipeline,
-)
-from dataraum_context.step import SKIP_WARNINGS
-from dataraum_context.workspace import Workspace
 
-register_fingerprint()
-delivery.register()
+if TYPE_CHECKING:
+    from hamilton import driver as _h_driver
+
+    from dataraum_context.loaders.sources import UserSources
+    from dataraum_context.models import ContextDocument, PipelineRun
+    from dataraum_context.pipeline import PipelineConfig, builder, load_pipeline
+    from dataraum_context.workspace import Workspace
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
     "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "builder", "driver", "load_pipeline", "run",
 ]
 
-Sources = UserSources | None
+# Imported on first use: Hamilton's driver brings pandas, polars and pyarrow (half a second and
+# 100 MiB), the models pydantic; `import dataraum_context` and the CLI's `--help` need neither.
+_LAZY = {"PipelineConfig": "dataraum_context.pipeline", "builder": "dataraum_context.pipeline",
+         "load_pipeline": "dataraum_context.pipeline", "Workspace": "dataraum_context.workspace",
+         "ContextDocument": "dataraum_context.models", "PipelineRun": "dataraum_context.models"}
 
 
-def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: UserSources | None = None,
            workspace: str | os.PathLike[str] | None = None, **config: Any) -> _h_driver.Driver:
     """A Hamilton driver for a pipeline, ready to `execute` any of its steps with no further
     inputs. `config` overrides pipeline keys (`skip_steps`, `tables`, ...) and step settings
@@ -63,10 +67,12 @@ def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", source
     are written to the workspace once, here, and keep their column types, except pandas text
     columns, which are inferred like a CSV's; an unchanged frame is served from the cache on
     the next run, a changed one is staged again."""
+    from dataraum_context.pipeline import build_driver
+
     return build_driver(pipeline, sources, workspace, **config)[0]
 
 
-def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
+def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: UserSources | None = None,
         workspace: str | os.PathLike[str] | None = None, progress: bool = False,
         overrides: dict[str, Any] | None = None, **config: Any) -> PipelineRun:
     """Run a pipeline with its engine: per-step status and timing, criticality applied.
@@ -76,6 +82,9 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
     The run holds the workspace's write lock: a second run on the same workspace fails at once
     (`WorkspaceBusy`, naming the holder)."""
     from dataraum_context.engines.local import LocalEngine
+    from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver
+    from dataraum_context.step import SKIP_WARNINGS
+    from dataraum_context.workspace import Workspace
 
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
     with ws.lock():

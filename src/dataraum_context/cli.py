@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dataraum_context.errors import DataraumError, StepFailed, disk_full
-from dataraum_context.llm.protocol import ROLES
-from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, builtin_pipelines, step_nodes
-from dataraum_context.workspace import write_atomically
+from dataraum_context.naming import ROLES
+from dataraum_context.settings import DEFAULT_WORKSPACE
+
+# Everything else is imported by the command that needs it: `--help` starts in a tenth of a
+# second, where Hamilton's driver alone (pandas, polars, pyarrow) takes half a second.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -205,6 +207,7 @@ def _run_and_write(pipeline: str, sources: list[str], workspace: str, args: argp
                    **config: Any) -> int:
     from dataraum_context import run
     from dataraum_context.delivery.render import format_for, render
+    from dataraum_context.workspace import write_atomically
 
     if args.out:
         _check_out(args.out)
@@ -277,6 +280,9 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "dot"):
         raise DataraumError(f"--out {args.out}: use a .png, .svg or .dot file")
+    from dataraum_context.pipeline import build_driver
+    from dataraum_context.workspace import write_atomically
+
     _check_out(args.out)
     dr, _cfg = build_driver(args.pipeline, cache=False)
     graph = dr.display_all_functions()
@@ -299,6 +305,8 @@ def _cmd_dag(args: argparse.Namespace) -> int:
 
 
 def _cmd_steps(args: argparse.Namespace) -> int:
+    from dataraum_context.pipeline import build_driver, step_nodes
+
     dr, cfg = build_driver(args.pipeline, cache=False)
     print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
     for name, node in step_nodes(dr).items():
@@ -329,7 +337,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_pipelines(args: argparse.Namespace) -> int:
-    from dataraum_context.pipeline import load_pipeline
+    from dataraum_context.pipeline import builtin_pipelines, load_pipeline
 
     for name in builtin_pipelines():
         print(f"  {name:<16} {load_pipeline(name).description}")

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+#: the roles a column can play in its table, as the semantic providers and `dataraum annotate` name
+#: them (here, where the CLI reads them without importing the providers)
+ROLES = ("key", "foreign_key", "measure", "dimension", "timestamp", "attribute")
 #: tokens that mark a key or a reference (`customer_id`, `custkey`, `country_code`)
 KEY_TOKENS = frozenset({"id", "key", "code", "no", "nr", "num", "number", "ref", "fk", "sk",
                         "pk", "uuid", "guid"})
