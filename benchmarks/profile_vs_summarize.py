@@ -13,7 +13,8 @@ resident memory (`ru_maxrss`) is that measurement's alone:
       (a new workspace for every repetition: no cache)
 
 and prints the times, their ratio, the peak memory of each, the time per pipeline step, and a
-Markdown table to paste into benchmarks/README.md. Timings exclude interpreter start-up and
+Markdown table to paste into benchmarks/README.md. Timings (wall, and CPU of all threads: the
+figure to compare on a loaded machine) exclude interpreter start-up and
 imports; peak memory includes them (the "after imports" column says how much that is).
 """
 
@@ -73,29 +74,34 @@ def _maxrss_mib() -> float:
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB elsewhere
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measure_summarize(file: str) -> dict:
     import duckdb
 
     after_imports = _maxrss_mib()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     con = duckdb.connect(":memory:")
     rows = con.execute("SUMMARIZE SELECT * FROM read_csv(?)", [file]).fetchall()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     con.close()
-    return {"seconds": seconds, "after_imports_mib": after_imports, "columns": len(rows)}
+    return {"seconds": seconds, "cpu_s": cpu, "after_imports_mib": after_imports, "columns": len(rows)}
 
 
 def _measure_quick_profile(file: str, workspace: str) -> dict:
     import dataraum_context as dc
 
     after_imports = _maxrss_mib()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     run = dc.run("quick_profile", sources=[file], workspace=workspace)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     if not run.succeeded:
         failed = "; ".join(f"{s.name}: {s.error}" for s in run.failed_steps)
         raise SystemExit(f"quick_profile failed: {failed}")
-    return {"seconds": seconds, "after_imports_mib": after_imports,
+    return {"seconds": seconds, "cpu_s": cpu, "after_imports_mib": after_imports,
             "steps": [{"name": s.name, "status": s.status, "duration_s": s.duration_s} for s in run.steps]}
 
 
@@ -150,22 +156,27 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeat):
         s = measure("summarize", file)
         summarize.append(s)
-        print(f"[{rep + 1}/{args.repeat}] SUMMARIZE      {s['seconds']:8.2f} s  peak {s['peak_rss_mib']:7.0f} MiB")
+        print(f"[{rep + 1}/{args.repeat}] SUMMARIZE      {s['seconds']:8.2f} s  CPU {s['cpu_s']:6.2f} s  "
+              f"peak {s['peak_rss_mib']:7.0f} MiB  load {os.getloadavg()[0]:.1f}")
         ws = workdir / f"workspace_{rep}_{time.time_ns()}"  # fresh every time: no cache
         p = measure("quick_profile", file, ws)
         profile.append(p)
-        print(f"[{rep + 1}/{args.repeat}] quick_profile  {p['seconds']:8.2f} s  peak {p['peak_rss_mib']:7.0f} MiB")
+        print(f"[{rep + 1}/{args.repeat}] quick_profile  {p['seconds']:8.2f} s  CPU {p['cpu_s']:6.2f} s  "
+              f"peak {p['peak_rss_mib']:7.0f} MiB  load {os.getloadavg()[0]:.1f}")
 
     s_time = statistics.median(m["seconds"] for m in summarize)
     p_time = statistics.median(m["seconds"] for m in profile)
+    s_cpu = statistics.median(m["cpu_s"] for m in summarize)
+    p_cpu = statistics.median(m["cpu_s"] for m in profile)
     s_rss = max(m["peak_rss_mib"] for m in summarize)
     p_rss = max(m["peak_rss_mib"] for m in profile)
     s_base = max(m["after_imports_mib"] for m in summarize)
     p_base = max(m["after_imports_mib"] for m in profile)
     print()
-    print(f"SUMMARIZE:      {s_time:.2f} s, peak RSS {s_rss:.0f} MiB")
-    print(f"quick_profile:  {p_time:.2f} s, peak RSS {p_rss:.0f} MiB")
-    print(f"ratio (quick_profile / SUMMARIZE): time {p_time / s_time:.2f}x, peak memory {p_rss / s_rss:.2f}x")
+    print(f"SUMMARIZE:      {s_time:.2f} s, CPU {s_cpu:.2f} s, peak RSS {s_rss:.0f} MiB")
+    print(f"quick_profile:  {p_time:.2f} s, CPU {p_cpu:.2f} s, peak RSS {p_rss:.0f} MiB")
+    print(f"ratio (quick_profile / SUMMARIZE): time {p_time / s_time:.2f}x, peak memory {p_rss / s_rss:.2f}x, "
+          f"CPU {p_cpu / s_cpu:.2f}x")
 
     step_names = [st["name"] for st in profile[0]["steps"]]
     step_times = {name: statistics.median(st["duration_s"] for m in profile for st in m["steps"]
@@ -173,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     agg = "median of " + str(args.repeat) if args.repeat > 1 else "1 run"
     print()
     print(f"| {args.rows:,} rows, 13 columns ({_fmt_size(file.stat().st_size)} CSV) | time (s, {agg}) "
-          "| peak RSS (MiB) | RSS after imports (MiB) |")
-    print("|---|---:|---:|---:|")
-    print(f"| DuckDB `SUMMARIZE` | {s_time:.2f} | {s_rss:.0f} | {s_base:.0f} |")
-    print(f"| `dataraum_context.run(\"quick_profile\")` | {p_time:.2f} | {p_rss:.0f} | {p_base:.0f} |")
-    print(f"| ratio | {p_time / s_time:.2f}x | {p_rss / s_rss:.2f}x | |")
+          "| CPU (s) | peak RSS (MiB) | RSS after imports (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| DuckDB `SUMMARIZE` | {s_time:.2f} | {s_cpu:.2f} | {s_rss:.0f} | {s_base:.0f} |")
+    print(f"| `dataraum_context.run(\"quick_profile\")` | {p_time:.2f} | {p_cpu:.2f} | {p_rss:.0f} | {p_base:.0f} |")
+    print(f"| ratio | {p_time / s_time:.2f}x | {p_cpu / s_cpu:.2f}x | {p_rss / s_rss:.2f}x | |")
     print()
     print("| quick_profile step | time (s) | share |")
     print("|---|---:|---:|")

@@ -2,16 +2,17 @@
 
 For every table with many-to-one relationships, DuckDB joins it to the tables it references (to
 `multicollinearity_join_depth` hops; a referenced key in which topology counted repeated values
-deduplicated, so the join never multiplies rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
-identifiers, codes or flags) that are neither keys nor references. A base table of more than
-`multicollinearity_max_rows` rows is sampled first, with a reservoir sample of that many rows
-and a fixed seed (the same rows on every run, stated in the result), so the join, the transfer
-and the algebra are bounded whatever the table's size; only the sampling scan grows with the
-rows. A joined column null in most of those rows (an attribute reached through a reference that
-is rarely set) is left out, and listed, rather than let it drop the rows. numpy then reduces the
-complete rows, standardized (centred, unit-variance), to the triangular factor R of their QR
-decomposition (one pass, O(rows · columns²)); everything below is computed from R, whose size is
-columns², with the precision of the data itself (R'R is the correlation matrix, never formed):
+deduplicated, so the join never multiplies rows) in one query, and hands back the numeric
+measures of `column_roles` (quantities, not identifiers, codes or flags) that are neither keys
+nor references. A base table of more than `multicollinearity_max_rows` rows is sampled first,
+with a reservoir sample of that many rows and a fixed seed (the same rows on every run, stated
+in the result), so the join, the transfer and the algebra are bounded whatever the table's size;
+only the sampling scan grows with the rows. A joined column null in most of those rows (an
+attribute reached through a reference that is rarely set) is left out, and listed, rather than
+let it drop the rows. numpy then reduces the complete rows, standardized (centred,
+unit-variance), to the triangular factor R of their QR decomposition (one pass, O(rows ·
+columns²)); everything below is computed from R, whose size is columns², with the precision of
+the data itself (R'R is the correlation matrix, never formed):
 
 - the variance inflation factor of each column, 1 / (1 - R²) of its regression on the others
   (the residual of that regression on the columns of R equals the one on the rows);

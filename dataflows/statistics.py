@@ -5,7 +5,8 @@ The first query computes the batch's scalar statistics in one aggregate. The sec
 first's results (distinct counts, min/max, mean) and computes top-k values, histograms and the
 central moments behind skewness and kurtosis. Above `exact_up_to_rows` rows, distinct counts and
 quantiles are estimated, but the columns the estimate says may be unique are counted exactly in
-between (`_counted_exactly`): uniqueness is a decision, not a description. A wide table is
+between (`_counted_exactly`, with their top values from the same grouping): uniqueness is a
+decision, not a description. A wide table is
 profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time growing faster
 than its expressions), and a batch of a wide table is read from the Parquet file once when it is small
 (`sql.parquet_relation`); nothing is materialized in Python.
@@ -17,9 +18,11 @@ candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -39,6 +42,7 @@ from dataraum_context.models import (
 )
 from dataraum_context.roles import roles_of
 from dataraum_context.sql import (
+    CELLS_IN_MEMORY,
     Family,
     Sql,
     batched,
@@ -60,6 +64,8 @@ QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 _ORDERED = {Family.INTEGER, Family.DECIMAL, Family.FLOAT, Family.DATE, Family.TIMESTAMP, Family.TEXT}
 
 _VIEW = "_profiled"  # the batch of columns being profiled (sql.parquet_relation)
+# a column's top values and their counts, most frequent first, ties by value, from (v, n) rows
+_TOP_LISTS = "list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, list(n ORDER BY n DESC, v) AS top_counts"
 
 
 @part_of_step("statistics_profiling")
@@ -130,16 +136,31 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
     exact = table.row_count <= exact_up_to_rows
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
-    for batch in batched(columns, size=lambda c: len(_aggregates(c, exact))):
-        with parquet_relation(con, _VIEW, path, [c.name for c in batch], table.row_count, len(columns)):
-            row_count, scalars = _scalars(con, batch, exact)
-            unique_enough = [] if exact else _counted_exactly(con, batch, scalars)
-            bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
-            second = _second_pass(con, batch, scalars, bins, top_k)
-        statistics |= {c.name: _column_statistics(c, row_count, exact, c.index in unique_enough, scalars[c.index],
-                                                  second.get(c.index, {}), bins.get(c.index))
+    for batch in _opened_batches(con, path, columns, table.row_count, exact):
+        row_count, scalars = _scalars(con, batch, exact)
+        counted = {} if exact else _counted_exactly(con, batch, scalars, top_k)
+        bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
+        second = _second_pass(con, batch, scalars, bins, top_k, counted)
+        statistics |= {c.name: _column_statistics(c, row_count, exact, c.index in counted, scalars[c.index],
+                                                  counted.get(c.index, {}) | second.get(c.index, {}),
+                                                  bins.get(c.index))
                        for c in batch}
     return TableStatistics(name=table.name, row_count=row_count, columns=statistics)
+
+
+def _opened_batches(con: duckdb.DuckDBPyConnection, path: Path, columns: list[_Column], rows: int,
+                    exact: bool) -> Iterator[list[_Column]]:
+    """The columns in batches of bounded SQL, each batch readable as _VIEW while it is profiled.
+    A table of at most CELLS_IN_MEMORY cells is opened once for all its batches (a wide one is
+    copied into memory once, not once per batch: 1,200 columns of 5 rows took 120 copies)."""
+    batches = batched(columns, size=lambda c: len(_aggregates(c, exact)))
+    if rows * len(columns) <= CELLS_IN_MEMORY:
+        with parquet_relation(con, _VIEW, path, [c.name for c in columns], rows, len(columns)):
+            yield from batches
+        return
+    for batch in batches:
+        with parquet_relation(con, _VIEW, path, [c.name for c in batch], rows, len(columns)):
+            yield batch
 
 
 # --- first query: scalar statistics of every column ----------------------------------------
@@ -192,19 +213,30 @@ def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
 
 
 def _counted_exactly(con: duckdb.DuckDBPyConnection, columns: list[_Column],
-                     scalars: dict[int, dict[str, Any]]) -> list[int]:
+                     scalars: dict[int, dict[str, Any]], top_k: int) -> dict[int, dict[str, Any]]:
     """Count exactly the distinct values of the columns whose estimate says at least 40% of their
-    values are distinct, and return their indexes. Whether a column is unique is a decision
-    (keys, foreign keys, roles), and DuckDB's HyperLogLog estimate is off by up to a few per
-    cent (about 6% seen at 10k values): every column with at least half its values distinct is
-    counted, and no column left estimated can be within the tolerance of a key."""
+    values are distinct; return their top values (when they repeat one) by index, counted in the
+    same grouping. Whether a column is unique is a decision (keys, foreign keys, roles), and
+    DuckDB's HyperLogLog estimate is off by up to a few per cent (about 6% seen at 10k values):
+    every column with at least half its values distinct is counted, and no column left
+    estimated can be within the tolerance of a key."""
     near = [c for c in columns if scalars[c.index]["distinct"] * 5 >= scalars[c.index]["non_null"] * 2 > 0]
-    if near:
-        row = con.execute(f"SELECT {', '.join(f'count(DISTINCT {c.sql})' for c in near)} FROM {_VIEW}").fetchone()
-        assert row is not None  # an aggregate returns one row
-        for c, distinct in zip(near, row, strict=True):
-            scalars[c.index]["distinct"] = distinct
-    return [c.index for c in near]
+    found = _union(con, [_grouped_query(c, top_k) for c in near])
+    for c in near:
+        s, counted = scalars[c.index], found.setdefault(c.index, {})
+        s["distinct"] = counted.pop("distinct_count")
+        if s["distinct"] >= s["non_null"]:  # no value repeats: none is frequent
+            counted.clear()
+    return found
+
+
+def _grouped_query(c: _Column, k: int) -> Sql:
+    """The distinct values counted, and the k most frequent (most frequent first, ties by value),
+    from one grouping of the column."""
+    x = c.sql
+    return Sql(text=f"WITH g AS (SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL GROUP BY {x}) "
+                    f"SELECT {c.index} AS col, (SELECT count(*) FROM g) AS distinct_count, {_TOP_LISTS} "
+                    f"FROM (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {int(k)})")
 
 
 # --- second query: top-k values, histograms and central moments ----------------------------
@@ -241,8 +273,7 @@ def _bins(s: dict[str, Any], count: int) -> _Bins | None:
 def _top_k_query(c: _Column, k: int) -> Sql:
     """The k most frequent values, most frequent first, ties by value."""
     x = c.sql
-    return Sql(text=f"SELECT {c.index} AS col, list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, "
-                    f"list(n ORDER BY n DESC, v) AS top_counts FROM ("
+    return Sql(text=f"SELECT {c.index} AS col, {_TOP_LISTS} FROM ("
                     f"SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL "
                     f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
@@ -265,16 +296,22 @@ def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> Sql:
 
 def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                  scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
-                 top_k: int) -> dict[int, dict[str, Any]]:
-    """Top-k values of the columns that repeat a value, histograms and central moments of
-    the numeric ones, as one UNION of per-column queries (each reads one column of the batch)."""
+                 top_k: int, counted: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Top-k values of the columns that repeat a value (unless `counted` has them already),
+    histograms and central moments of the numeric ones, as one UNION of per-column queries
+    (each reads one column of the batch)."""
     parts = []
     for c in columns:
         s = scalars[c.index]
-        if top_k > 0 and s["distinct"] < s["non_null"]:
+        if top_k > 0 and s["distinct"] < s["non_null"] and c.index not in counted:
             parts.append(_top_k_query(c, top_k))
         if c.numeric and s["non_null"]:
             parts.append(_numeric_query(c, bins[c.index], _number(s["mean"])))
+    return _union(con, parts)
+
+
+def _union(con: duckdb.DuckDBPyConnection, parts: list[Sql]) -> dict[int, dict[str, Any]]:
+    """Per-column queries run as one UNION; their non-NULL values by the column's index."""
     if not parts:
         return {}
     union: list[str | Sql] = []

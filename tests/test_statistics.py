@@ -258,3 +258,15 @@ def test_runs_as_a_hamilton_node_with_its_defaults():
 @pytest.mark.parametrize("bins", [1, 3])
 def test_histogram_bin_count_follows_the_setting(bins: int):
     assert len(profile(pl.DataFrame({"x": range(10)}), histogram_bins=bins)["x"].histogram) == bins
+
+
+def test_above_exact_rows_a_mostly_distinct_column_has_its_exact_count_and_top_values():
+    # 2,000 distinct of 3,000 values (first 1,000 twice, 7 three times): above `exact_up_to_rows`
+    # it is counted exactly, and its top values come from that same count
+    values = [*range(2000), *range(1000), *range(7)]
+    columns = profile(pl.DataFrame({"code": values, "unique": range(len(values))}), exact_up_to_rows=100)
+    code, unique = columns["code"], columns["unique"]
+    assert (code.distinct_count, code.distinct_approximate) == (2000, False)
+    assert [(v.value, v.count) for v in code.top_values] == [(str(i), 3) for i in range(7)] + \
+        [(str(i), 2) for i in (7, 8, 9)]
+    assert (unique.distinct_count, unique.distinct_approximate, unique.top_values) == (3007, False, ())

@@ -15,15 +15,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hamilton import driver as _h_driver
-from hamilton.lifecycle.base import LifecycleAdapter
-
-from dataraum_context import delivery, engines
-from dataraum_context.engines.observe import ProgressBar
 from dataraum_context.errors import (
     ConfigError,
     DataraumError,
@@ -31,21 +27,16 @@ from dataraum_context.errors import (
     StepFailed,
     WorkspaceBusy,
 )
-from dataraum_context.loaders.sources import UserSources
-from dataraum_context.models import ContextDocument, PipelineRun, register_fingerprint
-from dataraum_context.pipeline import (
-    DEFAULT_WORKSPACE,
-    PipelineConfig,
-    build_driver,
-    builder,
-    load_pipeline,
-    pipeline_config,
-)
-from dataraum_context.step import SKIP_WARNINGS
-from dataraum_context.workspace import Workspace
 
-register_fingerprint()
-delivery.register()
+if TYPE_CHECKING:
+    from hamilton import driver as _h_driver
+    from hamilton.lifecycle.base import LifecycleAdapter
+
+    from dataraum_context.engines import WorkflowEngine
+    from dataraum_context.loaders.sources import UserSources
+    from dataraum_context.models import ContextDocument, PipelineRun
+    from dataraum_context.pipeline import PipelineConfig, builder, load_pipeline
+    from dataraum_context.workspace import Workspace
 
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
@@ -53,10 +44,22 @@ __all__ = [
     "run",
 ]
 
-Sources = UserSources | None
+# Imported on first use: Hamilton's driver brings pandas, polars and pyarrow (half a second and
+# 100 MiB), the models pydantic; `import dataraum_context` and the CLI's `--help` need neither.
+_LAZY = {"PipelineConfig": "dataraum_context.pipeline", "builder": "dataraum_context.pipeline",
+         "load_pipeline": "dataraum_context.pipeline", "Workspace": "dataraum_context.workspace",
+         "ContextDocument": "dataraum_context.models", "PipelineRun": "dataraum_context.models"}
 
 
-def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: UserSources | None = None,
            workspace: str | os.PathLike[str] | None = None, *, fresh: bool = False,
            adapters: Sequence[LifecycleAdapter] = (), **config: Any) -> _h_driver.Driver:
     """A Hamilton driver for a pipeline, ready to `execute` any of its steps with no further
@@ -72,13 +75,16 @@ def driver(pipeline: str | os.PathLike[str] | PipelineConfig = "default", source
     are written to the workspace once, here, and keep their column types, except pandas text
     columns, which are inferred like a CSV's; an unchanged frame is served from the cache on
     the next run, a changed one is staged again."""
+    from dataraum_context.engines.observe import ProgressBar
+    from dataraum_context.pipeline import build_driver
+
     return build_driver(pipeline, sources, workspace, fresh=fresh, adapters=[*adapters, ProgressBar()],
                         **config)[0]
 
 
-def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: Sources = None,
+def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: UserSources | None = None,
         workspace: str | os.PathLike[str] | None = None, progress: bool = False,
-        overrides: dict[str, Any] | None = None, *, engine: str | engines.WorkflowEngine | None = None,
+        overrides: dict[str, Any] | None = None, *, engine: str | WorkflowEngine | None = None,
         fresh: bool = False, adapters: Sequence[LifecycleAdapter] = (), **config: Any) -> PipelineRun:
     """Run a pipeline with its engine: per-step status and timing, criticality applied.
     `sources` and `config` are those of `driver()`: paths, or names mapped to paths or frames.
@@ -89,6 +95,12 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
     writes it); `adapters` are Hamilton lifecycle adapters, as for `driver()`.
     The run holds the workspace's write lock: a second run on the same workspace fails at once
     (`WorkspaceBusy`, naming the holder)."""
+    from dataraum_context import engines
+    from dataraum_context.engines.observe import ProgressBar
+    from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, pipeline_config
+    from dataraum_context.step import SKIP_WARNINGS
+    from dataraum_context.workspace import Workspace
+
     if isinstance(engine, str | None):
         engine = engines.create(engines.choose(pipeline_config(pipeline, **config), engine))
     ws = Workspace(workspace or DEFAULT_WORKSPACE)
@@ -102,7 +114,7 @@ def run(pipeline: str | os.PathLike[str] | PipelineConfig = "default", sources: 
     return result.model_copy(update={"warnings": (*left_out, *result.warnings)})
 
 
-def context(workspace: str | os.PathLike[str] = DEFAULT_WORKSPACE, tables: Sequence[str] | None = None,
+def context(workspace: str | os.PathLike[str] = ".dataraum", tables: Sequence[str] | None = None,
             max_tokens: int | None = None, format: str = "markdown") -> str:
     """The context of a workspace's last run as text in an output format (markdown, json,
     yaml, html, or one a plugin adds; `dataraum formats`): of `tables` only, when given;
@@ -110,5 +122,6 @@ def context(workspace: str | os.PathLike[str] = DEFAULT_WORKSPACE, tables: Seque
     (`delivery.budget`). A table the context does not have is a DataraumError naming the ones
     it has."""
     from dataraum_context.delivery.formats import render
+    from dataraum_context.workspace import Workspace
 
     return render(Workspace(workspace).context(), format, tables, max_tokens)

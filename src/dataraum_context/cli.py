@@ -18,14 +18,18 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, DataraumError, StepFailed, disk_full
-from dataraum_context.llm.protocol import ROLES
-from dataraum_context.pipeline import PipelineConfig, build_driver, builtin_pipelines, step_nodes
+from dataraum_context.naming import ROLES
 from dataraum_context.project import CONFIG_ENV, KEYS, PROJECT_FILE, Settings, load_settings
-from dataraum_context.workspace import write_atomically
+
+if TYPE_CHECKING:
+    from dataraum_context.pipeline import PipelineConfig
+
+# Everything else is imported by the command that needs it: `--help` starts in a tenth of a
+# second, where Hamilton's driver alone (pandas, polars, pyarrow) takes half a second.
 
 
 class _Parser(argparse.ArgumentParser):
@@ -290,6 +294,8 @@ def _format_name(args: argparse.Namespace) -> str:
 
 
 def _write(text: str, args: argparse.Namespace, what: str) -> None:
+    from dataraum_context.workspace import write_atomically
+
     if args.out:
         write_atomically(args.out, text)
         print(f"dataraum: wrote {args.out} ({what})", file=sys.stderr)
@@ -380,6 +386,8 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "dot"):
         raise DataraumError(f"--out {args.out}: use a .png, .svg or .dot file")
+    from dataraum_context.workspace import write_atomically
+
     _check_out(args.out)
     dr, _cfg = _driver(args)
     graph = dr.display_all_functions()
@@ -403,7 +411,7 @@ def _cmd_dag(args: argparse.Namespace) -> int:
 
 def _driver(args: argparse.Namespace) -> tuple[Any, PipelineConfig]:
     """The driver of the pipeline the settings name, as they change it (no cache)."""
-    from dataraum_context.pipeline import load_pipeline
+    from dataraum_context.pipeline import build_driver, load_pipeline
 
     settings = _settings(args)
     name = settings.value("pipeline")
@@ -411,6 +419,8 @@ def _driver(args: argparse.Namespace) -> tuple[Any, PipelineConfig]:
 
 
 def _cmd_steps(args: argparse.Namespace) -> int:
+    from dataraum_context.pipeline import step_nodes
+
     dr, cfg = _driver(args)
     print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
     rows = []
@@ -470,7 +480,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_pipelines(args: argparse.Namespace) -> int:
-    from dataraum_context.pipeline import load_pipeline
+    from dataraum_context.pipeline import builtin_pipelines, load_pipeline
 
     for name in builtin_pipelines():
         print(f"  {name:<16} {load_pipeline(name).description}")

@@ -2,11 +2,12 @@
 
 Every step returns one of the `*Result` models below, keyed by table name (and column name).
 They pickle, serialize to JSON and have a stable fingerprint for Hamilton's cache
-(`register_fingerprint`, called on import of the package).
+(`register_fingerprint`, called by `pipeline.builder`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -21,8 +22,17 @@ if TYPE_CHECKING:
 
 # What results do beyond holding data (show themselves in a notebook, render the context, find
 # a join path) lives in delivery/ and joins.py; `delivery.register` puts it here by name when
-# the package is imported. Models are data: they import neither.
+# first needed (delivery imports polars, which reading a workspace or the CLI's help need not).
+# Models are data: they import neither at import time.
 DELEGATES: dict[str, Callable[..., Any]] = {}
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    if not DELEGATES:
+        from dataraum_context import delivery
+
+        delivery.register()
+    return DELEGATES[name]
 
 
 class Frozen(BaseModel):
@@ -34,24 +44,24 @@ class Displayed(Frozen):
     (`delivery.notebook`)."""
 
     def __repr__(self) -> str:
-        return DELEGATES["summary"](self)
+        return _delegate("summary")(self)
 
     def __str__(self) -> str:
         return repr(self)
 
     def _repr_markdown_(self) -> str:
-        return DELEGATES["markdown"](self)
+        return _delegate("markdown")(self)
 
 
 class Tabular(Displayed):
     """A result with one row per column, relationship or check, as a data frame."""
 
     def to_polars(self) -> pl.DataFrame:
-        return DELEGATES["to_polars"](self)
+        return _delegate("to_polars")(self)
 
     def to_pandas(self) -> Any:
         """The rows of `to_polars()` as a pandas DataFrame (pandas must be installed)."""
-        return DELEGATES["to_pandas"](self)
+        return _delegate("to_pandas")(self)
 
 
 class TypeSystemStrength(StrEnum):
@@ -747,21 +757,22 @@ class ContextDocument(Displayed):
 
     def join_path(self, from_table: str, to_table: str) -> JoinPath | None:
         """The shortest join path between any two tables along the relationships (`joins`)."""
-        return DELEGATES["join_path"](self.relationships, from_table, to_table)
+        return _delegate("join_path")(self.relationships, from_table, to_table)
 
     def to_json(self, indent: int | None = 2) -> str:
-        return DELEGATES["to_json"](self, indent=indent)
+        return _delegate("to_json")(self, indent=indent)
 
     def to_markdown(self) -> str:
-        return DELEGATES["to_markdown"](self)
+        return _delegate("to_markdown")(self)
 
     def to_yaml(self) -> str:
-        return DELEGATES["to_yaml"](self)
+        return _delegate("to_yaml")(self)
 
 
 # --- Hamilton cache fingerprint ------------------------------------------------------------
 
 
+@functools.cache
 def register_fingerprint() -> None:
     """Fingerprint pydantic models by their full JSON: Hamilton's default walks `__dict__`
     only a few levels deep and can serve stale results for deep models."""

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+#: the roles a column can play in its table, as the semantic providers and `dataraum annotate` name
+#: them (here, where the CLI reads them without importing the providers)
+ROLES = ("key", "foreign_key", "measure", "dimension", "timestamp", "attribute")
 #: tokens that mark a key or a reference (`customer_id`, `custkey`, `country_code`)
 KEY_TOKENS = frozenset({"id", "key", "code", "no", "nr", "num", "number", "ref", "fk", "sk",
                         "pk", "uuid", "guid"})
@@ -253,8 +256,8 @@ def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvi
         return NameEvidence(0.8, f"{ref.column} abbreviates table {key.table}")
     if len(ref.core) == 2 and ref.core[1] == "to" and ref.core[0] in _PARTY_VERBS and target[-1] in _PARTIES:
         return NameEvidence(0.65, f"{ref.column} is a {' '.join(ref.core)!r} party, {key.table} holds parties")
-    roles = [role for word in ref.core for role in _role_words(word, _PERSON_ROLE_WORDS)]
-    for role in roles:
+    person_roles = [role for word in ref.core for role in _role_words(word, _PERSON_ROLE_WORDS)]
+    for role in person_roles:
         if target[-1] in _PERSON_ROLES[role]:
             return NameEvidence(0.65, f"{ref.column} is a {role!r} role, {key.table} holds people")
     # a role it knows says which people; a person named by what they do, staff rather than clients

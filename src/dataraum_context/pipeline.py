@@ -39,8 +39,9 @@ from pydantic import (
 from dataraum_context import engines, plugins
 from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
-from dataraum_context.project import DEFAULT_WORKSPACE
+from dataraum_context.models import register_fingerprint
 from dataraum_context.sections import sections_module
+from dataraum_context.settings import DEFAULT_WORKSPACE
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import key_line, parse_yaml, read_text
@@ -393,6 +394,7 @@ def builder(executor: executors.TaskExecutor | None = None) -> h_driver.Builder:
     `h_ray.RayTaskExecutor`); by default one after the other in this thread: Hamilton's default
     thread pool is polled in a busy loop that takes the GIL from the work (it doubled the
     profile's time)."""
+    register_fingerprint()  # before any cache is read
     return (h_driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)
             .with_local_executor(executors.SynchronousLocalTaskExecutor())
             .with_remote_executor(executor or executors.SynchronousLocalTaskExecutor()))

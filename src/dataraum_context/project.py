@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from dataraum_context.errors import ConfigError
+from dataraum_context.settings import DEFAULT_WORKSPACE
 from dataraum_context.yaml_files import key_line, parse_yaml, read_text
 
 PROJECT_FILE = "dataraum.yaml"
 CONFIG_ENV = "DATARAUM_CONFIG"
 DEFAULT_PIPELINE = "default"
-DEFAULT_WORKSPACE = ".dataraum"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Defaults for the configurable inputs of the steps. A pipeline config's `config:` section, or
 keyword arguments to `driver()`, override them by name."""
 
+DEFAULT_WORKSPACE = ".dataraum"  # where a run writes when it is given no workspace
+
 NULL_TOKENS: tuple[str, ...] = (
     "", "NULL", "null", "Null", "NONE", "None", "none", "NA", "N/A", "n/a", "na", "NaN", "nan",
     "#N/A", "#NA", "#NULL!", "-", "--", "?", "(null)", "nil", "missing",

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dataraum_context.llm.cache import ResponseCache
 from dataraum_context.models import Frozen
+from dataraum_context.naming import ROLES as ROLES  # where it is defined (the CLI reads it)
 
-ROLES = ("key", "foreign_key", "measure", "dimension", "timestamp", "attribute")
 ENTITY_TYPES = ("fact", "dimension", "event", "bridge", "reference")
 SemanticRole = Literal["key", "foreign_key", "measure", "dimension", "timestamp", "attribute"]
 EntityType = Literal["fact", "dimension", "event", "bridge", "reference"]

@@ -48,6 +48,9 @@ _CHUNK = 1 << 20
 # and read again with room for lines up to 256 MiB only when one is longer (DuckDB rejects it).
 _LINE = 2_000_000
 _LONG_LINE = 1 << 28
+# DuckDB's read buffer is 16 lines of the longest by default (32 MiB for _LINE, per thread); 8 MiB
+# reads as fast and keeps 30 MiB less resident (benchmarks/README.md)
+_BUFFER = 4 * _LINE
 _LINE_TOO_LONG = "LINE SIZE OVER MAXIMUM"  # DuckDB's reject of a row longer than the limit
 _ASCII = bytes(range(128))
 _C1 = re.compile(rb"[\x80-\x9f]")  # control characters in Latin-1, letters and signs in cp1252
@@ -242,7 +245,7 @@ class CSVLoader(LoaderBase):
 
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
         args = [quote_literal(self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
-                *self._dialect.options(), f"max_line_size={self._max_line}", "store_rejects=true",
+                *self._dialect.options(), *self._line_room(), "store_rejects=true",
                 f"rejects_table={quote_literal(_REJECTS)}", f"rejects_scan={quote_literal(_SCANS)}"]
         return f"read_csv({', '.join(args)})"
 
@@ -262,9 +265,9 @@ class CSVLoader(LoaderBase):
     def _sniff(self, path: str, encoding: str, **fixed: str) -> _Dialect:
         """DuckDB's sniffer, with the options set and those `fixed`, tolerating malformed rows
         as the read does (it rejects them)."""
-        options = {"encoding": quote_literal(encoding), "max_line_size": str(self._max_line),
-                   **self._set_options(), **fixed}
-        args = ", ".join([quote_literal(path), *(f"{k}={v}" for k, v in options.items()), "ignore_errors=true"])
+        options = {"encoding": quote_literal(encoding), **self._set_options(), **fixed}
+        args = ", ".join([quote_literal(path), *(f"{k}={v}" for k, v in options.items()), *self._line_room(),
+                          "ignore_errors=true"])
         try:
             with connect() as con:
                 [(header, skip, columns, *texts)] = con.execute(
@@ -280,6 +283,11 @@ class CSVLoader(LoaderBase):
             header = _truthy(self.options["header"])
         return _Dialect(header, delimiter, quote, escape, new_line, comment, skip,
                         tuple(c["name"] for c in columns))
+
+    def _line_room(self) -> list[str]:
+        """The longest line read, and a smaller read buffer than DuckDB's for lines of the default."""
+        room = [f"max_line_size={self._max_line}"]
+        return [*room, f"buffer_size={_BUFFER}"] if self._max_line == _LINE else room
 
     def _set_options(self) -> dict[str, str]:
         """The dialect options the user set, as DuckDB's arguments."""

@@ -1,0 +1,43 @@
+"""What starting costs: `import dataraum_context` and the CLI's `--help` import neither Hamilton's
+driver nor pandas, polars, pyarrow or DuckDB (half a second and 100 MiB); what needs them
+imports them when used."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("hamilton.driver", "pandas", "polars", "pyarrow", "duckdb", "numpy")
+
+
+def _imported_after(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_importing_the_package_and_the_cli_imports_nothing_heavy():
+    assert _imported_after("import dataraum_context, dataraum_context.cli") == []
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import contextlib, io\nfrom dataraum_context.cli import main\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--help'])")
+    assert _imported_after(code) == []
+
+
+def test_the_lazy_names_are_the_library_s_own():
+    import dataraum_context as dc
+    from dataraum_context import pipeline, workspace
+
+    assert dc.load_pipeline is pipeline.load_pipeline and dc.Workspace is workspace.Workspace
+    assert {"run", "driver", "builder", "PipelineConfig", "Workspace"} <= set(dc.__all__)
+
+
+def test_a_result_shows_itself_without_the_package_imported_first():
+    code = ("from dataraum_context.models import PipelineRun\n"
+            "print(repr(PipelineRun(pipeline='p', status='succeeded', steps=())))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stderr
