@@ -51,7 +51,8 @@ def engine_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_an_unknown_engine_names_the_available_ones():
     cfg = dc.load_pipeline("quick_profile")
-    with pytest.raises(ConfigError, match=r"engine .spark. is not available \(available: dask, local, processes, "):
+    available = r"\(available: dask, local, prefect, processes, ray, temporal, threads\)"
+    with pytest.raises(ConfigError, match=r"engine .spark. is not available " + available):
         engines.create(engines.choose(cfg, "spark"))
 
 

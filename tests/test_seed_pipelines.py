@@ -8,11 +8,13 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hamilton.execution import executors
 
 import dataraum_context as dc
+from dataraum_context import engines
 from dataraum_context.errors import ConfigError
 from dataraum_context.pipeline import load_pipeline, step_nodes
 from dataraum_context.sample import shop_dir
@@ -145,12 +147,15 @@ def test_without_modules_steps_select_among_every_installed_step(tmp_path: Path)
 def test_parallel_enrichment_is_parallel_and_runs_the_tables_on_threads():
     cfg = load_pipeline(SEED / "default.yaml")
     assert cfg.parallel
-    dr = dc.driver(cfg, cache=False)
-    assert isinstance(dr.graph_executor.execution_manager.remote_executor, executors.MultiThreadingExecutor)
-    serial = dc.driver(SEED / "quick_profile.yaml", cache=False)
-    assert not isinstance(serial.graph_executor.execution_manager.remote_executor, executors.MultiThreadingExecutor)
-    threaded = dc.driver("default", parallel_enrichment=True, cache=False)
-    assert isinstance(threaded.graph_executor.execution_manager.remote_executor, executors.MultiThreadingExecutor)
+    assert _on_threads(dc.driver(cfg, cache=False))
+    assert not _on_threads(dc.driver(SEED / "quick_profile.yaml", cache=False))
+    assert _on_threads(dc.driver("default", parallel_enrichment=True, cache=False))
+    assert engines.choose(cfg).name == "threads"  # and a run's engine
+
+
+def _on_threads(dr: Any) -> bool:
+    tasks = dr.graph_executor.execution_manager.remote_executor
+    return isinstance(getattr(tasks, "inner", tasks), executors.MultiThreadingExecutor)
 
 
 # --- extends -------------------------------------------------------------------------------

@@ -478,6 +478,10 @@ def build_driver(
     sections = sections_module({name: node.type for name, node in step_nodes(full).items()})
     modules = modules if sections is None else [*modules, sections]
     cache_dir = ws.checked_cache_dir() if cfg.cache else None
+    if executor is None and cfg.parallel:  # a parallel pipeline's driver (`dc.driver`): tables on threads
+        from dataraum_context.engines.parallel import threads
+
+        executor = threads()
     dr = _build(modules, hconfig, cache_dir, executor=executor, adapters=adapters)
     _check_inputs(dr, hconfig, cfg)
     return dr, cfg

@@ -47,7 +47,13 @@ class ThreadsEngine(LocalEngine):
 
     @contextmanager
     def task_executor(self) -> Iterator[executors.TaskExecutor]:
-        yield _Patient(executors.MultiThreadingExecutor(self.workers))
+        yield threads(self.workers)
+
+
+def threads(workers: int | None = None) -> executors.TaskExecutor:
+    """Hamilton's thread pool for the per-table tasks (one thread per core by default), with a
+    task loop that waits rather than spins."""
+    return _Patient(executors.MultiThreadingExecutor(workers or os.cpu_count() or 2))
 
 
 class _ClusterEngine(LocalEngine):
