@@ -2,8 +2,9 @@
 
 For every table with many-to-one relationships, DuckDB joins it to the tables it references (to
 `multicollinearity_join_depth` hops; a referenced key in which topology counted repeated values
-deduplicated, so the join never multiplies rows) in one query, and hands back the numeric measures of `column_roles` (quantities, not
-identifiers, codes or flags) that are neither keys nor references. A base table of more than
+deduplicated, so the join never multiplies rows) in one query, and hands back the numeric
+measures of `column_roles` (quantities, not identifiers, codes or flags) that are neither keys
+nor references. A base table of more than
 `multicollinearity_max_rows` rows is sampled first, with a reservoir sample of that many rows
 and a fixed seed (the same rows on every run, stated in the result), so the join, the transfer
 and the algebra are bounded whatever the table's size; only the sampling scan grows with the
