@@ -60,7 +60,7 @@ def test_the_seed_pipelines_run_from_the_command_line(tmp_path: Path, name: str)
                           str(SEED / f"{name}.yaml"), "--workspace", str(tmp_path / "ws"), "--out", str(out)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
-    assert f"pipeline {name};" in out.read_text().splitlines()[0]
+    assert f"pipeline {name}" in out.read_text().splitlines()[0]
 
 
 def test_an_empty_ontology_is_no_ontology(tmp_path: Path):
@@ -166,6 +166,11 @@ def test_extends_merges_onto_a_built_in_pipeline_and_a_file(tmp_path: Path):
     assert (cfg.name, cfg.description, cfg.ontology) == ("child", "", "financial_reporting")
     assert cfg.config == {"top_k": 5, "histogram_bins": 4} and cfg.skip_steps == ["temporal_enrichment"]
     assert cfg.modules is None and cfg.fail_fast is False  # from default, through financial
+
+
+def test_a_child_turns_off_what_its_parent_calls_parallel_enrichment(tmp_path: Path):
+    (tmp_path / "child.yaml").write_text(f"name: child\nextends: {SEED / 'default.yaml'}\nparallel: false\n")
+    assert load_pipeline(SEED / "default.yaml").parallel and not load_pipeline(tmp_path / "child.yaml").parallel
 
 
 def test_an_extends_cycle_is_refused_naming_the_file_and_line(tmp_path: Path):

@@ -23,7 +23,8 @@ from typing import Any, NoReturn
 from dataraum_context import plugins
 from dataraum_context.errors import DataraumError, StepFailed, disk_full
 from dataraum_context.llm.protocol import ROLES
-from dataraum_context.pipeline import DEFAULT_WORKSPACE, build_driver, builtin_pipelines, step_nodes
+from dataraum_context.pipeline import PipelineConfig, build_driver, builtin_pipelines, step_nodes
+from dataraum_context.project import CONFIG_ENV, KEYS, PROJECT_FILE, Settings, load_settings
 from dataraum_context.workspace import write_atomically
 
 
@@ -34,6 +35,8 @@ class _Parser(argparse.ArgumentParser):
         # keeps a subcommand from resetting what was given before it
         self.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                           help="show the traceback of an error")
+        self.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                          help=f"the project file (default: {PROJECT_FILE} here, if any; or {CONFIG_ENV})")
 
     def error(self, message: str) -> NoReturn:  # one line, not the usage block; `dataraum: error:` as every error
         self.exit(2, f"{self.prog.split()[0]}: error: {message} (see {self.prog} --help)\n")
@@ -44,12 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run a pipeline on sources and write the context")
-    run.add_argument("sources", nargs="+",
+    run.add_argument("sources", nargs="*",
                      help="files, globs, directories, URIs (sqlite:///x.db, postgresql://..., "
-                          "https://...) or a sources.yaml")
-    _pipeline_option(run)
-    run.add_argument("--workspace", default=DEFAULT_WORKSPACE,
-                     help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+                          f"https://...) or a sources.yaml (default: the sources of {PROJECT_FILE})")
+    _setting_options(run, "pipeline", "workspace", "llm.provider", "llm.model")
     _output_options(run)
     run.add_argument("--skip-step", action="append", default=[], metavar="STEP",
                      help="leave a step out (repeatable)")
@@ -67,8 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     annotate.add_argument("--role", choices=ROLES, help="the column's role")
     annotate.add_argument("--term", help="its business term: a concept of the ontology")
     annotate.add_argument("--description", help="one sentence on what it holds")
-    annotate.add_argument("--workspace", default=DEFAULT_WORKSPACE,
-                          help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+    _setting_options(annotate, "workspace")
     annotate.add_argument("--ontology", default="base", metavar="NAME",
                           help="the ontology --term is checked against (default: base)")
 
@@ -81,20 +81,23 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("directory", help="where to write the files (created if missing)")
 
     dag = commands.add_parser("dag", help="draw a pipeline's DAG (.png, .svg or .dot)")
-    _pipeline_option(dag)
+    _setting_options(dag, "pipeline")
     dag.add_argument("--out", required=True, help="output file: .png, .svg or .dot")
 
     steps = commands.add_parser("steps", help="list a pipeline's steps with module and tags")
-    _pipeline_option(steps)
+    _setting_options(steps, "pipeline")
 
     runs = commands.add_parser("runs", help="the recent runs on a workspace: status, duration, and per "
                                             "step the tables computed and served from the cache")
-    runs.add_argument("--workspace", default=DEFAULT_WORKSPACE,
-                      help=f"workspace directory (default: {DEFAULT_WORKSPACE})")
+    _setting_options(runs, "workspace")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs (default: 10)")
     runs.add_argument("--steps", action="store_true", help="each run's steps too")
 
     commands.add_parser("pipelines", help="list the built-in pipeline configs")
+    config = commands.add_parser("config", help="the effective settings, each with where it came from "
+                                                f"(default, {PROJECT_FILE}:line, env DATARAUM_*, flag)")
+    _setting_options(config, *(key.name for key in KEYS if key.flag))
+    config.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     commands.add_parser("loaders", help="list the source loaders with their type-system strength")
 
     ontology = commands.add_parser("ontology", help="list, show or validate domain ontologies")
@@ -110,9 +113,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pipeline", default="default",
-                        help="built-in pipeline name or a YAML path (default: default)")
+def _setting_options(parser: argparse.ArgumentParser, *names: str) -> None:
+    """The flags that override project settings (`project.KEYS`); not given: None, so the
+    project file, the environment or the default decides."""
+    for key in KEYS:
+        if key.name in names and key.flag:
+            default = "the pipeline's" if key.default is None else key.default
+            parser.add_argument(key.flag, metavar=key.name.split(".")[-1].upper(),
+                                help=f"{key.help} (default: {key.env}, else {PROJECT_FILE}, else {default})")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The project settings under the flags this command was given."""
+    flags = {key.name: getattr(args, key.flag[2:].replace("-", "_"), None) for key in KEYS if key.flag}
+    return load_settings(getattr(args, "config", None), flags)
+
+
+def _pipeline_overrides(settings: Settings, pipeline: PipelineConfig) -> dict[str, Any]:
+    """What the settings change in a pipeline: engine, its settings, the LLM (over the
+    pipeline's own), and the project's ontology directories (after the pipeline's)."""
+    overrides = settings.pipeline_overrides()
+    if "llm" in overrides:
+        overrides["llm"] = {**pipeline.llm.model_dump(), **overrides["llm"]}
+    if settings.ontology_paths():
+        overrides["ontology_paths"] = [*pipeline.config.get("ontology_paths", []), *settings.ontology_paths()]
+    return overrides
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -176,8 +201,13 @@ class _Formatter(logging.Formatter):
 def _cmd_run(args: argparse.Namespace) -> int:
     from dataraum_context.pipeline import load_pipeline
 
-    pipeline = load_pipeline(args.pipeline)
-    overrides = {}
+    settings = _settings(args)
+    sources = args.sources or settings.sources()
+    if not sources:
+        raise DataraumError(f"run: no sources: name files, directories or URIs, or list them under sources: "
+                            f"in {PROJECT_FILE}")
+    pipeline = load_pipeline(settings.value("pipeline"))
+    overrides = _pipeline_overrides(settings, pipeline)
     if args.skip_step:
         overrides["skip_steps"] = args.skip_step
     if args.table:
@@ -186,12 +216,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from dataraum_context.ontology import load_ontology
 
         # a bad name is the user's mistake (exit 2), not a step that failed
-        load_ontology(args.ontology, pipeline.config.get("ontology_paths"))
+        load_ontology(args.ontology, overrides.get("ontology_paths", pipeline.config.get("ontology_paths")))
         overrides["ontology"] = args.ontology
     # elsewhere no LLM is asked anyway (a pipeline listing no modules has every one)
     if args.no_llm_cache and (pipeline.modules is None or "semantic" in pipeline.modules):
         overrides["llm_cache"] = False
-    return _run_and_write(args.pipeline, args.sources, args.workspace, args, **overrides)
+    return _run_and_write(settings.value("pipeline"), sources, settings.value("workspace"), args, **overrides)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -280,7 +310,7 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     if fmt not in ("png", "svg", "dot"):
         raise DataraumError(f"--out {args.out}: use a .png, .svg or .dot file")
     _check_out(args.out)
-    dr, _cfg = build_driver(args.pipeline, cache=False)
+    dr, _cfg = _driver(args)
     graph = dr.display_all_functions()
     if graph is None:
         raise DataraumError("drawing needs the graphviz Python package: pip install 'dataraum-context[visualization]'")
@@ -300,8 +330,17 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _driver(args: argparse.Namespace) -> tuple[Any, PipelineConfig]:
+    """The driver of the pipeline the settings name, as they change it (no cache)."""
+    from dataraum_context.pipeline import load_pipeline
+
+    settings = _settings(args)
+    name = settings.value("pipeline")
+    return build_driver(name, cache=False, **_pipeline_overrides(settings, load_pipeline(name)))
+
+
 def _cmd_steps(args: argparse.Namespace) -> int:
-    dr, cfg = build_driver(args.pipeline, cache=False)
+    dr, cfg = _driver(args)
     print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
     rows = []
     for name, node in step_nodes(dr).items():
@@ -323,7 +362,7 @@ def _origin(module: str) -> str:
 def _cmd_runs(args: argparse.Namespace) -> int:
     from dataraum_context.workspace import Workspace
 
-    ws = Workspace(args.workspace)
+    ws = Workspace(_settings(args).value("workspace"))
     records = ws.runs(args.last)
     if not records:
         print(f"no runs recorded in {ws.root}", file=sys.stderr)
@@ -360,10 +399,11 @@ def _cmd_ontology(args: argparse.Namespace) -> int:
     from dataraum_context.ontology import load_ontology, load_ontology_file
     from dataraum_context.ontology.describe import ontology_listing, ontology_yaml, validation_summary
 
+    paths = _settings(args).ontology_paths()
     if args.ontology_command == "list":
-        print("\n".join(ontology_listing()))
+        print("\n".join(ontology_listing(paths)))
     elif args.ontology_command == "show":
-        sys.stdout.write(ontology_yaml(load_ontology(args.name)))
+        sys.stdout.write(ontology_yaml(load_ontology(args.name, paths)))
     else:
         print(validation_summary(args.path, load_ontology_file(args.path)))
     return 0
@@ -374,20 +414,36 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
     if not (args.role or args.term or args.description):
         raise DataraumError("annotate: give --role, --term and/or --description")
-    target = checked_target(args.workspace, args.target)
+    workspace = _settings(args).value("workspace")
+    target = checked_target(workspace, args.target)
     if args.term:
         warning = term_warning(args.term, args.ontology)
         if warning:
             print(f"dataraum: warning: {warning}", file=sys.stderr)
-    path = write_annotation(args.workspace, target,
+    path = write_annotation(workspace, target,
                             Annotation(role=args.role, term=args.term, description=args.description))
     print(f"dataraum: annotated {target} in {path}; the next run uses it", file=sys.stderr)
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    import json
+
+    settings = _settings(args)
+    if args.format == "json":
+        shown = {name: {"value": s.value, "origin": s.origin} for name, s in settings.items()}
+        print(json.dumps({"file": str(settings.file) if settings.file else None, "settings": shown}, indent=2))
+        return 0
+    print(f"project file: {settings.file or f'none ({PROJECT_FILE} not in this directory)'}")
+    for name, s in settings.items():
+        value = "(the pipeline's)" if s.value is None else s.value if isinstance(s.value, str) else json.dumps(s.value)
+        print(f"  {name:<15} {value:<40} {s.origin}")
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sample": _cmd_sample, "dag": _cmd_dag, "steps": _cmd_steps,
              "runs": _cmd_runs, "pipelines": _cmd_pipelines, "loaders": _cmd_loaders, "ontology": _cmd_ontology,
-             "annotate": _cmd_annotate}
+             "annotate": _cmd_annotate, "config": _cmd_config}
 
 
 if __name__ == "__main__":

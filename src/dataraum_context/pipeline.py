@@ -8,6 +8,7 @@ to the functions as inputs (`sources`, `workspace`, `null_tokens`, `type_overrid
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import reprlib
 import sys
@@ -36,12 +37,12 @@ from pydantic import (
 from dataraum_context import plugins
 from dataraum_context.errors import ConfigError, first_line
 from dataraum_context.loaders.sources import UserSources, check_no_password, config_sources, is_uri
+from dataraum_context.project import DEFAULT_WORKSPACE
 from dataraum_context.sections import sections_module
 from dataraum_context.step import SKIP_WARNINGS, SKIPPED_STEPS, Phase
 from dataraum_context.workspace import Workspace
 from dataraum_context.yaml_files import key_line, parse_yaml, read_text
 
-DEFAULT_WORKSPACE = ".dataraum"
 _ONTOLOGY = "ontology"  # the step, and the module computing it
 
 
@@ -144,6 +145,8 @@ def _merged(name: str, beside: Path | None = None, chain: tuple[tuple[str, str],
         raise ConfigError(f"{origin}: a pipeline config is a mapping of keys ({', '.join(PIPELINE_KEYS)})")
     parent = data.pop("extends", None)
     _validated(data, origin, text)
+    if "parallel_enrichment" in data:  # one name in the chain, so a child's overrides its parent's
+        data["parallel"] = data.pop("parallel_enrichment")
     if parent is None:
         return data, origin
     where = f"{origin}:{key_line(text, ['extends'])}"
@@ -459,12 +462,21 @@ def _check_config_keys(dr: h_driver.Driver, hconfig: dict[str, Any], cfg: Pipeli
     unknown = sorted(set(hconfig) - known)
     if not unknown:
         return
-    # a step a module computes is an input of the steps after it, not a setting
-    settings = sorted(name for name in inputs - {"workspace", "sources"}
-                      if not any(callable(getattr(m, name, None)) for m in plugins.pipeline_modules().values()))
-    where = "" if unknown[0] in keywords else f"{origin}: config: "
-    raise ConfigError(f"{where}unknown config key {unknown[0]!r} (the steps of pipeline {cfg.name!r} read: "
-                      f"{', '.join(settings)}; pipeline keys: {', '.join(PIPELINE_KEYS)})")
+    # a setting of an installed step this pipeline does not run is no typo (the project's
+    # `ontology_paths` reach every pipeline); a step is an input of the steps after it, not a setting
+    parameters, functions = _installed_step_names()
+    unknown = sorted(set(unknown) - (parameters - functions))
+    if unknown:
+        settings = sorted(inputs - functions - {"workspace", "sources"})
+        where = "" if unknown[0] in keywords else f"{origin}: config: "
+        raise ConfigError(f"{where}unknown config key {unknown[0]!r} (the steps of pipeline {cfg.name!r} read: "
+                          f"{', '.join(settings)}; pipeline keys: {', '.join(PIPELINE_KEYS)})")
+
+
+def _installed_step_names() -> tuple[set[str], set[str]]:
+    """The parameters of the functions of every installed step module, and the functions."""
+    functions = [fn for module in plugins.pipeline_modules().values() for _n, fn in graph_utils.find_functions(module)]
+    return ({p for fn in functions for p in inspect.signature(fn).parameters}, {fn.__name__ for fn in functions})
 
 
 _STRICT = ConfigDict(strict=True, arbitrary_types_allowed=True)
