@@ -278,36 +278,43 @@ def _top_k_query(c: _Column, k: int) -> Sql:
                     f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
 
-def _numeric_query(c: _Column, bins: _Bins | None, mean: float | None) -> Sql:
-    """Bin counts, and the sums of the 2nd to 4th powers of the deviations from the mean.
+def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]]) -> Sql:
+    """Per numeric column (with its bins and mean): bin counts, and the sums of the 2nd to 4th
+    powers of the deviations from the mean, all in one aggregate over the batch (one scan).
 
     Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
     power sums: they lose all precision for large values with a small spread, and raise on
     overflow."""
-    x = f"CAST({c.sql} AS DOUBLE)"
-    lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
-    last = bins.count - 1 if bins else 0
-    return Sql(text=f"SELECT {c.index} AS col, histogram(bin) AS bin_counts, sum(d * d) AS m2, "
-                    f"sum(d * d * d) AS m3, sum(d * d * d * d) AS m4 FROM ("
-                    f"SELECT CASE WHEN {x} BETWEEN ? AND ? "
-                    f"THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS bin, {x} - ? AS d "
-                    f"FROM {_VIEW} WHERE {c.sql} IS NOT NULL)", params=(lower, upper, lower, width, mean))
+    rows, sums, params = [], [], []
+    for c, bins, mean in numeric:
+        x, b, d = f"CAST({c.sql} AS DOUBLE)", f"b{c.index}", f"d{c.index}"
+        lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
+        last = bins.count - 1 if bins else 0
+        rows += [f"CASE WHEN {x} BETWEEN ? AND ? THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS {b}",
+                 f"{x} - ? AS {d}"]
+        params += [lower, upper, lower, width, mean]
+        sums += [f"histogram({b})", f"sum({d} * {d})", f"sum({d} * {d} * {d})", f"sum({d} * {d} * {d} * {d})"]
+    return Sql(text=f"SELECT {', '.join(sums)} FROM (SELECT {', '.join(rows)} FROM {_VIEW})", params=tuple(params))
 
 
 def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                  scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
                  top_k: int, counted: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Top-k values of the columns that repeat a value (unless `counted` has them already),
-    histograms and central moments of the numeric ones, as one UNION of per-column queries
-    (each reads one column of the batch)."""
-    parts = []
-    for c in columns:
-        s = scalars[c.index]
-        if top_k > 0 and s["distinct"] < s["non_null"] and c.index not in counted:
-            parts.append(_top_k_query(c, top_k))
-        if c.numeric and s["non_null"]:
-            parts.append(_numeric_query(c, bins[c.index], _number(s["mean"])))
-    return _union(con, parts)
+    """Top-k values of the columns that repeat a value (unless `counted` has them already), as
+    one UNION of per-column groupings; histograms and central moments of the numeric ones, as
+    one aggregate."""
+    found = _union(con, [_top_k_query(c, top_k) for c in columns
+                         if top_k > 0 and scalars[c.index]["distinct"] < scalars[c.index]["non_null"]
+                         and c.index not in counted])
+    numeric = [(c, bins[c.index], _number(scalars[c.index]["mean"])) for c in columns
+               if c.numeric and scalars[c.index]["non_null"]]
+    if numeric:
+        row = _moments_query(numeric).run(con).fetchone()
+        assert row is not None  # an aggregate returns one row
+        for i, (c, _, _) in enumerate(numeric):
+            values = dict(zip(("bin_counts", "m2", "m3", "m4"), row[4 * i: 4 * i + 4], strict=True))
+            found.setdefault(c.index, {}).update({k: v for k, v in values.items() if v is not None})
+    return found
 
 
 def _union(con: duckdb.DuckDBPyConnection, parts: list[Sql]) -> dict[int, dict[str, Any]]:
