@@ -105,7 +105,8 @@ def staging(table_staging: Collect[TableStaging], source_manifest: SourceManifes
     failures = [*source_manifest.failures, *(s.failure for s in staged if s.failure is not None)]
     if not tables:
         reasons = [f.reason for f in failures]
-        raise SourceError("; ".join(reasons) if reasons else "the sources hold no tables")
+        raise SourceError("; ".join(reasons) if reasons else "the sources hold no tables",
+                          transient=bool(failures) and all(f.transient for f in failures))
     declared = [r for s in staged for r in s.declared_relationships
                 if r.from_table in tables and r.to_table in tables]
     return StagingResult(tables=tables, declared_relationships=tuple(declared), failures=tuple(failures))

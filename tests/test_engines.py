@@ -184,7 +184,8 @@ def test_a_defect_is_not_retried(tmp_path, shop, monkeypatch):
     assert (tmp_path / "calls").read_text() == "1"
 
 
-def test_an_api_source_answering_503_is_staged_again(http_app, tmp_path, shop):
+@pytest.mark.parametrize("with_csv", [True, False], ids=["beside a file", "alone"])
+def test_an_api_source_answering_503_is_staged_again(with_csv, http_app, tmp_path, shop):
     answered = []
 
     def unavailable_once(req: Seen) -> Reply:
@@ -195,15 +196,16 @@ def test_an_api_source_answering_503_is_staged_again(http_app, tmp_path, shop):
 
     app = http_app(unavailable_once)
     sources = tmp_path / "sources.yaml"
+    csv = f"  - name: orders\n    source: {shop / 'orders.csv'}\n" if with_csv else ""
     sources.write_text(f"sources:\n  - name: people\n    source: {app.url}/people\n"
-                       f"    options: {{max_retries: 0}}\n  - name: orders\n    source: {shop / 'orders.csv'}\n")
+                       f"    options: {{max_retries: 0}}\n{csv}")
     run = dc.run("quick_profile", sources=str(sources), workspace=str(tmp_path / "ws"),
                  retries={"count": 2, "backoff_s": 0})
     staging = {s.name: s for s in run.steps}["staging"]
     assert run.succeeded, run.warnings
     assert staging.attempts == 2 and len(answered) == 2
-    assert sorted(t.name for t in run.context.tables) == ["orders", "people"]
-    assert any("source people failed: " in w and "HTTP 503" in w for w in run.warnings)
+    assert sorted(t.name for t in run.context.tables) == ["orders", "people"][not with_csv:]
+    assert any("HTTP 503" in w and "retry 1 of 2" in w for w in run.warnings)
 
 
 def test_fresh_ignores_the_cache_and_still_writes_it(tmp_path, shop, workspace):

@@ -5,8 +5,10 @@ criticality act: an optional step that fails becomes a warning and `None` downst
 required one fails the run, but with `fail_fast: false` the steps that do not need it still
 run; a critical one stops the run. Hamilton's cache in the workspace makes a repeated run
 resume: per-table steps compute only the tables whose inputs changed, the others are served
-from it (`tables_cached`), and a step served whole is `cached`. Every run, failed or not,
-leaves its record in `<workspace>/runs/`.
+from it (`tables_cached`), and a step served whole is `cached`. A step that fails on something
+that may pass (a timeout, an HTTP 503) runs again after a growing wait (`retries:`). Every run,
+failed or not, leaves its record in `<workspace>/runs/`. The progress bar is the driver's
+`observe.ProgressBar` adapter (`dc.driver` and `dc.run` build drivers with one).
 """
 
 from __future__ import annotations
