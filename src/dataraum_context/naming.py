@@ -261,7 +261,7 @@ def name_evidence(ref: ColumnName, key: ColumnName, key_is_own: bool) -> NameEvi
         if target[-1] in _PERSON_ROLES[role]:
             return NameEvidence(0.65, f"{ref.column} is a {role!r} role, {key.table} holds people")
     # a role it knows says which people; a person named by what they do, staff rather than clients
-    if not roles and ref.key_suffix and ref.core and _agent_noun(ref.core[-1]) and target[-1] in _PEOPLE:
+    if not person_roles and ref.key_suffix and ref.core and _agent_noun(ref.core[-1]) and target[-1] in _PEOPLE:
         staff = target[-1] in _STAFF
         held = "staff" if staff else "people"
         return NameEvidence(0.6 if staff else 0.5, f"{ref.column} names a person by what they do "
