@@ -1,6 +1,5 @@
 """What starting costs: `import dataraum_context` and the CLI's `--help` import neither Hamilton's
-driver nor pandas, polars, pyarrow or DuckDB (half a second and 100 MiB); what needs them
-imports them when used."""
+driver, pandas or pyarrow (half a second and 100 MiB); what needs them imports them when used."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("hamilton.driver", "pandas", "polars", "pyarrow", "duckdb", "numpy")
+HEAVY = ("hamilton.driver", "pandas", "pyarrow")
 
 
 def _imported_after(code: str) -> list[str]:

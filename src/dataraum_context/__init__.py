@@ -20,6 +20,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dataraum_context import delivery
 from dataraum_context.errors import (
     ConfigError,
     DataraumError,
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from dataraum_context.pipeline import PipelineConfig, builder, load_pipeline
     from dataraum_context.workspace import Workspace
 
+delivery.register()
+
 __all__ = [
     "ConfigError", "ContextDocument", "DataraumError", "PipelineConfig", "PipelineRun",
     "SourceError", "StepFailed", "Workspace", "WorkspaceBusy", "builder", "context", "driver", "load_pipeline",
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 # Imported on first use: Hamilton's driver brings pandas, polars and pyarrow (half a second and
-# 100 MiB), the models pydantic; `import dataraum_context` and the CLI's `--help` need neither.
+# 100 MiB); `import dataraum_context` and the CLI's `--help` need neither.
 _LAZY = {"PipelineConfig": "dataraum_context.pipeline", "builder": "dataraum_context.pipeline",
          "load_pipeline": "dataraum_context.pipeline", "Workspace": "dataraum_context.workspace",
          "ContextDocument": "dataraum_context.models", "PipelineRun": "dataraum_context.models"}

@@ -22,17 +22,8 @@ if TYPE_CHECKING:
 
 # What results do beyond holding data (show themselves in a notebook, render the context, find
 # a join path) lives in delivery/ and joins.py; `delivery.register` puts it here by name when
-# first needed (delivery imports polars, which reading a workspace or the CLI's help need not).
-# Models are data: they import neither at import time.
+# the package is imported. Models are data: they import neither.
 DELEGATES: dict[str, Callable[..., Any]] = {}
-
-
-def _delegate(name: str) -> Callable[..., Any]:
-    if not DELEGATES:
-        from dataraum_context import delivery
-
-        delivery.register()
-    return DELEGATES[name]
 
 
 class Frozen(BaseModel):
@@ -44,24 +35,24 @@ class Displayed(Frozen):
     (`delivery.notebook`)."""
 
     def __repr__(self) -> str:
-        return _delegate("summary")(self)
+        return DELEGATES["summary"](self)
 
     def __str__(self) -> str:
         return repr(self)
 
     def _repr_markdown_(self) -> str:
-        return _delegate("markdown")(self)
+        return DELEGATES["markdown"](self)
 
 
 class Tabular(Displayed):
     """A result with one row per column, relationship or check, as a data frame."""
 
     def to_polars(self) -> pl.DataFrame:
-        return _delegate("to_polars")(self)
+        return DELEGATES["to_polars"](self)
 
     def to_pandas(self) -> Any:
         """The rows of `to_polars()` as a pandas DataFrame (pandas must be installed)."""
-        return _delegate("to_pandas")(self)
+        return DELEGATES["to_pandas"](self)
 
 
 class TypeSystemStrength(StrEnum):
@@ -757,16 +748,16 @@ class ContextDocument(Displayed):
 
     def join_path(self, from_table: str, to_table: str) -> JoinPath | None:
         """The shortest join path between any two tables along the relationships (`joins`)."""
-        return _delegate("join_path")(self.relationships, from_table, to_table)
+        return DELEGATES["join_path"](self.relationships, from_table, to_table)
 
     def to_json(self, indent: int | None = 2) -> str:
-        return _delegate("to_json")(self, indent=indent)
+        return DELEGATES["to_json"](self, indent=indent)
 
     def to_markdown(self) -> str:
-        return _delegate("to_markdown")(self)
+        return DELEGATES["to_markdown"](self)
 
     def to_yaml(self) -> str:
-        return _delegate("to_yaml")(self)
+        return DELEGATES["to_yaml"](self)
 
 
 # --- Hamilton cache fingerprint ------------------------------------------------------------
