@@ -270,11 +270,7 @@ def test_an_aware_nanosecond_timestamp_is_time_to_every_step(tmp_path, tokyo):
 def test_models_import_nothing_of_the_library():
     """No `models -> delivery/render -> joins -> models` cycle: models hold data, and their
     behaviour (notebook display, rendering, join paths) is registered by delivery."""
-    tree = ast.parse(Path(dc.__file__).with_name("models.py").read_text())
-    # at import time: the module's own statements and its TYPE_CHECKING block (delivery registers
-    # itself from inside a function on first use, after every module is loaded)
-    top = [n for n in tree.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
-    nodes = [n for stmt in top for n in ast.walk(stmt)]
-    imported = {n.module or "" for n in nodes if isinstance(n, ast.ImportFrom)}
-    imported |= {a.name for n in nodes if isinstance(n, ast.Import) for a in n.names}
+    source = Path(dc.__file__).with_name("models.py").read_text()
+    imported = {n.module or "" for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m.startswith("dataraum_context")}
