@@ -107,7 +107,7 @@ def test_worker_without_a_cluster_is_a_one_line_error(tmp_path):
                           cwd=tmp_path, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == ("dataraum: error: dataraum worker needs a Temporal cluster: --address host:7233, "
-                                   "or engines.temporal.address in the pipeline config")
+                                   "or engines.temporal.address in the pipeline config or dataraum.yaml")
 
 
 def test_a_cluster_that_does_not_answer_is_a_config_error(shop, tmp_path):
