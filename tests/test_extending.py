@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from dataraum_context import plugins
-
 from support.pages import Block, code_blocks, commands
 from support.venvs import REPO, Venv, fresh_venv, wheels
 
@@ -20,11 +18,6 @@ pytestmark = pytest.mark.e2e
 
 PAGE = REPO / "docs" / "EXTENDING.md"
 DATA = (".csv", ".psv")  # files whose `# <path>` line is not part of them
-# the groups written by the engines and formats helpers: their examples run once those are merged
-needs_engines = pytest.mark.skipif(not hasattr(plugins, "WORKFLOW_ENGINES"),
-                                   reason="needs the dataraum.workflow_engines group (branch engines)")
-needs_formats = pytest.mark.skipif(not hasattr(plugins, "OUTPUT_FORMATS"),
-                                   reason="needs the dataraum.output_formats group (branch formats)")
 
 
 def _write(blocks: list[Block], folder: Path) -> None:
@@ -99,7 +92,6 @@ def test_an_llm_provider(page):
     assert described["shipment_id"] == "The waybill number printed on the parcel label."
 
 
-@needs_engines
 def test_an_engine(page):
     ran = _run(page, "An engine")
     (timed,) = [proc for command, proc in ran.items() if "--engine timed" in command]
@@ -107,7 +99,6 @@ def test_an_engine(page):
     assert "## shipments (5 rows)" in (page[1] / "timed.md").read_text()
 
 
-@needs_formats
 def test_an_output_format(page):
     ran = _run(page, "An output format")
     assert re.search(r"^\s*tsv\b.*\.tsv.*tab-separated", ran["dataraum formats"].stdout, re.M)
