@@ -39,6 +39,11 @@ if TYPE_CHECKING:
     from dataraum_context.pipeline import PipelineConfig, builder, load_pipeline
     from dataraum_context.workspace import Workspace
 
+# Hamilton imports an extension for every dataframe or ML library it finds installed (dask,
+# scikit-learn, ...: 2 s of every run with the dev extras); no step of ours uses one. A user's own
+# setting wins, and a process that imported Hamilton's function modifiers before this keeps its own.
+os.environ.setdefault("HAMILTON_AUTOLOAD_EXTENSIONS", "0")
+
 delivery.register()
 
 __all__ = [
