@@ -68,14 +68,19 @@ def _profile_table(ws: Workspace, table: StagedTable, null_tokens: tuple[str, ..
 
 
 def _sample_sql(ws: Workspace, table: StagedTable, columns: list[str], rows: int | None) -> str:
-    """The columns, or a reservoir sample of `rows` of them: drawn over DuckDB's row numbers alone
-    and then read, the same sample at a third of the cost of sampling whole rows (unless a real
-    column hides the row number)."""
-    staged = f"read_parquet({quote_literal(str(ws.path(table.path)))})"
-    select = f"SELECT {', '.join(map(quote_ident, columns))} FROM {staged}"
+    """The columns, or a sample of `rows` of them: the first rows of the sample drawn at staging
+    when it holds enough (a uniform sample, any first n of it too), else a reservoir sample drawn
+    over DuckDB's row numbers alone and then read, the same sample at a third of the cost of
+    sampling whole rows (unless a real column hides the row number)."""
+    select = f"SELECT {', '.join(map(quote_ident, columns))} FROM"
+    if table.sample_path and table.sample_rows >= min(rows or table.row_count, table.row_count):
+        limit = f" LIMIT {int(rows)}" if rows is not None else ""
+        return f"{select} read_parquet({quote_literal(str(ws.path(table.sample_path)))}){limit}"
+    staged = ws.staged_rows(table)
     if rows is None:
-        return select
+        return f"{select} {staged}"
     sample = f"USING SAMPLE reservoir({int(rows)} ROWS) REPEATABLE (42)"
-    if any(c.name == "file_row_number" for c in table.columns):
-        return f"{select} {sample}"
-    return f"{select} SEMI JOIN (SELECT file_row_number FROM {staged} {sample}) USING (file_row_number)"
+    if table.path is None or any(c.name == "file_row_number" for c in table.columns):
+        return f"{select} {staged} {sample}"
+    numbered = ws.staged_rows(table, row_numbers=True)
+    return f"{select} {numbered} SEMI JOIN (SELECT file_row_number FROM {numbered} {sample}) USING (file_row_number)"

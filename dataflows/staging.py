@@ -92,7 +92,7 @@ def table_staging(table_to_stage: ManifestTable, workspace: str) -> TableStaging
     except SourceError as exc:
         return TableStaging(failure=SourceFailure(source=entry.source_name, reason=str(exc),
                                                   transient=exc.transient))
-    files = ws.versions([table.path, table.rejects_path])
+    files = ws.versions([table.path, table.sample_path, table.rejects_path])
     return TableStaging(table=table.model_copy(update={"workspace_files": files}), declared_relationships=declared)
 
 

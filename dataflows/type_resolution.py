@@ -106,14 +106,14 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
                    overrides.get(c.name), min_confidence, casts_a_token) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
     _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
-                    f"FROM {_scan(ws, table.path)}", typed_path, null_tokens)
+                    f"FROM {ws.staged_rows(table)}", typed_path, null_tokens)
     typed = _scan(ws, typed_path)
     types = {name: dtype for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {typed}").fetchall()}
     counted = con.execute(f"SELECT count(*) FROM {typed}").fetchone()
     assert counted is not None  # an aggregate returns one row
     rows = counted[0]
 
-    staged_nulls = _null_counts(con, ws.path(table.path))
+    staged_nulls = _staged_null_counts(con, ws, table)
     unchanged = {name for name, n in _null_counts(con, ws.path(typed_path)).items()
                  if staged_nulls.get(name) == n}
     failures, quarantine_path = _quarantine(
@@ -168,6 +168,14 @@ def _plan(column: StagedColumn, table: StagedTable,
     return _Plan(column.name, by, candidate, typed, raw=f"s.{ident}", tokens=True, reason=reason)
 
 
+def _staged_null_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable) -> dict[str, int]:
+    """NULLs per staged column: counted at staging for a table read in place, else from the
+    staged Parquet's statistics."""
+    if table.path is None:
+        return {c.name: table.row_count - c.values for c in table.columns if c.values is not None}
+    return _null_counts(con, ws.path(table.path))
+
+
 def _null_counts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, int]:
     """NULLs per column from the Parquet statistics: a column with no more NULLs typed than
     staged has no value that failed (nor a null token), so the quarantine pass can skip it."""
@@ -205,7 +213,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTabl
             "SELECT row_number, f['column'] AS \"column\", f['raw_value'] AS raw_value, "
             "f['reason'] AS reason FROM (SELECT r.row_number, "
             f"unnest(list_filter([{entries}], lambda e: e IS NOT NULL)) AS f "
-            f"FROM {_scan(ws, table.path)} AS s "
+            f"FROM {ws.staged_rows(table)} AS s "
             f"POSITIONAL JOIN {_scan(ws, ws.relative(TABLES, table.name))} AS t "
             f"POSITIONAL JOIN range(1, {table.row_count + 1}) AS r(row_number) "
             f"WHERE {' OR '.join(f'({failed(p)})' for p in plans)})")

@@ -36,7 +36,8 @@ def _stage(source, workspace, **kw):
 
 
 def _rows(workspace, table) -> list[tuple]:
-    return duckdb.execute(f"SELECT * FROM read_parquet('{workspace / table.path}')").fetchall()
+    """The staged rows, wherever they are (a staged copy, or a CSV read in place)."""
+    return duckdb.execute(f"SELECT * FROM {Workspace(workspace).staged_rows(table)}").fetchall()
 
 
 # --- registry and sources ----------------------------------------------------------------------

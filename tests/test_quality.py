@@ -35,6 +35,7 @@ from dataraum_context.ontology.models import RuleType
 from dataraum_context.quality import COMPILERS
 from dataraum_context.sample import schemas
 from dataraum_context.sql import Sql
+from dataraum_context.workspace import file_version
 
 from conftest import write
 from support.steps import statistics_profiling, temporal_enrichment, topology_enrichment
@@ -657,9 +658,10 @@ def test_each_table_s_checks_name_the_files_they_read_with_their_versions(shop_r
     dr = dc.driver("default", sources=[str(sample.shop_dir())], workspace=str(ws))
     orders = dr.execute(["quality_checks"])["quality_checks"].tables["orders"]
     assert orders.reads == {"orders": "tables/orders.parquet", "customers": "tables/customers.parquet"}
-    files = [*orders.reads.values(), "quarantine/orders.parquet", "staged/orders.parquet"]
+    files = [*orders.reads.values(), "quarantine/orders.parquet"]
     assert orders.quarantine == "quarantine/orders.parquet"
-    assert orders.versions == dc.Workspace(ws).versions(files)
+    source = str(sample.shop_dir().resolve() / "orders.csv")  # the staged rows: the CSV, read in place
+    assert orders.versions == {**dc.Workspace(ws).versions(files), source: file_version(source)}
 
 
 @pytest.mark.e2e

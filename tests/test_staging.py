@@ -14,6 +14,7 @@ import dataraum_context as dc
 from dataraum_context.errors import SourceError
 from dataraum_context.loaders import csv as csv_loader
 from dataraum_context.loaders.base import resolve_sources, table_name
+from dataraum_context.models import StagedTable
 from dataraum_context.workspace import Workspace
 
 from conftest import cli, write
@@ -24,8 +25,9 @@ def _stage(path: Path, workspace: Path):
     return loader.load(Workspace(workspace))
 
 
-def _rows(workspace: Path, relative: str) -> list[tuple]:
-    return duckdb.execute(f"SELECT * FROM read_parquet('{workspace / relative}')").fetchall()
+def _rows(workspace: Path, table: StagedTable) -> list[tuple]:
+    """The staged rows, wherever they are (a staged copy, or a CSV read in place)."""
+    return duckdb.execute(f"SELECT * FROM {Workspace(workspace).staged_rows(table)}").fetchall()
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -50,7 +52,7 @@ def test_a_plugin_loaders_extension_is_not_part_of_the_table_name():
 def test_csv_is_staged_varchar_first_and_keeps_raw_text(data_dir, workspace):
     t = _stage(write(data_dir / "a.csv", "id,amount\n007,\"1,5\"\n8,N/A\n"), workspace)
     assert [c.data_type for c in t.columns] == ["VARCHAR", "VARCHAR"]
-    assert _rows(workspace, t.path) == [("007", "1,5"), ("8", "N/A")]
+    assert _rows(workspace, t) == [("007", "1,5"), ("8", "N/A")]
 
 
 @pytest.mark.parametrize("content,message", [
@@ -86,20 +88,20 @@ def test_latin1_file_is_converted_without_loss(data_dir, workspace):
     path = write(data_dir / "l.csv", "id;name\n1;Jos\xe9\n2;M\xfcller\n".encode("latin-1"))
     t = _stage(path, workspace)
     assert t.options["encoding"] == "latin-1"
-    assert _rows(workspace, t.path) == [("1", "José"), ("2", "Müller")]
+    assert _rows(workspace, t) == [("1", "José"), ("2", "Müller")]
 
 
 def test_latin1_byte_after_the_sniffed_sample(data_dir, workspace):
     body = b"".join(b"%d,plain\n" % i for i in range(30000)) + b"30000,Gr\xfc\xdfe\n"
     t = _stage(write(data_dir / "late.csv", b"id,word\n" + body), workspace)
     assert t.options["encoding"] == "latin-1" and t.row_count == 30001 and t.rejected_rows == 0
-    assert _rows(workspace, t.path)[-1] == ("30000", "Grüße")
+    assert _rows(workspace, t)[-1] == ("30000", "Grüße")
 
 
 def test_utf8_bom_is_not_part_of_the_first_name(data_dir, workspace):
     t = _stage(write(data_dir / "b.csv", "\ufeffid,name\n1,Zoë\n".encode("utf-8")), workspace)
     assert [c.name for c in t.columns] == ["id", "name"]
-    assert _rows(workspace, t.path) == [("1", "Zoë")]
+    assert _rows(workspace, t) == [("1", "Zoë")]
 
 
 def test_duplicate_and_empty_column_names_are_renamed_with_a_warning(data_dir, workspace):
@@ -124,8 +126,8 @@ def test_json_array_and_ndjson(data_dir, workspace):
     assert all(c.data_type == "VARCHAR" for c in arr.columns + lines.columns)
     # nested objects are flattened to dotted names (issue 6); arrays are kept as their JSON
     assert [c.name for c in arr.columns] == ["id", "tags", "geo.x"]
-    assert _rows(workspace, arr.path) == [("1", '["a"]', "1.5"), ("2", "[]", None)]
-    assert _rows(workspace, lines.path) == [("1", "true"), ("2", "false")]
+    assert _rows(workspace, arr) == [("1", '["a"]', "1.5"), ("2", "[]", None)]
+    assert _rows(workspace, lines) == [("1", "true"), ("2", "false")]
 
 
 def test_invalid_json_is_a_clear_error(data_dir, workspace):
@@ -205,7 +207,7 @@ def test_a_latin1_row_in_a_utf8_file_goes_to_quarantine_and_the_rest_stays_utf8(
     run = dc.run("quick_profile", sources=[str(path)], workspace=str(tmp_path / "ws"))
     staged = run.results["staging"].tables["m"]
     assert staged.options["encoding"] == "utf-8"
-    words = dict(_rows(tmp_path / "ws", staged.path))
+    words = dict(_rows(tmp_path / "ws", staged))
     assert len(words) == 50000 and words["0"] == "café 0" and words["49999"] == "café 49999"
     line = 50002 if where == "late" else 2
     assert any("not UTF-8" in w and f"line {line}" in w for w in staged.warnings)
@@ -223,7 +225,7 @@ def test_a_cp1252_file_stays_cp1252_when_a_pair_of_its_letters_happens_to_be_utf
     text = "id;name\n1;CAFÉ’S\n2;Müller\n3;Hélène – “quoted”\n"
     t = _stage(write(data_dir / "w.csv", text.encode("cp1252")), workspace)
     assert t.options["encoding"] == "cp1252" and t.rejected_rows == 0
-    assert [r[1] for r in _rows(workspace, t.path)] == ["CAFÉ’S", "Müller", "Hélène – “quoted”"]
+    assert [r[1] for r in _rows(workspace, t)] == ["CAFÉ’S", "Müller", "Hélène – “quoted”"]
 
 
 def test_an_explicit_utf8_encoding_is_kept(data_dir, workspace):
@@ -243,7 +245,7 @@ def test_an_unterminated_quote_at_the_end_rejects_only_the_broken_row(data_dir, 
     t = _stage(path, workspace)
     assert (t.options["delimiter"], t.options["quote"]) == (",", '"')
     assert (t.row_count, t.rejected_rows) == (rows, 1)
-    staged = _rows(workspace, t.path)
+    staged = _rows(workspace, t)
     assert staged[0] == ("0", "Ann Lee 0", "Paris") and all('"' not in r[1] for r in staged)
     [(line, raw)] = duckdb.execute(
         f"SELECT line, raw_line FROM read_parquet('{workspace / t.rejects_path}')").fetchall()
@@ -268,7 +270,7 @@ def test_a_4_mb_line_is_read_whole(data_dir, workspace, where):
                                                                                 else short + long)))])
     t = loader.load(Workspace(workspace))
     assert (t.row_count, t.rejected_rows, t.rejects_path) == (30_001, 0, None)
-    assert duckdb.execute(f"SELECT length(blob) FROM read_parquet('{workspace / t.path}') WHERE id = '0'"
+    assert duckdb.execute(f"SELECT length(blob) FROM {Workspace(workspace).staged_rows(t)} WHERE id = '0'"
                           ).fetchall() == [(4_000_000,)]
     assert loader._max_line == csv_loader._LONG_LINE
 
@@ -315,18 +317,18 @@ def test_json_without_a_table_in_it_is_a_clear_error(data_dir, workspace, text, 
 ])
 def test_a_json_array_of_scalars_is_a_table_of_values(data_dir, workspace, text, rows):
     t = _stage(write(data_dir / "v.json", text), workspace)
-    assert [c.name for c in t.columns] == ["value"] and _rows(workspace, t.path) == rows
+    assert [c.name for c in t.columns] == ["value"] and _rows(workspace, t) == rows
 
 
 def test_a_json_object_of_scalars_is_one_row(data_dir, workspace):
     t = _stage(write(data_dir / "o.json", '{"a": 1, "b": "x", "c": {"d": true}}'), workspace)
     assert [c.name for c in t.columns] == ["a", "b", "c.d"]
-    assert _rows(workspace, t.path) == [("1", "x", "true")]
+    assert _rows(workspace, t) == [("1", "x", "true")]
 
 
 def test_json_objects_with_too_many_keys_for_columns_are_kept_whole(data_dir, workspace):
     """DuckDB takes objects with hundreds of different keys for maps, not records."""
     t = _stage(write(data_dir / "k.json", json.dumps([{f"k{i}": i} for i in range(500)])), workspace)
     assert [c.name for c in t.columns] == ["value"] and t.row_count == 500
-    assert _rows(workspace, t.path)[:2] == [('{"k0":0}',), ('{"k1":1}',)]
+    assert _rows(workspace, t)[:2] == [('{"k0":0}',), ('{"k1":1}',)]
     assert any("too many different keys" in w for w in t.warnings)

@@ -22,6 +22,7 @@ from dataraum_context.dataflows.staging import source_manifest
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import ResolvedTable, TypeResolutionResult
 from dataraum_context.settings import NULL_TOKENS
+from dataraum_context.workspace import Workspace
 
 from support.steps import schema_profiling, staging, type_resolution
 
@@ -75,8 +76,10 @@ def test_nothing_is_lost(table, malformed, min_confidence):
     with tempfile.TemporaryDirectory() as tmp:
         path, ws = Path(tmp) / "t.csv", Path(tmp) / "ws"
         _write_csv(path, header, rows + ([[*rows[0], "extra field"]] if malformed else []))
-        t = _resolve([path], ws, min_type_confidence=min_confidence).tables["t"]
-        staged = f"read_parquet('{ws / 'staged' / 't.parquet'}', file_row_number = true)"
+        staged_result = staging(source_manifest([str(path)]), str(ws))
+        t = type_resolution(schema_profiling(staged_result, str(ws)), staged_result, str(ws),
+                            min_type_confidence=min_confidence).tables["t"]
+        staged = Workspace(ws).staged_rows(staged_result.tables["t"], row_numbers=True)
         typed = f"read_parquet('{ws / t.path}')"
         con = duckdb.connect()
         con.execute("CREATE VIEW q AS SELECT * FROM "

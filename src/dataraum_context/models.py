@@ -70,6 +70,15 @@ class StagedColumn(Frozen):
     name: str
     data_type: str  # DuckDB type as staged: VARCHAR for untyped sources
     source_name: str | None = None  # the header as written, when it had to be renamed
+    values: int | None = None  # non-null values, when counted at staging (a table read in place)
+
+
+class InPlace(Frozen):
+    """A source whose rows the steps read where they are, instead of a staged copy."""
+
+    read: str  # DuckDB's read of it giving exactly the staged rows (a CSV's dialect, malformed rows skipped)
+    file: str  # its absolute path,
+    version: str  # and the version staged (`workspace.file_version`)
 
 
 class StagedTable(Frozen):
@@ -77,7 +86,12 @@ class StagedTable(Frozen):
     source: str  # the file (or URI) the table came from
     loader: str  # loader name, e.g. "csv"
     type_system: TypeSystemStrength
-    path: str  # workspace-relative Parquet file of the staged rows
+    # where the staged rows are: a workspace-relative Parquet file, or the source read in place
+    # (then `sample_path` holds a sample of them drawn at staging, uniform and reproducible)
+    path: str | None = None
+    in_place: InPlace | None = None
+    sample_path: str | None = None
+    sample_rows: int = 0
     row_count: int  # staged rows
     rejected_rows: int = 0  # malformed source rows (in `rejects_path`, later in quarantine)
     rejects_path: str | None = None

@@ -1,6 +1,8 @@
 """The on-disk workspace: Parquet per table, quarantine, Hamilton's cache.
 
-    <root>/staged/<table>.parquet        rows as read from the source (VARCHAR for untyped sources)
+    <root>/staged/<table>.parquet        rows as read from the source (VARCHAR for untyped sources);
+                                         a CSV is read in place instead (`Workspace.staged_rows`)
+    <root>/staged/<table>.sample.parquet the sample of a table read in place, for schema profiling
     <root>/staged/<table>.rejects.parquet malformed source rows (line number, raw line, reason)
     <root>/tables/<table>.parquet        typed rows
     <root>/quarantine/<table>.parquet    values that failed their cast, and rejected rows
@@ -34,8 +36,8 @@ from pathlib import Path
 import duckdb
 from pydantic import ValidationError
 
-from dataraum_context.errors import ConfigError, WorkspaceBusy, disk_full, first_line
-from dataraum_context.models import ContextDocument, PipelineRun
+from dataraum_context.errors import ConfigError, SourceError, WorkspaceBusy, disk_full, first_line
+from dataraum_context.models import ContextDocument, PipelineRun, StagedTable
 from dataraum_context.sql import connect, open_tables, quote_literal
 
 STAGED = "staged"
@@ -52,6 +54,12 @@ STALE_TEMP_S = 300  # a temporary file untouched this long belongs to a write th
 log = logging.getLogger(__name__)
 
 
+def file_version(path: str | os.PathLike[str]) -> str:
+    """What changes when a file's content does: its size and modification time."""
+    st = os.stat(path)
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
 class Workspace:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root).expanduser().resolve()
@@ -64,6 +72,25 @@ class Workspace:
 
     def relative(self, kind: str, table: str, suffix: str = ".parquet") -> str:
         return f"{kind}/{table}{suffix}"
+
+    def staged_rows(self, table: StagedTable, row_numbers: bool = False) -> str:
+        """A staged table's rows as DuckDB reads them (`FROM <this>`), in their staged order, with
+        their 0-based `file_row_number` when asked: the staged Parquet, or the source read in
+        place, which must still be the version staged (a SourceError names it otherwise)."""
+        if table.path is not None:
+            numbered = ", file_row_number = true" if row_numbers else ""
+            return f"read_parquet({quote_literal(str(self.path(table.path)))}{numbered})"
+        assert table.in_place is not None  # a staged table is one or the other
+        try:
+            current = file_version(table.in_place.file)
+        except OSError as exc:
+            raise SourceError(f"{table.source}: cannot be read since it was staged: {exc.strerror}") from None
+        if current != table.in_place.version:
+            raise SourceError(f"{table.source}: changed since it was staged (table {table.name}); run again "
+                              "to stage the new version")
+        if row_numbers:  # DuckDB numbers the rows in a stream, in order, without holding them
+            return f"(SELECT row_number() OVER () - 1 AS file_row_number, * FROM {table.in_place.read})"
+        return table.in_place.read
 
     @property
     def cache_dir(self) -> Path:
@@ -173,8 +200,7 @@ class Workspace:
         out = {}
         for relative in relatives:
             if relative is not None:
-                st = self.path(relative).stat()
-                out[relative] = f"{st.st_size}-{st.st_mtime_ns}"
+                out[relative] = file_version(self.path(relative))
         return out
 
     def changed(self, versions: dict[str, str]) -> list[str]:

@@ -13,19 +13,20 @@ from typing import IO, ClassVar
 
 import duckdb
 
-from dataraum_context import plugins
+from dataraum_context import plugins, settings
 from dataraum_context.errors import ConfigError, SourceError, disk_full
 from dataraum_context.errors import first_line as _first_line  # the loaders' name for it
 from dataraum_context.loaders.sources import SourceSpec, is_uri, source_specs, uri_scheme
 from dataraum_context.models import (
+    InPlace,
     Relationship,
     SourceFailure,
     StagedColumn,
     StagedTable,
     TypeSystemStrength,
 )
-from dataraum_context.sql import connect, quote_ident
-from dataraum_context.workspace import STAGED, Workspace
+from dataraum_context.sql import CELLS_IN_MEMORY, connect, quote_ident
+from dataraum_context.workspace import STAGED, Workspace, file_version
 
 
 class LoaderBase(ABC):
@@ -79,11 +80,7 @@ class LoaderBase(ABC):
     @property
     def version(self) -> str:
         """What changes when the source's rows do: Hamilton's cache restages the table then."""
-        versions = []
-        for path in self._files():
-            st = os.stat(path)
-            versions.append(f"{st.st_size}-{st.st_mtime_ns}")
-        return "/".join(versions)
+        return "/".join(file_version(path) for path in self._files())
 
     def _files(self) -> list[str]:
         """The files behind the table: their sizes and times are its version."""
@@ -135,16 +132,24 @@ class LoaderBase(ABC):
                                         source_name=None if original == name else original))
         return columns
 
+    def _read_in_place(self) -> InPlace | None:
+        """How to read the source's rows where they are, when it is a file DuckDB reads as it is:
+        staging then reads it once for its counts and a sample, and the next steps read it in
+        place of a copy. None to stage a copy."""
+        return None
+
     def load(self, workspace: Workspace) -> StagedTable:
-        relative = workspace.relative(STAGED, self.table)
         with connect() as con:
             columns = self._columns(con)
-            select = ", ".join(quote_ident(c.name) for c in columns)
+            in_place = self._read_in_place()
             try:
-                workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative)
-                [(rows,)] = con.execute(
-                    "SELECT count(*) FROM read_parquet(?)", [str(workspace.path(relative))]
-                ).fetchall()
+                if in_place is None:
+                    where: dict = {"path": self._copy(con, workspace, columns)}
+                    [(rows,)] = con.execute(
+                        "SELECT count(*) FROM read_parquet(?)", [str(workspace.path(where["path"]))]).fetchall()
+                else:
+                    rows, columns, where = self._scan(con, workspace, columns)
+                    where["in_place"] = in_place
                 rejected, rejects_path = self._rejects(con, workspace)
             except duckdb.Error as exc:
                 raise self._read_error(exc) from None
@@ -153,7 +158,7 @@ class LoaderBase(ABC):
             source=self.source,
             loader=self.name,
             type_system=self.type_system,
-            path=relative,
+            **where,
             row_count=rows,
             rejected_rows=rejected,
             rejects_path=rejects_path,
@@ -162,6 +167,30 @@ class LoaderBase(ABC):
             warnings=tuple(self._warnings(columns)),
             primary_key=self.primary_key(),
         )
+
+    def _copy(self, con: duckdb.DuckDBPyConnection, workspace: Workspace, columns: list[StagedColumn]) -> str:
+        """Stream the rows into `staged/<table>.parquet`; its workspace-relative path."""
+        relative = workspace.relative(STAGED, self.table)
+        select = ", ".join(quote_ident(c.name) for c in columns)
+        workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative)
+        return relative
+
+    def _scan(self, con: duckdb.DuckDBPyConnection, workspace: Workspace, columns: list[StagedColumn],
+              ) -> tuple[int, list[StagedColumn], dict]:
+        """One pass over a source read in place: its rows, the non-null values of each column, and
+        `staged/<table>.sample.parquet`, the rows of the smallest hashes of their values (uniform,
+        the same every run, and any first n of it a sample of n; at most CELLS_IN_MEMORY cells)."""
+        relative = workspace.relative(STAGED, self.table, ".sample.parquet")
+        idents = ", ".join(quote_ident(c.name) for c in columns)
+        size = max(1, min(settings.PROFILE_SAMPLE_ROWS, CELLS_IN_MEMORY // max(len(columns), 1)))
+        counts = ", ".join(f"count({quote_ident(c.name)})" for c in columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE staged_scan AS SELECT count(*) AS n, [{counts}] AS counts, "
+                    f"min_by(struct_pack({idents}), hash({idents}), {size}) AS sample "
+                    f"FROM {self._relation_sql(con)}")
+        workspace.write_parquet(con, "SELECT unnest(sample, recursive := true) FROM staged_scan", relative)
+        [(rows, counts_, drawn)] = con.execute("SELECT n, counts, len(sample) FROM staged_scan").fetchall()
+        counted = [c.model_copy(update={"values": n}) for c, n in zip(columns, counts_, strict=True)]
+        return rows, counted, {"sample_path": relative, "sample_rows": drawn or 0}
 
     def _read_error(self, exc: duckdb.Error) -> SourceError:
         return SourceError(f"{self.source}: cannot be read as {self.name}: {_first_line(exc)}")

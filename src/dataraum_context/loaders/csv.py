@@ -1,4 +1,7 @@
-"""CSV and TSV files (also gzip- and zstd-compressed), staged VARCHAR-first.
+"""CSV and TSV files (also gzip- and zstd-compressed), staged VARCHAR-first, read in place.
+
+Staging reads the file once (counts, rejects and a sample) and the next steps read it again
+with the same dialect instead of a copy; only a file converted to UTF-8 is copied.
 
 DuckDB's sniffer finds the dialect (delimiter, quote, escape, header; each can be set as an
 option) once, and the file is read with exactly that dialect: what is reported is what was read.
@@ -34,7 +37,7 @@ import duckdb
 
 from dataraum_context.errors import SourceError
 from dataraum_context.loaders.base import LoaderBase, _first_line, write_temporary
-from dataraum_context.models import StagedColumn, StagedTable, TypeSystemStrength
+from dataraum_context.models import InPlace, StagedColumn, StagedTable, TypeSystemStrength
 from dataraum_context.sql import connect, quote_literal
 from dataraum_context.workspace import STAGED, Workspace
 
@@ -244,9 +247,22 @@ class CSVLoader(LoaderBase):
                 and "encoding" not in self.options and self._file_encoding != "utf-8")
 
     def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        args = [quote_literal(self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
-                *self._dialect.options(), *self._line_room(), "store_rejects=true",
-                f"rejects_table={quote_literal(_REJECTS)}", f"rejects_scan={quote_literal(_SCANS)}"]
+        return self._read_sql("store_rejects=true", f"rejects_table={quote_literal(_REJECTS)}",
+                              f"rejects_scan={quote_literal(_SCANS)}")
+
+    def _read_in_place(self) -> InPlace | None:
+        # a file DuckDB reads itself is not copied (a text copy of a CSV costs more than reading it
+        # twice); one converted to UTF-8 is read from its temporary copy, so that copy is staged
+        if self._converted:
+            return None
+        path = os.path.abspath(self.source)  # the next steps may run elsewhere (a worker, the MCP server)
+        return InPlace(read=self._read_sql("ignore_errors=true", path=path), file=path, version=self.version)
+
+    def _read_sql(self, *errors: str, path: str | None = None) -> str:
+        """read_csv of the file (`path`, else the one read now) with its dialect; `errors` say
+        what becomes of malformed rows."""
+        args = [quote_literal(path or self._readable), f"encoding={quote_literal(self._duckdb_encoding)}",
+                *self._dialect.options(), *self._line_room(), *errors]
         return f"read_csv({', '.join(args)})"
 
     @cached_property

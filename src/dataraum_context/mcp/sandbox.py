@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from dataraum_context.errors import DataraumError, first_line
+from dataraum_context.errors import ConfigError, DataraumError, first_line
 from dataraum_context.sql import connect, open_tables, quote_literal
 from dataraum_context.workspace import QUARANTINE, STAGED, TABLES, Workspace
 
@@ -84,8 +84,8 @@ def read_only_connection(ws: Workspace) -> duckdb.DuckDBPyConnection:
                 continue
             files += [*table.values(), *quarantine.values()]
         # the views read their files when a query runs: those files, and the staged rows (that
-        # the SQL of some quality checks reads), and no others
-        files += sorted((ws.root / STAGED).glob("*.parquet"))
+        # the SQL of some quality checks reads: a CSV's are read in place), and no others
+        files += sorted((ws.root / STAGED).glob("*.parquet")) + _source_files(ws)
         con.execute(f"SET allowed_paths = [{', '.join(quote_literal(str(p)) for p in files)}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
@@ -93,6 +93,15 @@ def read_only_connection(ws: Workspace) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def _source_files(ws: Workspace) -> list[Path]:
+    """The files the context's tables came from: the staged rows of a CSV are the file itself."""
+    try:
+        tables = ws.context().tables
+    except ConfigError:  # no context yet: no quality check to read them either
+        return []
+    return sorted({Path(t.source).resolve() for t in tables if t.source and Path(t.source).is_file()})
 
 
 def run_query(ws: Workspace, sql: str, max_rows: int | None = None, timeout_s: float = TIMEOUT_S) -> QueryResult:

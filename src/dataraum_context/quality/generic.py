@@ -24,7 +24,7 @@ from dataraum_context.models import (
 )
 from dataraum_context.quality.checks import Check
 from dataraum_context.quality.tables import Tables
-from dataraum_context.sql import Sql, batched, bound, concat, is_number, quote_ident, quote_literal, session
+from dataraum_context.sql import Sql, batched, bound, concat, is_number, quote_ident, session
 from dataraum_context.workspace import Workspace
 
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400, "week": 604_800}
@@ -215,17 +215,12 @@ def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeRe
                 row = con.execute(
                     "SELECT " + ", ".join(f"list(DISTINCT trim({quote_ident(c)}) ORDER BY trim({quote_ident(c)})) "
                                           f"FILTER (WHERE list_contains($1, trim({quote_ident(c)})))" for c in batch)
-                    + f" FROM {staged_relation(ws, staged.path)}", [tokens]).fetchone()
+                    + f" FROM {ws.staged_rows(staged)}", [tokens]).fetchone()
                 assert row is not None  # an aggregate returns one row
                 written |= {column: tuple(w) for column, w in zip(batch, row, strict=True) if w}
             if written:
                 found[table] = written
     return StagedNullTokens(tables=found)
-
-
-def staged_relation(ws: Workspace, path: str) -> str:
-    """A staged table with its row numbers, as the null_tokens checks read it."""
-    return f"read_parquet({quote_literal(str(ws.path(path)))}, file_row_number = true)"
 
 
 def null_token_checks(found: StagedNullTokens, tables: Tables, ws: Workspace) -> list[Check]:
@@ -236,7 +231,7 @@ def null_token_checks(found: StagedNullTokens, tables: Tables, ws: Workspace) ->
         if staged is None or table not in tables.tables:
             continue
         checks += [Check(check="null_tokens", rule_type="null_tokens", table=table, columns=(column,),
-                         severity="info", relation=staged_relation(ws, staged.path),
+                         severity="info", relation=ws.staged_rows(staged, row_numbers=True),
                          predicate=concat("list_contains(", bound(list(written), "VARCHAR[]"),
                                           f", trim({quote_ident(column)}))"),
                          description=f"missing values written as {', '.join(repr(t) for t in written)} in the "

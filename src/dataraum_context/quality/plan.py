@@ -37,9 +37,12 @@ def _table_checks(name: str, checks: list[Check], tables: Tables) -> TableChecks
     reads = {name: resolved.path} | {t: tables.tables[t].path for c in checks for t in c.reads}
     files = [*reads.values(), resolved.quarantine_path]
     staged = tables.staging.tables.get(name) if tables.staging else None
+    known = {**(tables.staging.workspace_files if tables.staging else {}), **tables.types.workspace_files}
     if staged is not None and any(c.relation for c in checks):  # the null_tokens checks read the staged rows
         files.append(staged.path)
-    known = {**(tables.staging.workspace_files if tables.staging else {}), **tables.types.workspace_files}
+        if staged.in_place is not None:  # a CSV read in place: its own file
+            files.append(staged.in_place.file)
+            known[staged.in_place.file] = staged.in_place.version
     return TableChecks(table=name, rows=resolved.row_count, key=tables.key(name), checks=tuple(checks),
                        reads=reads, quarantine=resolved.quarantine_path,
                        versions={f: known[f] for f in files if f is not None and f in known})
