@@ -106,7 +106,7 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
                    overrides.get(c.name), min_confidence, casts_a_token) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
     _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
-                    f"FROM {ws.staged_rows(table)}", typed_path, null_tokens)
+                    f"FROM {ws.staged_rows(table)}", typed_path, null_tokens, columns=len(plans))
     typed = _scan(ws, typed_path)
     types = {name: dtype for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {typed}").fetchall()}
     counted = con.execute(f"SELECT count(*) FROM {typed}").fetchone()
@@ -244,9 +244,10 @@ def _scan(ws: Workspace, relative: str) -> str:
 
 
 def _write(con: duckdb.DuckDBPyConnection, ws: Workspace, query: str, relative: str,
-           null_tokens: list[str]) -> None:
-    """Write a query's rows; the null tokens are its parameter $1 when it has one."""
-    ws.write_parquet(con, query, relative, [null_tokens] if "$1" in query else None)
+           null_tokens: list[str], columns: int | None = None) -> None:
+    """Write a query's rows (of `columns` columns: memory bounded by them); the null tokens are
+    its parameter $1 when it has one."""
+    ws.write_parquet(con, query, relative, [null_tokens] if "$1" in query else None, columns=columns)
 
 
 def _overrides(con: duckdb.DuckDBPyConnection, overrides: Mapping[str, str],

@@ -274,3 +274,39 @@ def test_models_import_nothing_of_the_library():
     imported = {n.module or "" for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in imported if m.startswith("dataraum_context")}
+
+
+# --- COPYs within memory -------------------------------------------------------------------------
+
+
+def test_a_copy_runs_with_its_memory_bounded_by_its_columns_then_unbounded(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATARAUM_DUCKDB_MEMORY_LIMIT", raising=False)
+    out = tmp_path / "limit.parquet"
+    with sql.connect() as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        sql.copy_within_memory(con, f"COPY (SELECT current_setting('memory_limit') AS m) TO '{out}'", [], 20)
+        assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [("160.0 MiB",)]  # 20 x 8 MB
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == default
+
+
+def test_a_copy_of_values_too_long_for_the_bound_runs_again_without_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATARAUM_DUCKDB_MEMORY_LIMIT", raising=False)
+    monkeypatch.setattr(sql, "COPY_MEMORY_MIN", 8 << 20)
+    monkeypatch.setattr(sql, "COPY_MEMORY_PER_COLUMN", 0)
+    out = tmp_path / "long.parquet"
+    copy = f"COPY (SELECT repeat('x', 3000) || i AS t FROM range(200000) r(i)) TO '{out}'"
+    with sql.connect() as con:
+        con.execute("SET memory_limit = '8MB'")
+        with pytest.raises(duckdb.OutOfMemoryException):  # the bound alone is too little
+            con.execute(copy)
+        con.execute("RESET memory_limit")
+        sql.copy_within_memory(con, copy, [], 1)
+    assert duckdb.execute(f"SELECT count(*), max(length(t)) FROM '{out}'").fetchall() == [(200000, 3006)]
+
+
+def test_a_memory_limit_set_by_the_user_is_kept_for_copies(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "300MB")
+    out = tmp_path / "limit.parquet"
+    with sql.connect() as con:
+        sql.copy_within_memory(con, f"COPY (SELECT current_setting('memory_limit') AS m) TO '{out}'", [], 1)
+    assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [("286.1 MiB",)]

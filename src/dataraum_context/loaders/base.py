@@ -172,7 +172,8 @@ class LoaderBase(ABC):
         """Stream the rows into `staged/<table>.parquet`; its workspace-relative path."""
         relative = workspace.relative(STAGED, self.table)
         select = ", ".join(quote_ident(c.name) for c in columns)
-        workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative)
+        workspace.write_parquet(con, f"SELECT {select} FROM {self._relation_sql(con)}", relative,
+                                columns=len(columns))
         return relative
 
     def _scan(self, con: duckdb.DuckDBPyConnection, workspace: Workspace, columns: list[StagedColumn],
