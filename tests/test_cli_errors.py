@@ -245,7 +245,8 @@ def test_a_full_workspace_disk_is_reported_as_such(tmp_path: Path, small_disk):
     ws = mnt / "ws"
     result = run(f"{shlex.join(command('run', str(big), '--workspace', str(ws)))}; echo exit=$?; "
                  f"find {ws} -name '*.tmp'")
-    assert _one_error_line(result.stderr) == f"dataraum: error: disk full: {ws}/staged/big.parquet"
+    # the first file written: the sample of the CSV, which is read in place
+    assert _one_error_line(result.stderr) == f"dataraum: error: disk full: {ws}/staged/big.sample.parquet"
     assert result.stdout.strip().endswith("exit=2")  # and no temporary file is left
 
 
