@@ -107,6 +107,12 @@ def step_origin(module_name: str) -> str | None:
                  if dist and ep.module.partition(".")[0] == top), None)
 
 
+def names(group: str) -> list[str]:
+    """The names of the plugins of `group`, without importing them (a pipeline config checks
+    its LLM provider's name: importing the providers brings pyarrow)."""
+    return [ep.name for _dist, ep in _entry_points(group)]
+
+
 def llm_providers() -> dict[str, type]:
     """Semantic provider classes by name (heuristic, anthropic, and those of plugins)."""
     return _discover(LLM_PROVIDERS)
