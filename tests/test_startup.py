@@ -8,11 +8,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("hamilton.driver", "pandas", "pyarrow", "polars", "duckdb")
 
 
-def _imported_after(code: str) -> list[str]:
-    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+def _imported_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.splitlines()[-1])
 
@@ -26,6 +28,26 @@ def test_help_imports_nothing_heavy():
             "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
             "    main(['--help'])")
     assert _imported_after(code) == []
+
+
+@pytest.mark.parametrize(("code", "unused"), [
+    # a result's one line needs no polars (its rows do)
+    ("from dataraum_context.models import PipelineRun\n"
+     "assert 'ok' in repr(PipelineRun(pipeline='ok', status='succeeded', steps=()))", "polars"),
+    # every run has a progress bar; one that never starts draws nothing
+    ("from dataraum_context.engines.observe import ProgressBar\nProgressBar()", "rich"),
+    # a pipeline's LLM provider is checked by name (again with each pipeline key given); the
+    # provider is imported by the step using it
+    ("from dataraum_context.pipeline import pipeline_config\npipeline_config('quick_profile', cache=False)",
+     "dataraum_context.llm"),
+    # the whole context needs no token budget, whose quality scores import the quality checks
+    ("import datetime\nfrom dataraum_context.delivery.formats import render\n"
+     "from dataraum_context.models import ContextDocument\n"
+     "doc = ContextDocument(pipeline='p', generated_at=datetime.datetime.now(), tables=())\n"
+     "assert render(doc, 'markdown')", "dataraum_context.quality"),
+])
+def test_what_is_not_used_is_not_imported(code: str, unused: str):
+    assert _imported_after(code, (unused,)) == []
 
 
 def test_the_lazy_names_are_the_library_s_own():
