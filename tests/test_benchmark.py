@@ -67,3 +67,15 @@ def test_engines_benchmark_prints_a_row_per_engine():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for engine in ("local", "threads"):
         assert re.search(rf"^\| {engine} \| [\d.]+ s \| [\d.]+ s \| \d+ MiB \| - \|$", proc.stdout, re.M), proc.stdout
+
+
+def test_startup_benchmark_prints_each_command(tmp_path: Path):
+    script = SCRIPT.with_name("startup.py")
+    proc = subprocess.run([sys.executable, str(script), "--repeat", "1", "--workdir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for command in ("`python -c pass`", "`import dataraum_context`", "`dataraum --help`", "`dataraum steps`",
+                    r"`dataraum run` \(quick_profile, 2 rows\)"):
+        assert re.search(rf"^\| {command} \| \d+\.\d+ \| -?\d+\.\d+ \|$", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^quick_profile: [\d.]+ s whole, [\d.]+ s in its steps", proc.stdout, re.M), proc.stdout
+    assert list(tmp_path.glob("workspace_0_0_*/runs/*.json")), "the run left no record"

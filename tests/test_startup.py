@@ -1,5 +1,6 @@
 """What starting costs: `import dataraum_context` and the CLI's `--help` import neither Hamilton's
-driver, pandas or pyarrow (half a second and 100 MiB); what needs them imports them when used."""
+driver, pandas, pyarrow, polars nor DuckDB (half a second and 100 MiB); what needs them imports
+them when used."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("hamilton.driver", "pandas", "pyarrow")
+import pytest
+
+HEAVY = ("hamilton.driver", "pandas", "pyarrow", "polars", "duckdb")
 
 
-def _imported_after(code: str) -> list[str]:
-    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+def _imported_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))"
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.splitlines()[-1])
 
@@ -27,6 +30,26 @@ def test_help_imports_nothing_heavy():
     assert _imported_after(code) == []
 
 
+@pytest.mark.parametrize(("code", "unused"), [
+    # a result's one line needs no polars (its rows do)
+    ("from dataraum_context.models import PipelineRun\n"
+     "assert 'ok' in repr(PipelineRun(pipeline='ok', status='succeeded', steps=()))", "polars"),
+    # every run has a progress bar; one that never starts draws nothing
+    ("from dataraum_context.engines.observe import ProgressBar\nProgressBar()", "rich"),
+    # a pipeline's LLM provider is checked by name (again with each pipeline key given); the
+    # provider is imported by the step using it
+    ("from dataraum_context.pipeline import pipeline_config\npipeline_config('quick_profile', cache=False)",
+     "dataraum_context.llm"),
+    # the whole context needs no token budget, whose quality scores import the quality checks
+    ("import datetime\nfrom dataraum_context.delivery.formats import render\n"
+     "from dataraum_context.models import ContextDocument\n"
+     "doc = ContextDocument(pipeline='p', generated_at=datetime.datetime.now(), tables=())\n"
+     "assert render(doc, 'markdown')", "dataraum_context.quality"),
+])
+def test_what_is_not_used_is_not_imported(code: str, unused: str):
+    assert _imported_after(code, (unused,)) == []
+
+
 def test_the_lazy_names_are_the_library_s_own():
     import dataraum_context as dc
     from dataraum_context import pipeline, workspace
@@ -40,3 +63,25 @@ def test_a_result_shows_itself_without_the_package_imported_first():
             "print(repr(PipelineRun(pipeline='p', status='succeeded', steps=())))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and "succeeded" in proc.stdout, proc.stderr
+
+
+def test_entry_points_are_read_once_and_again_after_an_install(tmp_path, monkeypatch):
+    """A run looks up five plugin groups; the installed distributions are read once for all of
+    them, and again when a distribution appears in a directory of the import path."""
+    from importlib import metadata
+
+    from dataraum_context import plugins
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reads = []
+    monkeypatch.setattr(plugins, "entry_points", lambda: reads.append(1) or metadata.entry_points())
+    plugins.loaders(), plugins.workflow_engines(["local"]), plugins.output_formats()
+    assert "example_steps" not in plugins.pipeline_modules() and len(reads) == 1
+
+    (tmp_path / "example_steps.py").write_text("def rows() -> int:\n    return 1\n")
+    info = tmp_path / "example_steps-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: example-steps\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[dataraum.pipeline_steps]\nexample_steps = example_steps\n")
+    assert "example_steps" in plugins.pipeline_modules()
+    assert plugins.step_origin("example_steps") == "example-steps" and len(reads) == 2

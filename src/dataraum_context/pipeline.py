@@ -58,7 +58,7 @@ class LLMSettings(BaseModel):
     @classmethod
     def _known_provider(cls, name: str) -> str:
         """One of the `dataraum.llm_providers` entry points (heuristic, anthropic, plugins)."""
-        available = plugins.llm_providers()
+        available = plugins.names(plugins.LLM_PROVIDERS)  # loaded when the semantic step asks for it
         if name not in available:
             raise ValueError(f"unknown LLM provider {name!r} (valid: {', '.join(sorted(available))})")
         return name

@@ -5,7 +5,9 @@ A plugin that fails to import is reported by name and skipped; it never breaks t
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 import warnings
 from collections.abc import Collection
 from importlib import resources
@@ -24,6 +26,7 @@ LLM_PROVIDERS = "dataraum.llm_providers"
 CORE = "dataraum-context"  # the distribution whose entry points are the built-ins
 WORKFLOW_ENGINES = "dataraum.workflow_engines"
 OUTPUT_FORMATS = "dataraum.output_formats"
+GROUPS = (LOADERS, PIPELINE_STEPS, ONTOLOGIES, LLM_PROVIDERS, WORKFLOW_ENGINES, OUTPUT_FORMATS)
 
 
 class PluginWarning(UserWarning):
@@ -34,7 +37,7 @@ def _discover(group: str, names: Collection[str] | None = None) -> dict[str, Any
     """The plugins of `group` (only those in `names`, when given: importing the others costs
     time), loaded, by name: the built-ins first, then the plugins by distribution and name."""
     found: dict[str, Any] = {}
-    for ep in sorted(entry_points(group=group), key=_builtin_first):
+    for _dist, ep in _entry_points(group):
         if names is not None and ep.name not in names:
             continue
         try:
@@ -45,9 +48,43 @@ def _discover(group: str, names: Collection[str] | None = None) -> dict[str, Any
     return found
 
 
-def _builtin_first(ep: EntryPoint) -> tuple[bool, str, str]:
-    dist = ep.dist.name if ep.dist else ""
-    return dist != CORE, dist, ep.name
+def _entry_points(group: str) -> list[tuple[str, EntryPoint]]:
+    """The entry points of `group` with their distribution's name: the built-ins first, then
+    the plugins by distribution and name."""
+    return _scan(_installed())[group]
+
+
+def _installed() -> tuple[tuple[str, int], ...]:
+    """What decides the installed distributions: the import path, and when each of its
+    directories last changed (installing or removing a distribution changes its directory)."""
+    return tuple((path, _mtime(path)) for path in sys.path)
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return 0
+
+
+@functools.lru_cache(maxsize=1)
+def _scan(installed: tuple[tuple[str, int], ...]) -> dict[str, list[tuple[str, EntryPoint]]]:
+    """Our groups' entry points, read once for an installation (`installed`): reading them goes
+    through every installed distribution, and a run looks up five groups, some twice."""
+    installed_eps = entry_points()
+    dist_names: dict[Any, str] = {}  # a distribution's name parses its metadata: once each
+
+    def dist_name(ep: EntryPoint) -> str:
+        if ep.dist is None:
+            return ""
+        if ep.dist not in dist_names:
+            dist_names[ep.dist] = ep.dist.name
+        return dist_names[ep.dist]
+
+    groups = {group: [(dist_name(ep), ep) for ep in installed_eps.select(group=group)] for group in GROUPS}
+    for found in groups.values():
+        found.sort(key=lambda item: (item[0] != CORE, item[0], item[1].name))
+    return groups
 
 
 def loaders() -> dict[str, type[LoaderBase]]:
@@ -66,8 +103,14 @@ def step_origin(module_name: str) -> str | None:
     (matched by top-level package, so a package's submodules count); None for a module imported
     by name that no installed distribution declares (your own)."""
     top = module_name.partition(".")[0]
-    return next((ep.dist.name for ep in entry_points(group=PIPELINE_STEPS)
-                 if ep.dist is not None and ep.module.partition(".")[0] == top), None)
+    return next((dist for dist, ep in _entry_points(PIPELINE_STEPS)
+                 if dist and ep.module.partition(".")[0] == top), None)
+
+
+def names(group: str) -> list[str]:
+    """The names of the plugins of `group`, without importing them (a pipeline config checks
+    its LLM provider's name: importing the providers brings pyarrow)."""
+    return [ep.name for _dist, ep in _entry_points(group)]
 
 
 def llm_providers() -> dict[str, type]:

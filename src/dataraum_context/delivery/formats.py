@@ -63,9 +63,11 @@ def render(doc: ContextDocument, format: str = "markdown", tables: Sequence[str]
            max_tokens: int | None = None) -> str:
     """`doc` as text in an output format: of `tables` only, when given (a ConfigError names a
     table it does not have); within `max_tokens`, when given (`budget.fit`)."""
-    from dataraum_context.delivery import budget
-
     renderer = output_format(format)
+    if tables is None and max_tokens is None:
+        return renderer.render(doc)
+    from dataraum_context.delivery import budget  # here: it imports the quality checks (for their scores)
+
     if tables is not None:
         doc = budget.of_tables(doc, _known(doc, [tables] if isinstance(tables, str) else tables))
     if max_tokens is None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import singledispatch
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from dataraum_context.delivery.markdown import text as inline_text
 from dataraum_context.joins import columns_label
@@ -30,6 +28,9 @@ from dataraum_context.models import (
     TopologyResult,
     TypeResolutionResult,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MAX_ROWS = 50  # rows of a Markdown table; to_polars() has them all
 MAX_NOTES = 10  # lines under it
@@ -64,6 +65,8 @@ def _more(count: int, shown: int, what: str) -> list[str]:
 
 def to_polars(result: Any) -> pl.DataFrame:
     """One row per column (statistics), relationship (topology) or check (quality)."""
+    import polars as pl  # here, not above: showing a result in a notebook needs no polars
+
     schema, rows = _rows(result)
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -231,26 +234,27 @@ def _(result: PipelineRun) -> View:
 
 
 # --- rows for polars -----------------------------------------------------------------------
+# (column types as Python types, which polars maps to String, Int64, Float64, Boolean)
 
 _STATISTICS = {
-    "table": pl.String, "column": pl.String, "data_type": pl.String, "count": pl.Int64, "null_count": pl.Int64,
-    "null_ratio": pl.Float64, "distinct_count": pl.Int64, "distinct_approximate": pl.Boolean,
-    "uniqueness": pl.Float64, "min": pl.String, "max": pl.String, "mean": pl.Float64, "std": pl.Float64,
-    "p01": pl.Float64, "p25": pl.Float64, "p50": pl.Float64, "p75": pl.Float64, "p99": pl.Float64,
-    "skewness": pl.Float64, "kurtosis": pl.Float64, "zero_count": pl.Int64, "negative_count": pl.Int64,
-    "min_length": pl.Int64, "max_length": pl.Int64, "mean_length": pl.Float64, "date_range_days": pl.Float64,
+    "table": str, "column": str, "data_type": str, "count": int, "null_count": int,
+    "null_ratio": float, "distinct_count": int, "distinct_approximate": bool,
+    "uniqueness": float, "min": str, "max": str, "mean": float, "std": float,
+    "p01": float, "p25": float, "p50": float, "p75": float, "p99": float,
+    "skewness": float, "kurtosis": float, "zero_count": int, "negative_count": int,
+    "min_length": int, "max_length": int, "mean_length": float, "date_range_days": float,
 }
 _RELATIONSHIPS = {
-    "from_table": pl.String, "from_columns": pl.String, "to_table": pl.String, "to_columns": pl.String,
-    "source": pl.String, "cardinality": pl.String, "confidence": pl.Float64, "inclusion": pl.Float64,
-    "coverage": pl.Float64, "null_ratio": pl.Float64, "orphan_values": pl.Int64,
-    "orphan_rows": pl.Int64, "referenced_duplicates": pl.Int64,
+    "from_table": str, "from_columns": str, "to_table": str, "to_columns": str,
+    "source": str, "cardinality": str, "confidence": float, "inclusion": float,
+    "coverage": float, "null_ratio": float, "orphan_values": int,
+    "orphan_rows": int, "referenced_duplicates": int,
 }
 _CHECKS = {
-    "table": pl.String, "check": pl.String, "rule_type": pl.String, "columns": pl.String, "severity": pl.String,
-    "source": pl.String, "passed": pl.Boolean, "failing_rows": pl.Int64, "total_rows": pl.Int64,
-    "failing_share": pl.Float64, "unit": pl.String, "threshold": pl.Float64, "description": pl.String,
-    "error": pl.String, "sql": pl.String,
+    "table": str, "check": str, "rule_type": str, "columns": str, "severity": str,
+    "source": str, "passed": bool, "failing_rows": int, "total_rows": int,
+    "failing_share": float, "unit": str, "threshold": float, "description": str,
+    "error": str, "sql": str,
 }
 
 

@@ -12,12 +12,13 @@ the adapters with each task) and is inert there.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hamilton.execution.grouping import NodeGroupPurpose
 from hamilton.lifecycle import GraphExecutionHook, TaskReturnHook, TaskSubmissionHook
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class StepObserver(GraphExecutionHook, TaskSubmissionHook, TaskReturnHook):
@@ -107,6 +108,10 @@ class ProgressBar(StepObserver):
         self._bar: Progress | None = None
 
     def start(self, steps: int) -> None:
+        # rich is imported here: every run has a bar, few draw it (on a terminal, or `progress=True`)
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
         console = Console(file=sys.stderr)
         self._bar = Progress(TextColumn("[bold]{task.description:<24}"), BarColumn(),
                              TextColumn("{task.completed}/{task.total} steps"),
