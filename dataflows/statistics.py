@@ -1,12 +1,14 @@
-"""Statistics: a profile of every column of the typed tables, computed by DuckDB in two queries
+"""Statistics: a profile of every column of the typed tables, computed by DuckDB in three queries
 per batch of columns.
 
-The first query computes the batch's scalar statistics in one aggregate. The second needs the
-first's results (distinct counts, min/max, mean) and computes top-k values, histograms and the
-central moments behind skewness and kurtosis. Above `exact_up_to_rows` rows, distinct counts and
-quantiles are estimated, but the columns the estimate says may be unique are counted exactly in
-between (`_counted_exactly`, with their top values from the same grouping): uniqueness is a
-decision, not a description. A wide table is
+The first query computes the batch's scalar statistics in one aggregate. The second groups each
+column by value for its top-k values (exact, so a whole grouping per column), and the third needs
+the first's results (min/max, mean) for histograms and the central moments behind skewness and
+kurtosis. Up to `exact_up_to_rows` rows, distinct counts and quantiles come from the first query,
+exact. Above, the grouping every column gets anyway gives the exact distinct count, and the exact
+quantiles of a column with few distinct values (from its values' cumulative counts); only the
+quantiles of a column of many distinct values are estimated (`approx_quantile`, in the third
+query). A wide table is
 profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time growing faster
 than its expressions), and a batch of a wide table is read from the Parquet file once when it is small
 (`sql.parquet_relation`); nothing is materialized in Python.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -80,10 +82,9 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
                      top_k: int = settings.TOP_K,
                      histogram_bins: int = settings.HISTOGRAM_BINS) -> TableStatistics:
     """Counts, distinct values, ranges, moments, quantiles, top-k values and histograms per
-    column of one table; exact up to `exact_up_to_rows` rows. Above, quantiles and the distinct
-    counts of columns that repeat most of their values are estimated (and labelled so; an
-    estimate never exceeds the non-null values); a column whose values are at least half
-    distinct, which may be a key, has its distinct values counted exactly."""
+    column of one table, all exact up to `exact_up_to_rows` rows. Above, the quantiles of a
+    column with more than one distinct value in `_FEW_DISTINCT` values are estimated (and
+    labelled so); distinct counts stay exact."""
     with session() as con:
         return _table_statistics(con, Workspace(workspace), table_to_describe, exact_up_to_rows,
                                  top_k, histogram_bins)
@@ -138,11 +139,11 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
     for batch in _opened_batches(con, path, columns, table.row_count, exact):
         row_count, scalars = _scalars(con, batch, exact)
-        counted = {} if exact else _counted_exactly(con, batch, scalars, top_k)
+        if not exact:
+            _group_counts(con, batch, scalars, top_k)
         bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
-        second = _second_pass(con, batch, scalars, bins, top_k, counted)
-        statistics |= {c.name: _column_statistics(c, row_count, exact, c.index in counted, scalars[c.index],
-                                                  counted.get(c.index, {}) | second.get(c.index, {}),
+        second = _second_pass(con, batch, scalars, bins, top_k, exact)
+        statistics |= {c.name: _column_statistics(c, row_count, scalars[c.index], second.get(c.index, {}),
                                                   bins.get(c.index))
                        for c in batch}
     return TableStatistics(name=table.name, row_count=row_count, columns=statistics)
@@ -169,23 +170,17 @@ def _opened_batches(con: duckdb.DuckDBPyConnection, path: Path, columns: list[_C
 def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
     """The first query's aggregates for one column, by statistic."""
     x = c.sql
-    aggs = {
-        "non_null": f"count({x})",
-        "distinct": f"count(DISTINCT {x})" if exact else f"approx_count_distinct({x})",
-    }
+    aggs = {"non_null": f"count({x})"}
+    if exact:  # above, the grouping of every column counts them (_group_counts)
+        aggs["distinct"] = f"count(DISTINCT {x})"
     if c.family in _ORDERED:
         aggs |= {"min": f"min({x})", "max": f"max({x})"}
     if c.numeric:
-        # DECIMAL quantiles would be rounded to the column's scale
-        v = f"CAST({x} AS DOUBLE)" if c.family is Family.DECIMAL else x
-        quantile = "quantile_cont" if exact else "approx_quantile"
-        aggs |= {
-            "mean": f"avg({x})",
-            "std": f"stddev_samp({x})",
-            "quantiles": f"{quantile}({v}, {list(QUANTILES.values())})",
-            "zeros": f"count(*) FILTER (WHERE {x} = 0)",
-            "negatives": f"count(*) FILTER (WHERE {x} < 0)",
-        }
+        aggs |= {"mean": f"avg({x})", "std": f"stddev_samp({x})",
+                 "zeros": f"coalesce(count_if({x} = 0), 0)",  # count(*) FILTER: 4x the cost
+                 "negatives": f"coalesce(count_if({x} < 0), 0)"}  # (count_if of no rows: NULL)
+        if exact:
+            aggs["quantiles"] = _quantiles("quantile_cont", c)
     if c.family is Family.FLOAT:  # histograms span the finite values: NaN and inf have no bin
         aggs |= {"finite_min": f"min({x}) FILTER (WHERE isfinite({x}))",
                  "finite_max": f"max({x}) FILTER (WHERE isfinite({x}))"}
@@ -193,6 +188,13 @@ def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
         aggs |= {"min_length": f"min(length({x}))", "max_length": f"max(length({x}))",
                  "mean_length": f"avg(length({x}))"}
     return aggs
+
+
+def _quantiles(function: str, c: _Column) -> str:
+    """The quantiles of a numeric column (DECIMAL ones as DOUBLE: they would be rounded to the
+    column's scale)."""
+    x = f"CAST({c.sql} AS DOUBLE)" if c.family is Family.DECIMAL else c.sql
+    return f"{function}({x}, {list(QUANTILES.values())})"
 
 
 def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
@@ -212,31 +214,64 @@ def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
     return row[0], scalars
 
 
-def _counted_exactly(con: duckdb.DuckDBPyConnection, columns: list[_Column],
-                     scalars: dict[int, dict[str, Any]], top_k: int) -> dict[int, dict[str, Any]]:
-    """Count exactly the distinct values of the columns whose estimate says at least 40% of their
-    values are distinct; return their top values (when they repeat one) by index, counted in the
-    same grouping. Whether a column is unique is a decision (keys, foreign keys, roles), and
-    DuckDB's HyperLogLog estimate is off by up to a few per cent (about 6% seen at 10k values):
-    every column with at least half its values distinct is counted, and no column left
-    estimated can be within the tolerance of a key."""
-    near = [c for c in columns if scalars[c.index]["distinct"] * 5 >= scalars[c.index]["non_null"] * 2 > 0]
-    found = _union(con, [_grouped_query(c, top_k) for c in near])
-    for c in near:
-        s, counted = scalars[c.index], found.setdefault(c.index, {})
-        s["distinct"] = counted.pop("distinct_count")
-        if s["distinct"] >= s["non_null"]:  # no value repeats: none is frequent
-            counted.clear()
-    return found
+def _group_counts(con: duckdb.DuckDBPyConnection, columns: list[_Column], scalars: dict[int, dict[str, Any]],
+                  top_k: int) -> None:
+    """Above `exact_up_to_rows`: group every column by value once, for its exact distinct count,
+    its top values (when it repeats one) and, for a numeric column of few distinct values, its
+    exact quantiles; into `scalars`. Exact top values need the whole grouping anyway, and
+    uniqueness is a decision (keys, foreign keys, roles) that an estimate, off by a few per
+    cent, cannot make."""
+    found = _union(con, [_grouped_query(c, top_k, scalars[c.index]["non_null"]) for c in columns])
+    for c in columns:
+        s, grouped = scalars[c.index], found.get(c.index, {})
+        s["distinct"] = grouped.pop("distinct_count", 0)
+        if s["distinct"] < s["non_null"]:  # a value repeats: the frequent ones
+            s |= {k: v for k, v in grouped.items() if k in ("top_values", "top_counts")}
+        if any(q is not None for q in grouped.get("ranked", ())):
+            s["quantiles"] = _interpolated(grouped["ranked"], s["non_null"])
 
 
-def _grouped_query(c: _Column, k: int) -> Sql:
-    """The distinct values counted, and the k most frequent (most frequent first, ties by value),
-    from one grouping of the column."""
+# A column with at most one distinct value in this many non-null ones has its exact quantiles read
+# from its grouping (a sort of its distinct values); above, estimating them costs less.
+_FEW_DISTINCT = 10
+
+
+def _ranks(non_null: int) -> list[tuple[int, int, float]]:
+    """Per quantile, the 0-based ranks of the two values it lies between and the fraction of the
+    way from the first to the second, as DuckDB's quantile_cont places them."""
+    ranks = []
+    for q in QUANTILES.values():
+        h = (non_null - 1) * q
+        ranks.append((math.floor(h), math.ceil(h), h - math.floor(h)))
+    return ranks
+
+
+def _interpolated(ranked: list[Any], non_null: int) -> list[float]:
+    """quantile_cont's values from the values at the ranks of `_ranks` (pairs, in order)."""
+    values = []
+    for i, (lo_rank, hi_rank, d) in enumerate(_ranks(non_null)):
+        lo, hi = float(ranked[2 * i]), float(ranked[2 * i + 1])
+        values.append(lo if lo_rank == hi_rank else lo + (hi - lo) * d)
+    return values
+
+
+def _grouped_query(c: _Column, k: int, non_null: int) -> Sql:
+    """From one grouping of the column: the distinct values counted, the k most frequent (most
+    frequent first, ties by value) and, when a numeric column has few distinct values, the values
+    at the ranks its quantiles lie between (found by the cumulative counts of the sorted values)."""
     x = c.sql
+    ranked, params = "", []
+    if c.numeric and non_null:
+        v = "CAST(v AS DOUBLE)" if c.family is Family.DECIMAL else "v"
+        ranks = [r for lo, hi, _ in _ranks(non_null) for r in (lo, hi)]
+        ranked = (f", (SELECT [{', '.join('min(v) FILTER (WHERE upto > ?)' for _ in ranks)}] FROM "
+                  f"(SELECT {v} AS v, sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) AS upto FROM g "
+                  f"WHERE (SELECT count(*) FROM g) * ? <= ?)) AS ranked")
+        params = [*ranks, _FEW_DISTINCT, non_null]
+    top = f"{_TOP_LISTS} FROM (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {int(k)})" if k > 0 else ""
     return Sql(text=f"WITH g AS (SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL GROUP BY {x}) "
-                    f"SELECT {c.index} AS col, (SELECT count(*) FROM g) AS distinct_count, {_TOP_LISTS} "
-                    f"FROM (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {int(k)})")
+                    f"SELECT {c.index} AS col, (SELECT count(*) FROM g) AS distinct_count{ranked}"
+                    + (f", {top}" if top else ""), params=tuple(params))
 
 
 # --- second query: top-k values, histograms and central moments ----------------------------
@@ -278,15 +313,17 @@ def _top_k_query(c: _Column, k: int) -> Sql:
                     f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
 
-def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]]) -> Sql:
-    """Per numeric column (with its bins and mean): bin counts, and the sums of the 2nd to 4th
-    powers of the deviations from the mean, all in one aggregate over the batch (one scan).
+def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None, bool]]) -> tuple[Sql, list[list[str]]]:
+    """Per numeric column (with its bins, its mean and whether its quantiles are to be estimated):
+    bin counts, the sums of the 2nd to 4th powers of the deviations from the mean, and the
+    estimated quantiles, all in one aggregate over the batch (one scan); with the keys of each
+    column's values in the result row, in order.
 
     Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
     power sums: they lose all precision for large values with a small spread, and raise on
     overflow."""
-    rows, sums, params = [], [], []
-    for c, bins, mean in numeric:
+    rows, sums, params, keys = [], [], [], []
+    for c, bins, mean, estimated in numeric:
         x, b, d = f"CAST({c.sql} AS DOUBLE)", f"b{c.index}", f"d{c.index}"
         lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
         last = bins.count - 1 if bins else 0
@@ -294,26 +331,33 @@ def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]]) ->
                  f"{x} - ? AS {d}"]
         params += [lower, upper, lower, width, mean]
         sums += [f"histogram({b})", f"sum({d} * {d})", f"sum({d} * {d} * {d})", f"sum({d} * {d} * {d} * {d})"]
-    return Sql(text=f"SELECT {', '.join(sums)} FROM (SELECT {', '.join(rows)} FROM {_VIEW})", params=tuple(params))
+        keys.append(["bin_counts", "m2", "m3", "m4"])
+        if estimated:
+            rows.append(f"{c.sql} AS q{c.index}")
+            sums.append(_quantiles("approx_quantile", replace(c, name=f"q{c.index}")))
+            keys[-1].append("quantiles")
+    return Sql(text=f"SELECT {', '.join(sums)} FROM (SELECT {', '.join(rows)} FROM {_VIEW})",
+               params=tuple(params)), keys
 
 
 def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                  scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
-                 top_k: int, counted: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Top-k values of the columns that repeat a value (unless `counted` has them already), as
-    one UNION of per-column groupings; histograms and central moments of the numeric ones, as
-    one aggregate."""
+                 top_k: int, exact: bool) -> dict[int, dict[str, Any]]:
+    """Up to `exact_up_to_rows`, the top-k values of the columns that repeat a value, as one
+    UNION of per-column groupings (above, `_group_counts` has them); histograms, central moments
+    and the estimated quantiles of the numeric ones, as one aggregate."""
     found = _union(con, [_top_k_query(c, top_k) for c in columns
-                         if top_k > 0 and scalars[c.index]["distinct"] < scalars[c.index]["non_null"]
-                         and c.index not in counted])
-    numeric = [(c, bins[c.index], _number(scalars[c.index]["mean"])) for c in columns
-               if c.numeric and scalars[c.index]["non_null"]]
+                         if exact and top_k > 0 and scalars[c.index]["distinct"] < scalars[c.index]["non_null"]])
+    numeric = [(c, bins[c.index], _number(scalars[c.index]["mean"]), "quantiles" not in scalars[c.index])
+               for c in columns if c.numeric and scalars[c.index]["non_null"]]
     if numeric:
-        row = _moments_query(numeric).run(con).fetchone()
+        query, keys = _moments_query(numeric)
+        row = query.run(con).fetchone()
         assert row is not None  # an aggregate returns one row
-        for i, (c, _, _) in enumerate(numeric):
-            values = dict(zip(("bin_counts", "m2", "m3", "m4"), row[4 * i: 4 * i + 4], strict=True))
-            found.setdefault(c.index, {}).update({k: v for k, v in values.items() if v is not None})
+        values = iter(row)
+        for (c, *_), names in zip(numeric, keys, strict=True):
+            found.setdefault(c.index, {}).update(
+                {k: v for k, v in zip(names, values, strict=False) if v is not None})
     return found
 
 
@@ -361,13 +405,12 @@ def _shape(n: int, m2: float | None, m3: float | None,
     return _number(skewness), _number(kurtosis)
 
 
-def _column_statistics(c: _Column, row_count: int, exact: bool, distinct_exact: bool, s: dict[str, Any],
-                       second: dict[str, Any], bins: _Bins | None) -> ColumnStatistics:
-    non_null = s["non_null"]
-    distinct = min(s["distinct"], non_null)  # an estimate can overshoot
+def _column_statistics(c: _Column, row_count: int, s: dict[str, Any], second: dict[str, Any],
+                       bins: _Bins | None) -> ColumnStatistics:
+    non_null, distinct = s["non_null"], s["distinct"]
     lo, hi = _number(s.get("min")), _number(s.get("max"))
     skewness, kurtosis = _shape(non_null, second.get("m2"), second.get("m3"), second.get("m4"))
-    quantiles = [_number(q) for q in s.get("quantiles") or ()]
+    quantiles = [_number(q) for q in s.get("quantiles") or second.get("quantiles") or ()]
     return ColumnStatistics(
         name=c.name,
         data_type=c.data_type,
@@ -375,20 +418,21 @@ def _column_statistics(c: _Column, row_count: int, exact: bool, distinct_exact: 
         null_count=row_count - non_null,
         null_ratio=(row_count - non_null) / row_count if row_count else 0.0,
         distinct_count=distinct,
-        distinct_approximate=not (exact or distinct_exact),
+        distinct_approximate=False,
         uniqueness=distinct / non_null if non_null else 0.0,
         min=lo,
         max=hi,
         mean=_number(s.get("mean")),
         std=_number(s.get("std")),
         quantiles=dict(zip(QUANTILES, quantiles, strict=True)) if quantiles and None not in quantiles else None,
-        quantiles_approximate=c.numeric and not exact,
+        quantiles_approximate="quantiles" in second,
         skewness=skewness,
         kurtosis=kurtosis,
         zero_count=s.get("zeros"),
         negative_count=s.get("negatives"),
         top_values=tuple(ValueFrequency(value=v, count=n) for v, n in
-                         zip(second.get("top_values", ()), second.get("top_counts", ()), strict=True)),
+                         zip(s.get("top_values") or second.get("top_values", ()),
+                             s.get("top_counts") or second.get("top_counts", ()), strict=True)),
         histogram=bins.histogram(second.get("bin_counts") or {}) if bins else (),
         min_length=s.get("min_length"),
         max_length=s.get("max_length"),

@@ -101,6 +101,13 @@ def reference_top_k(s: pl.Series, k: int) -> list[tuple[object, int]]:
 @given(frames())
 def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
     stats = profile(frame, top_k=3)
+    # above `exact_up_to_rows` the same, but for the quantiles of many distinct values, estimated
+    grouped = profile(frame, top_k=3, exact_up_to_rows=0)
+    for name, c in stats.items():
+        g = grouped[name]
+        assert g.model_dump(exclude={"quantiles", "quantiles_approximate"}) == \
+            c.model_dump(exclude={"quantiles", "quantiles_approximate"})
+        assert g.quantiles_approximate or g.quantiles == c.quantiles
     for name, s in frame.to_dict().items():
         c = stats[name]
         values = s.drop_nulls()
@@ -137,26 +144,40 @@ def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
 # --- examples ------------------------------------------------------------------------------
 
 
-def test_above_the_threshold_distinct_counts_and_quantiles_are_approximate():
-    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)]})
+def test_above_the_threshold_only_the_quantiles_of_many_distinct_values_are_estimated():
+    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)],
+                          "u": [i * 0.5 for i in range(5000)]})
     approx = profile(frame, exact_up_to_rows=4999)
     exact = profile(frame, exact_up_to_rows=5000)
-    assert approx["x"].distinct_approximate and approx["x"].quantiles_approximate
-    assert not exact["x"].distinct_approximate and not exact["x"].quantiles_approximate
-    assert exact["x"].distinct_count == 500 and exact["s"].distinct_count == 5000
-    assert abs(approx["x"].distinct_count - 500) <= 25
-    assert abs(approx["s"].distinct_count - 5000) <= 250
-    assert abs(approx["x"].quantiles["p50"] - exact["x"].quantiles["p50"]) <= 10
+    for stats in approx, exact:  # distinct counts from the grouping every column gets for its top values
+        assert [(stats[c].distinct_count, stats[c].distinct_approximate) for c in "xsu"] == \
+            [(500, False), (5000, False), (5000, False)]
+    # one distinct value in ten: exact quantiles from the grouping, equal to quantile_cont's
+    assert approx["x"].quantiles == exact["x"].quantiles and not approx["x"].quantiles_approximate
+    assert approx["u"].quantiles_approximate and not exact["u"].quantiles_approximate
+    assert abs(approx["u"].quantiles["p50"] - exact["u"].quantiles["p50"]) <= 25
     assert approx["x"].top_values == exact["x"].top_values  # top-k counts stay exact
 
 
+def test_quantiles_from_the_grouping_equal_duckdbs_quantile_cont():
+    """Ties, negative values, DECIMALs and row counts whose ranks fall between two values."""
+    for n in (50, 51, 53, 100, 101, 997, 1000):  # five distinct values at most: one in ten
+        frame = pl.DataFrame({"i": [(k * 7919) % 5 - 2 for k in range(n)],
+                              "f": [((k * 31) % 4) * 0.1 for k in range(n)],
+                              "d": pl.Series([((k * 13) % 3) / 4 for k in range(n)], dtype=pl.Decimal(10, 2))})
+        grouped, reference = profile(frame, exact_up_to_rows=0), profile(frame)
+        for name in frame.columns:
+            assert not grouped[name].quantiles_approximate, (n, name)
+            assert grouped[name].quantiles == reference[name].quantiles, (n, name)
+
+
 def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():
-    """Uniqueness decides keys: a column whose estimate says half its values or more are
-    distinct is counted exactly, so a key with a few repeats is told from a unique one."""
+    """Uniqueness decides keys: every column's distinct values are counted exactly (its grouping
+    for the top values counts them), so a key with a few repeats is told from a unique one."""
     frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "id": [*range(4998), 0, 1],
                           "most": [i % 3000 for i in range(5000)]})
     approx = profile(frame, exact_up_to_rows=100)
-    assert approx["x"].distinct_approximate
+    assert (approx["x"].distinct_count, approx["x"].distinct_approximate) == (500, False)
     assert (approx["id"].distinct_count, approx["id"].distinct_approximate) == (4998, False)
     assert (approx["most"].distinct_count, approx["most"].distinct_approximate) == (3000, False)
 
