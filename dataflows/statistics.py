@@ -1,17 +1,24 @@
-"""Statistics: a profile of every column of the typed tables, computed by DuckDB in three queries
-per batch of columns.
+"""Statistics: an exact profile of every column of the typed tables, computed by DuckDB in three
+queries per batch of columns.
 
-The first query computes the batch's scalar statistics in one aggregate. The second groups each
-column by value for its top-k values (exact, so a whole grouping per column), and the third needs
-the first's results (min/max, mean) for histograms and the central moments behind skewness and
-kurtosis. Up to `exact_up_to_rows` rows, distinct counts and quantiles come from the first query,
-exact. Above, the grouping every column gets anyway gives the exact distinct count, and the exact
-quantiles of a column with few distinct values (from its values' cumulative counts); only the
-quantiles of a column of many distinct values are estimated (`approx_quantile`, in the third
-query). A wide table is
-profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time growing faster
-than its expressions), and a batch of a wide table is read from the Parquet file once when it is small
-(`sql.parquet_relation`); nothing is materialized in Python.
+The first query computes the batch's scalar statistics in one aggregate. The second groups the
+columns that repeat a value by value, for their exact top-k values, and the third needs the
+first's results (min/max, mean) for histograms and the central moments behind skewness and
+kurtosis. Up to `exact_up_to_rows` rows the first query also counts distinct values and
+computes quantiles (`count(DISTINCT)`, `quantile_cont`: holding every value of the batch).
+Above, every column is grouped by value once (`_group_counts`): the grouping the top values
+need anyway counts its distinct values, and gives the quantiles of a column with few distinct
+values from their cumulative counts; a column of many distinct values has its quantiles
+computed alone (one column's values held at a time). Nothing is estimated: an estimate of
+uniqueness cannot decide keys, and DuckDB's estimates (approx_quantile's t-digest) changed
+from run to run with its threads.
+
+A table of up to `LONG_UP_TO_ROWS` rows is profiled in long format (`_long`): the columns of
+one type as (column, value) rows, each query one GROUP BY over all of them, so that a wide
+table costs a few queries per type rather than a few expressions per column. A larger wide
+table is profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time
+growing faster than its expressions), and a batch of a wide table is read from the Parquet
+file once when it is small (`sql.parquet_relation`); nothing is materialized in Python.
 
 `column_roles` then reads the collected statistics once to decide what each column is (own and
 candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for every later step.
@@ -20,7 +27,7 @@ candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -66,6 +73,15 @@ QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 _ORDERED = {Family.INTEGER, Family.DECIMAL, Family.FLOAT, Family.DATE, Family.TIMESTAMP, Family.TEXT}
 
 _VIEW = "_profiled"  # the batch of columns being profiled (sql.parquet_relation)
+# Rows up to which a table is profiled in long format: the columns of one type as (column, value)
+# rows, each query one GROUP BY over all of them. DuckDB's cost per expression (1-4 ms for one
+# count(DISTINCT), even over 5 rows) then no longer grows with the columns; above, one wide
+# aggregate reads each value once (the long format took 1.5x its time at 1,000,000 rows).
+LONG_UP_TO_ROWS = 100_000
+# Columns per long query: the lists of their values stay short, and the values its exact distinct
+# counts and quantiles hold in memory at most _LONG_CELLS (a wide batch of ~10 columns holds as many).
+_LONG_COLUMNS = 1_000
+_LONG_CELLS = 1 << 20
 # a column's top values and their counts, most frequent first, ties by value, from (v, n) rows
 _TOP_LISTS = "list(CAST(v AS VARCHAR) ORDER BY n DESC, v) AS top_values, list(n ORDER BY n DESC, v) AS top_counts"
 
@@ -82,9 +98,9 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
                      top_k: int = settings.TOP_K,
                      histogram_bins: int = settings.HISTOGRAM_BINS) -> TableStatistics:
     """Counts, distinct values, ranges, moments, quantiles, top-k values and histograms per
-    column of one table, all exact up to `exact_up_to_rows` rows. Above, the quantiles of a
-    column with more than one distinct value in `_FEW_DISTINCT` values are estimated (and
-    labelled so); distinct counts stay exact."""
+    column of one table, all exact. Above `exact_up_to_rows` rows they are computed column by
+    column from a grouping of its values (bounded memory) instead of one aggregate over a batch
+    of columns."""
     with session() as con:
         return _table_statistics(con, Workspace(workspace), table_to_describe, exact_up_to_rows,
                                  top_k, histogram_bins)
@@ -135,26 +151,38 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
     types = dict(zip(rel.columns, rel.types, strict=True))
     columns = [_Column(i, name, str(types[name])) for i, name in enumerate(table.columns)]
     exact = table.row_count <= exact_up_to_rows
+    long = 0 < table.row_count <= LONG_UP_TO_ROWS
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
-    for batch in _opened_batches(con, path, columns, table.row_count, exact):
-        row_count, scalars = _scalars(con, batch, exact)
-        if not exact:
-            _group_counts(con, batch, scalars, top_k)
+    for batch in _opened_batches(con, path, columns, table.row_count, exact, long):
+        if long:
+            row_count, scalars = _long_scalars(con, batch, exact)
+        else:
+            row_count, scalars = _scalars(con, batch, exact)
+            if not exact:
+                _group_counts(con, batch, scalars, top_k)
         bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
-        second = _second_pass(con, batch, scalars, bins, top_k, exact)
+        second = (_long_second_pass if long else _second_pass)(con, batch, scalars, bins, top_k, exact)
         statistics |= {c.name: _column_statistics(c, row_count, scalars[c.index], second.get(c.index, {}),
                                                   bins.get(c.index))
                        for c in batch}
-    return TableStatistics(name=table.name, row_count=row_count, columns=statistics)
+    return TableStatistics(name=table.name, row_count=row_count,
+                           columns={c.name: statistics[c.name] for c in columns})
 
 
 def _opened_batches(con: duckdb.DuckDBPyConnection, path: Path, columns: list[_Column], rows: int,
-                    exact: bool) -> Iterator[list[_Column]]:
-    """The columns in batches of bounded SQL, each batch readable as _VIEW while it is profiled.
-    A table of at most CELLS_IN_MEMORY cells is opened once for all its batches (a wide one is
-    copied into memory once, not once per batch: 1,200 columns of 5 rows took 120 copies)."""
-    batches = batched(columns, size=lambda c: len(_aggregates(c, exact)))
+                    exact: bool, long: bool) -> Iterator[list[_Column]]:
+    """The columns in batches of bounded SQL (in long format: of one type), each batch readable
+    as _VIEW while it is profiled. A table of at most CELLS_IN_MEMORY cells is opened once for
+    all its batches (a wide one is copied into memory once, not once per batch: 1,200 columns of
+    5 rows took 120 copies)."""
+    if long:
+        types = dict.fromkeys(c.data_type for c in columns)
+        limit = max(1, min(_LONG_COLUMNS, _LONG_CELLS // rows))
+        batches: Iterable[list[_Column]] = (
+            batch for t in types for batch in batched([c for c in columns if c.data_type == t], limit=limit))
+    else:
+        batches = batched(columns, size=lambda c: len(_aggregates(c, exact, long)))
     if rows * len(columns) <= CELLS_IN_MEMORY:
         with parquet_relation(con, _VIEW, path, [c.name for c in columns], rows, len(columns)):
             yield from batches
@@ -167,11 +195,12 @@ def _opened_batches(con: duckdb.DuckDBPyConnection, path: Path, columns: list[_C
 # --- first query: scalar statistics of every column ----------------------------------------
 
 
-def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
+def _aggregates(c: _Column, exact: bool, long: bool) -> dict[str, str]:
     """The first query's aggregates for one column, by statistic."""
     x = c.sql
+    grouped = not (exact or long)  # distinct values and quantiles from the grouping (_group_counts)
     aggs = {"non_null": f"count({x})"}
-    if exact:  # above, the grouping of every column counts them (_group_counts)
+    if not grouped:
         aggs["distinct"] = f"count(DISTINCT {x})"
     if c.family in _ORDERED:
         aggs |= {"min": f"min({x})", "max": f"max({x})"}
@@ -179,8 +208,8 @@ def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
         aggs |= {"mean": f"avg({x})", "std": f"stddev_samp({x})",
                  "zeros": f"coalesce(count_if({x} = 0), 0)",  # count(*) FILTER: 4x the cost
                  "negatives": f"coalesce(count_if({x} < 0), 0)"}  # (count_if of no rows: NULL)
-        if exact:
-            aggs["quantiles"] = _quantiles("quantile_cont", c)
+        if not grouped:
+            aggs["quantiles"] = _quantiles(c)
     if c.family is Family.FLOAT:  # histograms span the finite values: NaN and inf have no bin
         aggs |= {"finite_min": f"min({x}) FILTER (WHERE isfinite({x}))",
                  "finite_max": f"max({x}) FILTER (WHERE isfinite({x}))"}
@@ -190,11 +219,11 @@ def _aggregates(c: _Column, exact: bool) -> dict[str, str]:
     return aggs
 
 
-def _quantiles(function: str, c: _Column) -> str:
-    """The quantiles of a numeric column (DECIMAL ones as DOUBLE: they would be rounded to the
-    column's scale)."""
+def _quantiles(c: _Column) -> str:
+    """The exact quantiles of a numeric column (DECIMAL ones as DOUBLE: they would be rounded to
+    the column's scale)."""
     x = f"CAST({c.sql} AS DOUBLE)" if c.family is Family.DECIMAL else c.sql
-    return f"{function}({x}, {list(QUANTILES.values())})"
+    return f"quantile_cont({x}, {list(QUANTILES.values())})"
 
 
 def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
@@ -203,7 +232,7 @@ def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
     keys: list[tuple[int, str]] = []
     exprs = ["count(*)"]
     for c in columns:
-        for key, expr in _aggregates(c, exact).items():
+        for key, expr in _aggregates(c, exact, long=False).items():
             keys.append((c.index, key))
             exprs.append(expr)
     row = con.execute(f"SELECT {', '.join(exprs)} FROM {_VIEW}").fetchone()
@@ -216,11 +245,11 @@ def _scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
 
 def _group_counts(con: duckdb.DuckDBPyConnection, columns: list[_Column], scalars: dict[int, dict[str, Any]],
                   top_k: int) -> None:
-    """Above `exact_up_to_rows`: group every column by value once, for its exact distinct count,
-    its top values (when it repeats one) and, for a numeric column of few distinct values, its
-    exact quantiles; into `scalars`. Exact top values need the whole grouping anyway, and
-    uniqueness is a decision (keys, foreign keys, roles) that an estimate, off by a few per
-    cent, cannot make."""
+    """Above `exact_up_to_rows`: group every column by value once, for its distinct count, its
+    top values (when it repeats one) and its quantiles (numeric columns; from the grouping when
+    it holds few distinct values, else computed alone); into `scalars`. Exact top values need
+    the whole grouping anyway, and uniqueness is a decision (keys, foreign keys, roles) that an
+    estimate, off by a few per cent, cannot make."""
     found = _union(con, [_grouped_query(c, top_k, scalars[c.index]["non_null"]) for c in columns])
     for c in columns:
         s, grouped = scalars[c.index], found.get(c.index, {})
@@ -229,10 +258,13 @@ def _group_counts(con: duckdb.DuckDBPyConnection, columns: list[_Column], scalar
             s |= {k: v for k, v in grouped.items() if k in ("top_values", "top_counts")}
         if any(q is not None for q in grouped.get("ranked", ())):
             s["quantiles"] = _interpolated(grouped["ranked"], s["non_null"])
+        elif "quantiles" in grouped:
+            s["quantiles"] = grouped["quantiles"]
 
 
-# A column with at most one distinct value in this many non-null ones has its exact quantiles read
-# from its grouping (a sort of its distinct values); above, estimating them costs less.
+# A column with at most one distinct value in this many non-null ones has its quantiles read from
+# its grouping (a sort of its distinct values); above, quantile_cont over its values costs less
+# (0.04 s for 1,000,000 values against 0.17-0.29 s for sorting as many distinct ones).
 _FEW_DISTINCT = 10
 
 
@@ -257,17 +289,19 @@ def _interpolated(ranked: list[Any], non_null: int) -> list[float]:
 
 def _grouped_query(c: _Column, k: int, non_null: int) -> Sql:
     """From one grouping of the column: the distinct values counted, the k most frequent (most
-    frequent first, ties by value) and, when a numeric column has few distinct values, the values
-    at the ranks its quantiles lie between (found by the cumulative counts of the sorted values)."""
+    frequent first, ties by value) and, for a numeric column, either the values at the ranks its
+    quantiles lie between (few distinct values: found by the cumulative counts of the sorted
+    values) or its quantiles (many)."""
     x = c.sql
     ranked, params = "", []
     if c.numeric and non_null:
         v = "CAST(v AS DOUBLE)" if c.family is Family.DECIMAL else "v"
         ranks = [r for lo, hi, _ in _ranks(non_null) for r in (lo, hi)]
+        few = "(SELECT count(*) FROM g) * ? <= ?"
         ranked = (f", (SELECT [{', '.join('min(v) FILTER (WHERE upto > ?)' for _ in ranks)}] FROM "
                   f"(SELECT {v} AS v, sum(n) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) AS upto FROM g "
-                  f"WHERE (SELECT count(*) FROM g) * ? <= ?)) AS ranked")
-        params = [*ranks, _FEW_DISTINCT, non_null]
+                  f"WHERE {few})) AS ranked, (SELECT {_quantiles(c)} FROM {_VIEW} WHERE NOT {few}) AS quantiles")
+        params = [*ranks, _FEW_DISTINCT, non_null, _FEW_DISTINCT, non_null]
     top = f"{_TOP_LISTS} FROM (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {int(k)})" if k > 0 else ""
     return Sql(text=f"WITH g AS (SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL GROUP BY {x}) "
                     f"SELECT {c.index} AS col, (SELECT count(*) FROM g) AS distinct_count{ranked}"
@@ -313,51 +347,59 @@ def _top_k_query(c: _Column, k: int) -> Sql:
                     f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
 
-def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None, bool]]) -> tuple[Sql, list[list[str]]]:
-    """Per numeric column (with its bins, its mean and whether its quantiles are to be estimated):
-    bin counts, the sums of the 2nd to 4th powers of the deviations from the mean, and the
-    estimated quantiles, all in one aggregate over the batch (one scan); with the keys of each
-    column's values in the result row, in order.
+_MOMENTS = ("bin_counts", "m2", "m3", "m4")
+
+
+def _bin_params(bins: _Bins | None) -> tuple[float | None, float | None, float | None, int]:
+    """lower, upper, width and last bin of a column's histogram (no bin when it has none)."""
+    return (bins.lower, bins.upper, bins.width or 1.0, bins.count - 1) if bins else (None, None, None, 0)
+
+
+def _moment_terms(x: str, lower: str, upper: str, width: str, last: str, mean: str) -> tuple[str, str]:
+    """A value's histogram bin and its deviation from the mean, as SQL."""
+    return (f"CASE WHEN {x} BETWEEN {lower} AND {upper} THEN least(floor(({x} - {lower}) / {width}), {last})"
+            f"::INTEGER END", f"{x} - {mean}")
+
+
+def _moment_sums(b: str, d: str) -> list[str]:
+    """The aggregates of _MOMENTS over bins and deviations."""
+    return [f"histogram({b})", f"sum({d} * {d})", f"sum({d} * {d} * {d})", f"sum({d} * {d} * {d} * {d})"]
+
+
+def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]]) -> Sql:
+    """Per numeric column (with its bins and mean): bin counts, and the sums of the 2nd to 4th
+    powers of the deviations from the mean, all in one aggregate over the batch (one scan).
 
     Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
     power sums: they lose all precision for large values with a small spread, and raise on
     overflow."""
-    rows, sums, params, keys = [], [], [], []
-    for c, bins, mean, estimated in numeric:
+    rows, sums, params = [], [], []
+    for c, bins, mean in numeric:
         x, b, d = f"CAST({c.sql} AS DOUBLE)", f"b{c.index}", f"d{c.index}"
-        lower, upper, width = (bins.lower, bins.upper, bins.width or 1.0) if bins else (None,) * 3
-        last = bins.count - 1 if bins else 0
-        rows += [f"CASE WHEN {x} BETWEEN ? AND ? THEN least(floor(({x} - ?) / ?), {last})::INTEGER END AS {b}",
-                 f"{x} - ? AS {d}"]
+        lower, upper, width, last = _bin_params(bins)
+        bin_of, deviation = _moment_terms(x, "?", "?", "?", str(last), "?")
+        rows += [f"{bin_of} AS {b}", f"{deviation} AS {d}"]
         params += [lower, upper, lower, width, mean]
-        sums += [f"histogram({b})", f"sum({d} * {d})", f"sum({d} * {d} * {d})", f"sum({d} * {d} * {d} * {d})"]
-        keys.append(["bin_counts", "m2", "m3", "m4"])
-        if estimated:
-            rows.append(f"{c.sql} AS q{c.index}")
-            sums.append(_quantiles("approx_quantile", replace(c, name=f"q{c.index}")))
-            keys[-1].append("quantiles")
-    return Sql(text=f"SELECT {', '.join(sums)} FROM (SELECT {', '.join(rows)} FROM {_VIEW})",
-               params=tuple(params)), keys
+        sums += _moment_sums(b, d)
+    return Sql(text=f"SELECT {', '.join(sums)} FROM (SELECT {', '.join(rows)} FROM {_VIEW})", params=tuple(params))
 
 
 def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                  scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
                  top_k: int, exact: bool) -> dict[int, dict[str, Any]]:
     """Up to `exact_up_to_rows`, the top-k values of the columns that repeat a value, as one
-    UNION of per-column groupings (above, `_group_counts` has them); histograms, central moments
-    and the estimated quantiles of the numeric ones, as one aggregate."""
+    UNION of per-column groupings (above, `_group_counts` has them); histograms and central
+    moments of the numeric ones, as one aggregate."""
     found = _union(con, [_top_k_query(c, top_k) for c in columns
                          if exact and top_k > 0 and scalars[c.index]["distinct"] < scalars[c.index]["non_null"]])
-    numeric = [(c, bins[c.index], _number(scalars[c.index]["mean"]), "quantiles" not in scalars[c.index])
-               for c in columns if c.numeric and scalars[c.index]["non_null"]]
+    numeric = [(c, bins[c.index], _number(scalars[c.index]["mean"])) for c in columns
+               if c.numeric and scalars[c.index]["non_null"]]
     if numeric:
-        query, keys = _moments_query(numeric)
-        row = query.run(con).fetchone()
+        row = _moments_query(numeric).run(con).fetchone()
         assert row is not None  # an aggregate returns one row
-        values = iter(row)
-        for (c, *_), names in zip(numeric, keys, strict=True):
-            found.setdefault(c.index, {}).update(
-                {k: v for k, v in zip(names, values, strict=False) if v is not None})
+        for i, (c, _, _) in enumerate(numeric):
+            values = dict(zip(_MOMENTS, row[4 * i: 4 * i + 4], strict=True))
+            found.setdefault(c.index, {}).update({k: v for k, v in values.items() if v is not None})
     return found
 
 
@@ -375,6 +417,54 @@ def _union(con: duckdb.DuckDBPyConnection, parts: list[Sql]) -> dict[int, dict[s
         values = dict(zip(names, row, strict=True))
         found.setdefault(values.pop("col"), {}).update(
             {k: v for k, v in values.items() if v is not None})
+    return found
+
+
+# --- long format: the columns of one type as (column, value) rows --------------------------
+
+
+def _long(columns: list[_Column]) -> str:
+    """The columns' values (all of one type) as rows of their index `col` and value `v`."""
+    return (f"(SELECT unnest([{', '.join(str(c.index) for c in columns)}]) AS col, "
+            f"unnest([{', '.join(c.sql for c in columns)}]) AS v FROM {_VIEW})")
+
+
+def _long_scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
+                  exact: bool) -> tuple[int, dict[int, dict[str, Any]]]:
+    """Row count and the columns' scalar statistics (distinct counts and quantiles included), from
+    one aggregate grouped by column."""
+    aggs = _aggregates(replace(columns[0], name="v"), exact, long=True)
+    result = con.execute(f"SELECT col, count(*), {', '.join(aggs.values())} FROM {_long(columns)} GROUP BY col")
+    found = result.fetchall()
+    return found[0][1], {col: dict(zip(aggs, values, strict=True)) for col, _, *values in found}
+
+
+def _long_second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
+                      scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
+                      top_k: int, exact: bool) -> dict[int, dict[str, Any]]:
+    """_second_pass in long format: top-k values of the columns that repeat a value from one
+    grouping by column and value, histograms and central moments of the numeric ones from one
+    aggregate grouped by column."""
+    found: dict[int, dict[str, Any]] = {}
+    repeating = [c for c in columns if scalars[c.index]["distinct"] < scalars[c.index]["non_null"]]
+    if top_k > 0 and repeating:
+        order = "{'n': -n, 'v': v}"  # most frequent first, ties by value
+        result = con.execute(
+            f"SELECT col, min_by(CAST(v AS VARCHAR), {order}, {int(top_k)}), min_by(n, {order}, {int(top_k)}) "
+            f"FROM (SELECT col, v, count(*) AS n FROM {_long(repeating)} WHERE v IS NOT NULL GROUP BY col, v) "
+            f"GROUP BY col")
+        found |= {col: {"top_values": values, "top_counts": counts} for col, values, counts in result.fetchall()}
+    numeric = [c for c in columns if c.numeric and scalars[c.index]["non_null"]]
+    if numeric:
+        per_column = [(c.index, *_bin_params(bins[c.index]), _number(scalars[c.index]["mean"])) for c in numeric]
+        bin_of, deviation = _moment_terms("CAST(v AS DOUBLE)", "lower", "upper", "width", "last", "mean")
+        params = ", ".join(["(?, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE, ?, ?::DOUBLE)"] * len(numeric))
+        result = con.execute(
+            f"SELECT col, {', '.join(_moment_sums('b', 'd'))} FROM (SELECT col, {bin_of} AS b, {deviation} AS d "
+            f"FROM {_long(numeric)} JOIN (VALUES {params}) AS p(col, lower, upper, width, last, mean) USING (col)) "
+            f"GROUP BY col", [value for row in per_column for value in row])
+        for col, *values in result.fetchall():
+            found.setdefault(col, {}).update({k: v for k, v in zip(_MOMENTS, values, strict=True) if v is not None})
     return found
 
 
@@ -410,7 +500,7 @@ def _column_statistics(c: _Column, row_count: int, s: dict[str, Any], second: di
     non_null, distinct = s["non_null"], s["distinct"]
     lo, hi = _number(s.get("min")), _number(s.get("max"))
     skewness, kurtosis = _shape(non_null, second.get("m2"), second.get("m3"), second.get("m4"))
-    quantiles = [_number(q) for q in s.get("quantiles") or second.get("quantiles") or ()]
+    quantiles = [_number(q) for q in s.get("quantiles") or ()]
     return ColumnStatistics(
         name=c.name,
         data_type=c.data_type,
@@ -425,7 +515,7 @@ def _column_statistics(c: _Column, row_count: int, s: dict[str, Any], second: di
         mean=_number(s.get("mean")),
         std=_number(s.get("std")),
         quantiles=dict(zip(QUANTILES, quantiles, strict=True)) if quantiles and None not in quantiles else None,
-        quantiles_approximate="quantiles" in second,
+        quantiles_approximate=False,
         skewness=skewness,
         kurtosis=kurtosis,
         zero_count=s.get("zeros"),

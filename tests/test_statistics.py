@@ -8,6 +8,7 @@ import tempfile
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from unittest.mock import patch
 
 import duckdb
 import polars as pl
@@ -51,8 +52,10 @@ def resolved(root: Path, name: str, rows: int) -> ResolvedTable:
                  for c, t in zip(rel.columns, rel.types, strict=True)})
 
 
-def profile(frame: pl.DataFrame, **kwargs) -> dict[str, ColumnStatistics]:
-    with tempfile.TemporaryDirectory() as root:
+def profile(frame: pl.DataFrame, long_up_to_rows: int = statistics.LONG_UP_TO_ROWS,
+            **kwargs) -> dict[str, ColumnStatistics]:
+    """The statistics of `frame`; in long format up to `long_up_to_rows` rows (0: never)."""
+    with tempfile.TemporaryDirectory() as root, patch.object(statistics, "LONG_UP_TO_ROWS", long_up_to_rows):
         result = statistics_profiling(typed_tables(Path(root), t=frame), root, **kwargs)
     json.loads(result.model_dump_json())  # serialisable, whatever the data
     return result.tables["t"].columns
@@ -62,6 +65,19 @@ def close(actual: float | None, expected: float | None, rel: float = 1e-9) -> bo
     if expected is None or (isinstance(expected, float) and math.isnan(expected)):
         return actual is None
     return actual is not None and math.isclose(actual, expected, rel_tol=rel, abs_tol=1e-9)
+
+
+def same(a: dict[str, ColumnStatistics], b: dict[str, ColumnStatistics]) -> bool:
+    """The same statistics, floats to 1e-12 (DuckDB's parallel sums vary in their last digits)."""
+    def alike(x, y) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300) or (math.isnan(x) and math.isnan(y))
+        if isinstance(x, dict) and isinstance(y, dict):
+            return x.keys() == y.keys() and all(alike(x[k], y[k]) for k in x)
+        if isinstance(x, list | tuple) and isinstance(y, list | tuple):
+            return len(x) == len(y) and all(alike(u, v) for u, v in zip(x, y, strict=True))
+        return x == y
+    return alike({n: c.model_dump() for n, c in a.items()}, {n: c.model_dump() for n, c in b.items()})
 
 
 # --- property: equal to polars -------------------------------------------------------------
@@ -100,14 +116,12 @@ def reference_top_k(s: pl.Series, k: int) -> list[tuple[object, int]]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames())
 def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
-    stats = profile(frame, top_k=3)
-    # above `exact_up_to_rows` the same, but for the quantiles of many distinct values, estimated
-    grouped = profile(frame, top_k=3, exact_up_to_rows=0)
-    for name, c in stats.items():
-        g = grouped[name]
-        assert g.model_dump(exclude={"quantiles", "quantiles_approximate"}) == \
-            c.model_dump(exclude={"quantiles", "quantiles_approximate"})
-        assert g.quantiles_approximate or g.quantiles == c.quantiles
+    stats = profile(frame, top_k=3)  # few rows: in long format
+    wide = profile(frame, top_k=3, long_up_to_rows=0)
+    assert same(wide, stats)
+    # above `exact_up_to_rows`: the same, from a grouping per column
+    grouped = profile(frame, top_k=3, exact_up_to_rows=0, long_up_to_rows=0)
+    assert same(grouped, stats)
     for name, s in frame.to_dict().items():
         c = stats[name]
         values = s.drop_nulls()
@@ -144,19 +158,20 @@ def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
 # --- examples ------------------------------------------------------------------------------
 
 
-def test_above_the_threshold_only_the_quantiles_of_many_distinct_values_are_estimated():
+@pytest.mark.parametrize("long_up_to_rows", [0, 5000])
+def test_above_the_threshold_the_statistics_stay_exact(long_up_to_rows: int):
+    """Above `exact_up_to_rows` each column is grouped by value (the exact top values need it):
+    that grouping counts the distinct values and, for one distinct value in ten or fewer, gives
+    the quantiles; the quantiles of a column of many distinct values are computed alone."""
     frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)],
                           "u": [i * 0.5 for i in range(5000)]})
-    approx = profile(frame, exact_up_to_rows=4999)
-    exact = profile(frame, exact_up_to_rows=5000)
-    for stats in approx, exact:  # distinct counts from the grouping every column gets for its top values
-        assert [(stats[c].distinct_count, stats[c].distinct_approximate) for c in "xsu"] == \
-            [(500, False), (5000, False), (5000, False)]
-    # one distinct value in ten: exact quantiles from the grouping, equal to quantile_cont's
-    assert approx["x"].quantiles == exact["x"].quantiles and not approx["x"].quantiles_approximate
-    assert approx["u"].quantiles_approximate and not exact["u"].quantiles_approximate
-    assert abs(approx["u"].quantiles["p50"] - exact["u"].quantiles["p50"]) <= 25
-    assert approx["x"].top_values == exact["x"].top_values  # top-k counts stay exact
+    above = profile(frame, exact_up_to_rows=4999, long_up_to_rows=long_up_to_rows)
+    exact = profile(frame, exact_up_to_rows=5000, long_up_to_rows=long_up_to_rows)
+    assert same(above, exact)
+    assert [(exact[c].distinct_count, exact[c].distinct_approximate) for c in "xsu"] == \
+        [(500, False), (5000, False), (5000, False)]
+    assert exact["u"].quantiles == {"p01": 24.995, "p25": 624.875, "p50": 1249.75, "p75": 1874.625, "p99": 2474.505}
+    assert not (above["x"].quantiles_approximate or above["u"].quantiles_approximate)
 
 
 def test_quantiles_from_the_grouping_equal_duckdbs_quantile_cont():
@@ -165,7 +180,7 @@ def test_quantiles_from_the_grouping_equal_duckdbs_quantile_cont():
         frame = pl.DataFrame({"i": [(k * 7919) % 5 - 2 for k in range(n)],
                               "f": [((k * 31) % 4) * 0.1 for k in range(n)],
                               "d": pl.Series([((k * 13) % 3) / 4 for k in range(n)], dtype=pl.Decimal(10, 2))})
-        grouped, reference = profile(frame, exact_up_to_rows=0), profile(frame)
+        grouped, reference = profile(frame, exact_up_to_rows=0, long_up_to_rows=0), profile(frame)
         for name in frame.columns:
             assert not grouped[name].quantiles_approximate, (n, name)
             assert grouped[name].quantiles == reference[name].quantiles, (n, name)
