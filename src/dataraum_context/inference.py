@@ -230,14 +230,15 @@ def _only(values: pl.Series, mask: pl.Series) -> pl.Series:
 def _patterns(values: pl.DataFrame) -> dict[int, tuple[ValuePattern, ...]]:
     """Each column's most frequent value shapes (9 a digit, a/A a letter), from (column, value,
     count) rows."""
-    shapes = pl.col("value").str.slice(0, PATTERN_WIDTH + 1).str.replace_many(_ASCII_SHAPE)
-    # letters beyond ASCII by Unicode class (ASCII letters are a/A already: unchanged by it)
-    shapes = (pl.when(shapes.str.contains(r"[^\x00-\x7F]"))
-              .then(shapes.str.replace_all(r"[\p{L}--\p{Lu}]", "a").str.replace_all(r"\p{Lu}", "A"))
-              .otherwise(shapes))
-    shapes = pl.when(shapes.str.len_chars() > PATTERN_WIDTH).then(shapes.str.slice(0, PATTERN_WIDTH) + "…") \
-        .otherwise(shapes)
-    top = (values.with_columns(pattern=shapes).group_by("column", "pattern")
+    shaped = values.with_columns(pattern=pl.col("value").str.slice(0, PATTERN_WIDTH + 1).str.replace_many(_ASCII_SHAPE))
+    beyond = shaped["pattern"].str.contains(r"[^\x00-\x7F]")
+    if beyond.any():  # letters beyond ASCII by Unicode class, where there are any (a costly regex)
+        unicode = pl.col("pattern").str.replace_all(r"[\p{L}--\p{Lu}]", "a").str.replace_all(r"\p{Lu}", "A")
+        shaped = pl.concat([shaped.filter(~beyond), shaped.filter(beyond).with_columns(pattern=unicode)])
+    p = pl.col("pattern")
+    shaped = shaped.with_columns(pattern=pl.when(p.str.len_chars() > PATTERN_WIDTH)
+                                 .then(p.str.slice(0, PATTERN_WIDTH) + "…").otherwise(p))
+    top = (shaped.group_by("column", "pattern")
            .agg(pl.col("count").sum(), pl.col("value").filter(pl.col("count") == pl.col("count").max()).min())
            .sort(["column", "count", "pattern"], descending=[False, True, False])
            .group_by("column", maintain_order=True).head(PATTERN_LIMIT))
