@@ -162,7 +162,8 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
             if not exact:
                 _group_counts(con, batch, scalars, top_k)
         bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
-        second = (_long_second_pass if long else _second_pass)(con, batch, scalars, bins, top_k, exact)
+        second = (_long_second_pass(con, batch, scalars, bins, top_k) if long
+                  else _second_pass(con, batch, scalars, bins, top_k, exact))
         statistics |= {c.name: _column_statistics(c, row_count, scalars[c.index], second.get(c.index, {}),
                                                   bins.get(c.index))
                        for c in batch}
@@ -441,7 +442,7 @@ def _long_scalars(con: duckdb.DuckDBPyConnection, columns: list[_Column],
 
 def _long_second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                       scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
-                      top_k: int, exact: bool) -> dict[int, dict[str, Any]]:
+                      top_k: int) -> dict[int, dict[str, Any]]:
     """_second_pass in long format: top-k values of the columns that repeat a value from one
     grouping by column and value, histograms and central moments of the numeric ones from one
     aggregate grouped by column."""
