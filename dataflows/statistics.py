@@ -13,7 +13,7 @@ computed alone (one column's values held at a time). Nothing is estimated: an es
 uniqueness cannot decide keys, and DuckDB's estimates (approx_quantile's t-digest) changed
 from run to run with its threads.
 
-A table of up to `LONG_UP_TO_ROWS` rows is profiled in long format (`_long`): the columns of
+A wide table of up to `LONG_UP_TO_ROWS` rows is profiled in long format (`_long`): the columns of
 one type as (column, value) rows, each query one GROUP BY over all of them, so that a wide
 table costs a few queries per type rather than a few expressions per column. A larger wide
 table is profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time
@@ -52,6 +52,7 @@ from dataraum_context.models import (
 from dataraum_context.roles import roles_of
 from dataraum_context.sql import (
     CELLS_IN_MEMORY,
+    WIDE_COLUMNS,
     Family,
     Sql,
     batched,
@@ -73,10 +74,11 @@ QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 _ORDERED = {Family.INTEGER, Family.DECIMAL, Family.FLOAT, Family.DATE, Family.TIMESTAMP, Family.TEXT}
 
 _VIEW = "_profiled"  # the batch of columns being profiled (sql.parquet_relation)
-# Rows up to which a table is profiled in long format: the columns of one type as (column, value)
-# rows, each query one GROUP BY over all of them. DuckDB's cost per expression (1-4 ms for one
-# count(DISTINCT), even over 5 rows) then no longer grows with the columns; above, one wide
-# aggregate reads each value once (the long format took 1.5x its time at 1,000,000 rows).
+# Rows up to which a wide table (WIDE_COLUMNS or more) is profiled in long format: the columns of
+# one type as (column, value) rows, each query one GROUP BY over all of them. DuckDB's cost per
+# expression (1-4 ms for one count(DISTINCT), even over 5 rows) then no longer grows with the
+# columns; above, and for narrow tables, one wide aggregate reads each value once (long format
+# took 1.5x its time at 1,000,000 rows, and 1.7x for 13 columns at 20,000-100,000 rows).
 LONG_UP_TO_ROWS = 100_000
 # Columns per long query: the lists of their values stay short, and the values its exact distinct
 # counts and quantiles hold in memory at most _LONG_CELLS (a wide batch of ~10 columns holds as many).
@@ -151,7 +153,7 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
     types = dict(zip(rel.columns, rel.types, strict=True))
     columns = [_Column(i, name, str(types[name])) for i, name in enumerate(table.columns)]
     exact = table.row_count <= exact_up_to_rows
-    long = 0 < table.row_count <= LONG_UP_TO_ROWS
+    long = 0 < table.row_count <= LONG_UP_TO_ROWS and len(columns) >= WIDE_COLUMNS
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()
     for batch in _opened_batches(con, path, columns, table.row_count, exact, long):

@@ -52,10 +52,11 @@ def resolved(root: Path, name: str, rows: int) -> ResolvedTable:
                  for c, t in zip(rel.columns, rel.types, strict=True)})
 
 
-def profile(frame: pl.DataFrame, long_up_to_rows: int = statistics.LONG_UP_TO_ROWS,
-            **kwargs) -> dict[str, ColumnStatistics]:
-    """The statistics of `frame`; in long format up to `long_up_to_rows` rows (0: never)."""
-    with tempfile.TemporaryDirectory() as root, patch.object(statistics, "LONG_UP_TO_ROWS", long_up_to_rows):
+def profile(frame: pl.DataFrame, long: bool | None = None, **kwargs) -> dict[str, ColumnStatistics]:
+    """The statistics of `frame`; in long format (True), wide (False) or as its size says (None)."""
+    shape = {True: {"LONG_UP_TO_ROWS": 10**9, "WIDE_COLUMNS": 1}, False: {"LONG_UP_TO_ROWS": 0},
+             None: {"LONG_UP_TO_ROWS": statistics.LONG_UP_TO_ROWS}}[long]
+    with tempfile.TemporaryDirectory() as root, patch.multiple(statistics, **shape):
         result = statistics_profiling(typed_tables(Path(root), t=frame), root, **kwargs)
     json.loads(result.model_dump_json())  # serialisable, whatever the data
     return result.tables["t"].columns
@@ -116,11 +117,11 @@ def reference_top_k(s: pl.Series, k: int) -> list[tuple[object, int]]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames())
 def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
-    stats = profile(frame, top_k=3)  # few rows: in long format
-    wide = profile(frame, top_k=3, long_up_to_rows=0)
-    assert same(wide, stats)
+    stats = profile(frame, top_k=3)  # few columns: in wide format
+    long = profile(frame, top_k=3, long=True)
+    assert same(long, stats)
     # above `exact_up_to_rows`: the same, from a grouping per column
-    grouped = profile(frame, top_k=3, exact_up_to_rows=0, long_up_to_rows=0)
+    grouped = profile(frame, top_k=3, exact_up_to_rows=0, long=False)
     assert same(grouped, stats)
     for name, s in frame.to_dict().items():
         c = stats[name]
@@ -158,15 +159,15 @@ def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
 # --- examples ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("long_up_to_rows", [0, 5000])
-def test_above_the_threshold_the_statistics_stay_exact(long_up_to_rows: int):
+@pytest.mark.parametrize("long", [False, True])
+def test_above_the_threshold_the_statistics_stay_exact(long: bool):
     """Above `exact_up_to_rows` each column is grouped by value (the exact top values need it):
     that grouping counts the distinct values and, for one distinct value in ten or fewer, gives
     the quantiles; the quantiles of a column of many distinct values are computed alone."""
     frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)],
                           "u": [i * 0.5 for i in range(5000)]})
-    above = profile(frame, exact_up_to_rows=4999, long_up_to_rows=long_up_to_rows)
-    exact = profile(frame, exact_up_to_rows=5000, long_up_to_rows=long_up_to_rows)
+    above = profile(frame, exact_up_to_rows=4999, long=long)
+    exact = profile(frame, exact_up_to_rows=5000, long=long)
     assert same(above, exact)
     assert [(exact[c].distinct_count, exact[c].distinct_approximate) for c in "xsu"] == \
         [(500, False), (5000, False), (5000, False)]
@@ -180,7 +181,7 @@ def test_quantiles_from_the_grouping_equal_duckdbs_quantile_cont():
         frame = pl.DataFrame({"i": [(k * 7919) % 5 - 2 for k in range(n)],
                               "f": [((k * 31) % 4) * 0.1 for k in range(n)],
                               "d": pl.Series([((k * 13) % 3) / 4 for k in range(n)], dtype=pl.Decimal(10, 2))})
-        grouped, reference = profile(frame, exact_up_to_rows=0, long_up_to_rows=0), profile(frame)
+        grouped, reference = profile(frame, exact_up_to_rows=0, long=False), profile(frame)
         for name in frame.columns:
             assert not grouped[name].quantiles_approximate, (n, name)
             assert grouped[name].quantiles == reference[name].quantiles, (n, name)
