@@ -58,7 +58,7 @@ def _profile_table(ws: Workspace, table: StagedTable, null_tokens: tuple[str, ..
     if text:
         with connect() as con:
             frame = con.sql(_sample_sql(ws, table, text, sample_rows if sampled else None)).pl()
-        profiles = {name: inference.profile_column(name, frame[name], null_tokens) for name in text}
+        profiles = inference.profile_columns(frame, null_tokens)
     columns = {
         c.name: profiles.get(c.name) or inference.source_column(c.name, c.data_type, table.loader)
         for c in table.columns

@@ -28,7 +28,8 @@ def test_a_shop_above_the_old_limit_links_orders_to_customers_many_to_one(tmp_pa
     items = stats.tables["order_items"].columns
     assert not items["order_item_id"].distinct_approximate and items["order_item_id"].distinct_count == \
         shop.rows["order_items"]
-    assert items["order_id"].distinct_approximate  # a description only: a third of its values are distinct
+    # a third of its values distinct: counted exactly too, by the grouping that finds its top values
+    assert (items["order_id"].distinct_count, items["order_id"].distinct_approximate) == (shop.rows["orders"], False)
     candidates = _topology.relationship_candidates(stats, shop.types)
     measured = _topology.measured_relationships(candidates, shop.types, str(tmp_path))
     topo = _topology.topology_enrichment(candidates, measured, shop.types)
@@ -84,9 +85,11 @@ def test_no_distinct_count_exceeds_the_values_it_counts(frames, exact_up_to_rows
             assert p.key_distinct <= measured.sides[p.key].non_null
 
 
-def test_the_context_marks_estimated_distinct_counts(tmp_path):
+def test_above_the_limit_the_context_shows_exact_distinct_counts(tmp_path):
+    """Every column is grouped for its top values, which counts its distinct values exactly: no
+    estimate ("~") is left to mark."""
     frame = pl.DataFrame({"order_id": range(1, 2001), "customer_id": [i % 150 for i in range(2000)]})
     run = dc.run("quick_profile", sources={"orders": frame}, workspace=str(tmp_path / "ws"), exact_up_to_rows=1000)
     text = run.context.to_markdown()
-    assert "| customer_id | BIGINT | 0% | ~" in text and "~ an estimated distinct count" in text
+    assert "| customer_id | BIGINT | 0% | 150 |" in text and "~" not in text
     assert "| order_id | BIGINT | 0% | 2,000 unique |" in text

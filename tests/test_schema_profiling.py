@@ -278,3 +278,23 @@ def test_step_samples_large_tables_repeatably(tmp_path: Path):
 def test_patterns_of_letters_beyond_ascii():
     column = _profile(["Zoë-7", "José-12", "日本", "Ab-1"])
     assert sorted(p.pattern for p in column.patterns) == ["Aa-9", "Aaa-9", "Aaaa-99", "aa"]
+
+
+def test_columns_profiled_together_are_profiled_as_alone():
+    """profile_columns works on all columns at once (distinct values, patterns, which detectors
+    can match): no column's values may reach another's profile, whatever the columns are named."""
+    columns = {
+        "value": ["1", "2", "2", "N/A", None],  # named like the long frame's own columns
+        "column": ["1,5", "2,25", "", "x", "3,5"],
+        "count": ["2024-01-31", "31/01/2024", "NULL", "a@b.de", "ü"],
+        "when": ["2024-05-01T10:00:00Z", "10:30", "0b9c1e3a-5d2f-4c61-9a8e-0f1e2d3c4b5a", "$ 12", "12 %"],
+        "flag": ["yes", "no", "y", "1", "0"],
+        "empty": [None, "", "NA", " ", None],
+    }
+    frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.String))
+    together = inference.profile_columns(frame, NULL_TOKENS)
+    assert list(together) == list(columns)
+    for name in columns:
+        assert together[name] == _profile(columns[name], name), name
+    assert together["value"].null_tokens == {"N/A": 1} and together["value"].candidates[0].data_type == "BIGINT"
+    assert together["empty"].profiled_values == 0

@@ -8,6 +8,7 @@ import tempfile
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from unittest.mock import patch
 
 import duckdb
 import polars as pl
@@ -51,8 +52,11 @@ def resolved(root: Path, name: str, rows: int) -> ResolvedTable:
                  for c, t in zip(rel.columns, rel.types, strict=True)})
 
 
-def profile(frame: pl.DataFrame, **kwargs) -> dict[str, ColumnStatistics]:
-    with tempfile.TemporaryDirectory() as root:
+def profile(frame: pl.DataFrame, long: bool | None = None, **kwargs) -> dict[str, ColumnStatistics]:
+    """The statistics of `frame`; in long format (True), wide (False) or as its size says (None)."""
+    shape = {True: {"LONG_UP_TO_ROWS": 10**9, "WIDE_COLUMNS": 1}, False: {"LONG_UP_TO_ROWS": 0},
+             None: {"LONG_UP_TO_ROWS": statistics.LONG_UP_TO_ROWS}}[long]
+    with tempfile.TemporaryDirectory() as root, patch.multiple(statistics, **shape):
         result = statistics_profiling(typed_tables(Path(root), t=frame), root, **kwargs)
     json.loads(result.model_dump_json())  # serialisable, whatever the data
     return result.tables["t"].columns
@@ -62,6 +66,19 @@ def close(actual: float | None, expected: float | None, rel: float = 1e-9) -> bo
     if expected is None or (isinstance(expected, float) and math.isnan(expected)):
         return actual is None
     return actual is not None and math.isclose(actual, expected, rel_tol=rel, abs_tol=1e-9)
+
+
+def same(a: dict[str, ColumnStatistics], b: dict[str, ColumnStatistics]) -> bool:
+    """The same statistics, floats to 1e-12 (DuckDB's parallel sums vary in their last digits)."""
+    def alike(x, y) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return math.isclose(x, y, rel_tol=1e-12, abs_tol=1e-300) or (math.isnan(x) and math.isnan(y))
+        if isinstance(x, dict) and isinstance(y, dict):
+            return x.keys() == y.keys() and all(alike(x[k], y[k]) for k in x)
+        if isinstance(x, list | tuple) and isinstance(y, list | tuple):
+            return len(x) == len(y) and all(alike(u, v) for u, v in zip(x, y, strict=True))
+        return x == y
+    return alike({n: c.model_dump() for n, c in a.items()}, {n: c.model_dump() for n, c in b.items()})
 
 
 # --- property: equal to polars -------------------------------------------------------------
@@ -100,7 +117,12 @@ def reference_top_k(s: pl.Series, k: int) -> list[tuple[object, int]]:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames())
 def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
-    stats = profile(frame, top_k=3)
+    stats = profile(frame, top_k=3)  # few columns: in wide format
+    long = profile(frame, top_k=3, long=True)
+    assert same(long, stats)
+    # above `exact_up_to_rows`: the same, from a grouping per column
+    grouped = profile(frame, top_k=3, exact_up_to_rows=0, long=False)
+    assert same(grouped, stats)
     for name, s in frame.to_dict().items():
         c = stats[name]
         values = s.drop_nulls()
@@ -137,26 +159,41 @@ def test_statistics_equal_a_polars_reference(frame: pl.DataFrame):
 # --- examples ------------------------------------------------------------------------------
 
 
-def test_above_the_threshold_distinct_counts_and_quantiles_are_approximate():
-    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)]})
-    approx = profile(frame, exact_up_to_rows=4999)
-    exact = profile(frame, exact_up_to_rows=5000)
-    assert approx["x"].distinct_approximate and approx["x"].quantiles_approximate
-    assert not exact["x"].distinct_approximate and not exact["x"].quantiles_approximate
-    assert exact["x"].distinct_count == 500 and exact["s"].distinct_count == 5000
-    assert abs(approx["x"].distinct_count - 500) <= 25
-    assert abs(approx["s"].distinct_count - 5000) <= 250
-    assert abs(approx["x"].quantiles["p50"] - exact["x"].quantiles["p50"]) <= 10
-    assert approx["x"].top_values == exact["x"].top_values  # top-k counts stay exact
+@pytest.mark.parametrize("long", [False, True])
+def test_above_the_threshold_the_statistics_stay_exact(long: bool):
+    """Above `exact_up_to_rows` each column is grouped by value (the exact top values need it):
+    that grouping counts the distinct values and, for one distinct value in ten or fewer, gives
+    the quantiles; the quantiles of a column of many distinct values are computed alone."""
+    frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "s": [str(i) for i in range(5000)],
+                          "u": [i * 0.5 for i in range(5000)]})
+    above = profile(frame, exact_up_to_rows=4999, long=long)
+    exact = profile(frame, exact_up_to_rows=5000, long=long)
+    assert same(above, exact)
+    assert [(exact[c].distinct_count, exact[c].distinct_approximate) for c in "xsu"] == \
+        [(500, False), (5000, False), (5000, False)]
+    assert exact["u"].quantiles == {"p01": 24.995, "p25": 624.875, "p50": 1249.75, "p75": 1874.625, "p99": 2474.505}
+    assert not (above["x"].quantiles_approximate or above["u"].quantiles_approximate)
+
+
+def test_quantiles_from_the_grouping_equal_duckdbs_quantile_cont():
+    """Ties, negative values, DECIMALs and row counts whose ranks fall between two values."""
+    for n in (50, 51, 53, 100, 101, 997, 1000):  # five distinct values at most: one in ten
+        frame = pl.DataFrame({"i": [(k * 7919) % 5 - 2 for k in range(n)],
+                              "f": [((k * 31) % 4) * 0.1 for k in range(n)],
+                              "d": pl.Series([((k * 13) % 3) / 4 for k in range(n)], dtype=pl.Decimal(10, 2))})
+        grouped, reference = profile(frame, exact_up_to_rows=0, long=False), profile(frame)
+        for name in frame.columns:
+            assert not grouped[name].quantiles_approximate, (n, name)
+            assert grouped[name].quantiles == reference[name].quantiles, (n, name)
 
 
 def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():
-    """Uniqueness decides keys: a column whose estimate says half its values or more are
-    distinct is counted exactly, so a key with a few repeats is told from a unique one."""
+    """Uniqueness decides keys: every column's distinct values are counted exactly (its grouping
+    for the top values counts them), so a key with a few repeats is told from a unique one."""
     frame = pl.DataFrame({"x": [i % 500 for i in range(5000)], "id": [*range(4998), 0, 1],
                           "most": [i % 3000 for i in range(5000)]})
     approx = profile(frame, exact_up_to_rows=100)
-    assert approx["x"].distinct_approximate
+    assert (approx["x"].distinct_count, approx["x"].distinct_approximate) == (500, False)
     assert (approx["id"].distinct_count, approx["id"].distinct_approximate) == (4998, False)
     assert (approx["most"].distinct_count, approx["most"].distinct_approximate) == (3000, False)
 

@@ -9,8 +9,8 @@ NULL_TOKENS: tuple[str, ...] = (
 )
 PROFILE_SAMPLE_ROWS = 20_000  # schema profiling looks at a sample of this many rows (as DuckDB's sniffer)
 MIN_TYPE_CONFIDENCE = 0.9  # below this the column stays VARCHAR
-EXACT_UP_TO_ROWS = 250_000  # statistics: exact quantiles and distinct counts up to this many rows (a cost
-# knob: above it, the distinct values of a column that may be unique are still counted exactly)
+EXACT_UP_TO_ROWS = 250_000  # statistics: up to this many rows, distinct counts and quantiles in one aggregate
+# over a batch of columns (holding all their values); above, column by column (a memory knob: all stay exact)
 TOP_K = 10
 HISTOGRAM_BINS = 10
 
