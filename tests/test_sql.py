@@ -284,19 +284,23 @@ def test_a_copy_runs_with_its_memory_bounded_by_its_columns_then_unbounded(tmp_p
     out = tmp_path / "limit.parquet"
     with sql.connect() as con:
         default = con.execute("SELECT current_setting('memory_limit')").fetchall()
-        sql.copy_within_memory(con, f"COPY (SELECT current_setting('memory_limit') AS m) TO '{out}'", [], 20)
-        assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [("160.0 MiB",)]  # 20 x 8 MB
-        assert con.execute("SELECT current_setting('memory_limit')").fetchall() == default
+        [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()
+        for columns, per_thread in ((20, 128), (50, 200)):  # at least 128 MiB a thread, else 4 MiB a column
+            sql.copy_within_memory(con, f"COPY (SELECT current_setting('memory_limit') AS m) TO '{out}'", [],
+                                   columns)
+            assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [(f"{threads * per_thread:.1f} MiB",)]
+            assert con.execute("SELECT current_setting('memory_limit')").fetchall() == default
 
 
 def test_a_copy_of_values_too_long_for_the_bound_runs_again_without_it(tmp_path, monkeypatch):
     monkeypatch.delenv("DATARAUM_DUCKDB_MEMORY_LIMIT", raising=False)
-    monkeypatch.setattr(sql, "COPY_MEMORY_MIN", 8 << 20)
+    monkeypatch.setattr(sql, "COPY_MEMORY_PER_THREAD", 4 << 20)
     monkeypatch.setattr(sql, "COPY_MEMORY_PER_COLUMN", 0)
     out = tmp_path / "long.parquet"
     copy = f"COPY (SELECT repeat('x', 3000) || i AS t FROM range(200000) r(i)) TO '{out}'"
     with sql.connect() as con:
-        con.execute("SET memory_limit = '8MB'")
+        con.execute("SET threads = 2")
+        con.execute("SET memory_limit = '8MiB'")
         with pytest.raises(duckdb.OutOfMemoryException):  # the bound alone is too little
             con.execute(copy)
         con.execute("RESET memory_limit")

@@ -163,12 +163,13 @@ def _set_limit(con: duckdb.DuckDBPyConnection, variable: str, setting: str, valu
         raise ConfigError(f"{variable}={value!r}: not a DuckDB {setting} ({first_line(exc)})") from None
 
 
-# The memory a COPY to Parquet may take per column. DuckDB's writer keeps the rows' order and holds
-# the row groups that finish out of turn as long as its memory limit (80% of RAM) allows: typing
-# 5,000,000 rows x 13 columns took 270 MiB more without a limit, 120 with 128 MB, as fast. A row
-# group is 122,880 rows, so 8 MB a column leaves room for a few of them per thread.
-COPY_MEMORY_PER_COLUMN = 8 << 20
-COPY_MEMORY_MIN = 128 << 20
+# The memory a COPY to Parquet may take, per thread. DuckDB's writer keeps the rows' order and holds
+# the row groups that finish out of turn as long as its memory limit (80% of RAM) allows, the more
+# the longer the file: typing 5,000,000 rows x 13 columns took 355 MiB without a limit and 270 with
+# 256 MiB on 2 threads, as fast. With less (192 MiB) the threads wait for each other: one core's
+# speed. A row group is 122,880 rows: 4 MB a column, at least 128 MB, leaves room for a few.
+COPY_MEMORY_PER_THREAD = 128 << 20
+COPY_MEMORY_PER_COLUMN = 4 << 20
 
 
 def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: list, columns: int) -> None:
@@ -178,7 +179,8 @@ def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: l
     if os.environ.get("DATARAUM_DUCKDB_MEMORY_LIMIT"):
         con.execute(statement, params)
         return
-    bound = max(COPY_MEMORY_MIN, columns * COPY_MEMORY_PER_COLUMN) >> 20
+    [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()
+    bound = threads * max(COPY_MEMORY_PER_THREAD, columns * COPY_MEMORY_PER_COLUMN) >> 20
     con.execute(f"SET memory_limit = '{bound}MiB'")
     try:
         con.execute(statement, params)
