@@ -252,8 +252,10 @@ def _group_counts(con: duckdb.DuckDBPyConnection, columns: list[_Column], scalar
     top values (when it repeats one) and its quantiles (numeric columns; from the grouping when
     it holds few distinct values, else computed alone); into `scalars`. Exact top values need
     the whole grouping anyway, and uniqueness is a decision (keys, foreign keys, roles) that an
-    estimate, off by a few per cent, cannot make."""
-    found = _union(con, [_grouped_query(c, top_k, scalars[c.index]["non_null"]) for c in columns])
+    estimate, off by a few per cent, cannot make. One column at a time: together their hash
+    tables were held at once (20,000,000 rows: a peak of 2.4 GiB against 2.0 one by one)."""
+    found = {c.index: _union(con, [_grouped_query(c, top_k, scalars[c.index]["non_null"])]).get(c.index, {})
+             for c in columns}
     for c in columns:
         s, grouped = scalars[c.index], found.get(c.index, {})
         s["distinct"] = grouped.pop("distinct_count", 0)
