@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,7 +57,7 @@ def threads(workers: int | None = None) -> executors.TaskExecutor:
     return _Patient(executors.MultiThreadingExecutor(workers or os.cpu_count() or 2))
 
 
-class _ClusterEngine(LocalEngine):
+class _ClusterEngine(LocalEngine, ABC):
     """An engine whose tasks run in other processes, through `_Remote`."""
 
     extra = ""
@@ -81,10 +82,10 @@ class _ClusterEngine(LocalEngine):
             self._remote.check_workspace(Workspace(dr.graph.config["workspace"]).root, self.address)
         return super().run(dr, cfg, progress=progress, overrides=overrides)
 
+    @abstractmethod
     def _start(self) -> tuple[_Submit, _Probe, Callable[[], None]]:
         """Connect (or start a local cluster): how to submit a task, how to ask every worker
         whether a file exists, and how to let go."""
-        raise NotImplementedError
 
     def _missing(self, exc: ImportError) -> ConfigError:
         return ConfigError(f"engine {self.name!r} needs the {self.extra} extra: pip install "
