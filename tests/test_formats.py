@@ -4,13 +4,10 @@ installed by pip, broken plugins, `--format`/`--out`, and the HTML report in a r
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import warnings
 from importlib.metadata import distribution
 from pathlib import Path
@@ -22,6 +19,7 @@ from dataraum_context import plugins
 from dataraum_context.delivery.formats import format_for, output_formats, render
 
 from conftest import cli, write
+from support.venvs import on_path
 
 HOSTILE = "<script>pwned=1</script>"
 # customers with a segment a source could hold: markup, and a formula for a spreadsheet
@@ -112,14 +110,7 @@ def test_formats_lists_each_with_its_extensions():
 
 @pytest.fixture(scope="module")
 def example_format(tmp_path_factory: pytest.TempPathFactory):
-    site = tmp_path_factory.mktemp("site-packages")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
-                    str(Path(__file__).parents[1] / "plugins" / "dataraum-format-example")],
-                   check=True, capture_output=True)
-    sys.path.insert(0, str(site))
-    importlib.invalidate_caches()
-    yield site
-    sys.path.remove(str(site))
+    yield from on_path("dataraum-format-example", tmp_path_factory)
 
 
 @pytest.mark.e2e

@@ -3,13 +3,10 @@ the search path (configuration, environment, entry points), the `ontology` step 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import pickle
 import re
-import subprocess
-import sys
 import textwrap
 import warnings
 from importlib.metadata import distribution, entry_points
@@ -34,6 +31,7 @@ from dataraum_context.ontology import (
 from dataraum_context.ontology.models import SECTIONS
 
 from conftest import cli
+from support.venvs import on_path
 
 SHIPPED = ["base", "financial_reporting", "retail", "marketing", "operations", "healthcare", "iot"]
 
@@ -329,14 +327,7 @@ def test_the_environment_variable_adds_directories(tmp_path: Path, monkeypatch):
 def example_plugin(tmp_path_factory: pytest.TempPathFactory):
     """plugins/dataraum-ontology-example, really installed by pip into a directory on sys.path,
     where importlib.metadata finds its entry point like any installed distribution's."""
-    site = tmp_path_factory.mktemp("site-packages")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
-                    str(Path(__file__).parents[1] / "plugins" / "dataraum-ontology-example")],
-                   check=True, capture_output=True)
-    sys.path.insert(0, str(site))
-    importlib.invalidate_caches()
-    yield site
-    sys.path.remove(str(site))
+    yield from on_path("dataraum-ontology-example", tmp_path_factory)
 
 
 @pytest.mark.e2e

@@ -1,4 +1,5 @@
-"""A fresh virtual environment beside the one running the tests, where plugin packages are
+"""Plugins installed for real: into a directory on this interpreter's path (`on_path`), or into
+a fresh virtual environment beside the one running the tests, where plugin packages are
 really installed with pip (and uninstalled again) without touching this one.
 
 The new environment sees this interpreter's packages (the core, installed as the README says,
@@ -10,9 +11,11 @@ inside a venv it reaches the base interpreter's packages, not the venv's.
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import venv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,18 @@ import pytest
 REPO = Path(__file__).parents[2]
 PLUGINS = REPO / "plugins"
 STEP_PACKAGES = ("dataraum-steps-statistics-advanced", "dataraum-steps-quality-financial")
+
+
+def on_path(plugin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """plugins/<plugin> installed by pip into a directory put on sys.path for the block, where
+    importlib.metadata finds its entry points like any installed distribution's."""
+    site = tmp_path_factory.mktemp("site-packages")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+                    str(PLUGINS / plugin)], check=True, capture_output=True)
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
+    yield site
+    sys.path.remove(str(site))
 
 
 @dataclass(frozen=True)
