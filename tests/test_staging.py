@@ -332,3 +332,26 @@ def test_json_objects_with_too_many_keys_for_columns_are_kept_whole(data_dir, wo
     assert [c.name for c in t.columns] == ["value"] and t.row_count == 500
     assert _rows(workspace, t)[:2] == [('{"k0":0}',), ('{"k1":1}',)]
     assert any("too many different keys" in w for w in t.warnings)
+
+
+def test_a_csv_is_read_in_place_and_a_change_after_staging_is_named(data_dir, workspace):
+    path = write(data_dir / "a.csv", "id,name\n1,x\n2,y\n")
+    t = _stage(path, workspace)
+    assert t.path is None and t.in_place is not None and t.in_place.file == str(path.resolve())
+    assert (t.sample_path, t.sample_rows) == ("staged/a.sample.parquet", 2)
+    assert [c.values for c in t.columns] == [2, 2]
+    assert _rows(workspace, t) == [("1", "x"), ("2", "y")]
+    with path.open("a") as f:
+        f.write("3,z\n")
+    with pytest.raises(SourceError, match=r"a\.csv: changed since it was staged \(table a\)"):
+        Workspace(workspace).staged_rows(t)
+    path.unlink()
+    with pytest.raises(SourceError, match=r"a\.csv: cannot be read since it was staged"):
+        Workspace(workspace).staged_rows(t)
+
+
+def test_a_wide_csv_is_staged_as_a_copy(data_dir, workspace):
+    header = ",".join(f"c{i}" for i in range(100))
+    t = _stage(write(data_dir / "wide.csv", f"{header}\n" + ",".join(map(str, range(100))) + "\n"), workspace)
+    assert (t.path, t.in_place, t.sample_path) == ("staged/wide.parquet", None, None)
+    assert _rows(workspace, t) == [tuple(map(str, range(100)))]
