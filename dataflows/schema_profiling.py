@@ -18,7 +18,7 @@ from dataraum_context.models import (
     StagingResult,
     TableSchema,
 )
-from dataraum_context.sql import connect, quote_ident, quote_literal
+from dataraum_context.sql import quote_ident, quote_literal, session
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
@@ -56,7 +56,7 @@ def _profile_table(ws: Workspace, table: StagedTable, null_tokens: tuple[str, ..
     sampled = table.row_count > sample_rows
     profiles = {}
     if text:
-        with connect() as con:
+        with session() as con:
             frame = con.sql(_sample_sql(ws, table, text, sample_rows if sampled else None)).pl()
         profiles = inference.profile_columns(frame, null_tokens)
     columns = {

@@ -350,6 +350,23 @@ def test_a_csv_is_read_in_place_and_a_change_after_staging_is_named(data_dir, wo
         Workspace(workspace).staged_rows(t)
 
 
+@pytest.mark.parametrize("later_lines", ["alike", "longer"])  # as the first ones promise, or far longer
+def test_the_sample_is_the_rows_of_the_smallest_hashes(data_dir, workspace, monkeypatch, later_lines):
+    """Staging packs only the rows hashed below a bound for the sample; when the later lines are
+    longer than the first ones promise, too few pass and the sample is drawn from every row.
+    Either way it is the same sample: the rows of the smallest hashes."""
+    monkeypatch.setattr(dc.settings, "PROFILE_SAMPLE_ROWS", 50)
+    pad = "y" * (2000 if later_lines == "longer" else 1)
+    lines = [f"{i},x{i % 7}" for i in range(12_000)] + [f"{i},{pad}{i % 5}" for i in range(12_000, 14_000)]
+    path = write(data_dir / "s.csv", "id,name\n" + "\n".join(lines) + "\n")
+    t = _stage(path, workspace)
+    assert (t.row_count, t.sample_rows) == (14_000, 50)
+    staged = duckdb.sql(f"SELECT * FROM '{Workspace(workspace).path(t.sample_path)}' ORDER BY id").fetchall()
+    expected = duckdb.sql(f"SELECT unnest(min_by(struct_pack(id, name), hash(id, name), 50), recursive := true) "
+                          f"FROM read_csv('{path}', all_varchar = true)").fetchall()
+    assert staged == sorted(expected)
+
+
 def test_a_wide_csv_is_staged_as_a_copy(data_dir, workspace):
     header = ",".join(f"c{i}" for i in range(100))
     t = _stage(write(data_dir / "wide.csv", f"{header}\n" + ",".join(map(str, range(100))) + "\n"), workspace)
