@@ -2,13 +2,14 @@
 
     python benchmarks/profile_vs_summarize.py                  # 1,000,000 rows
     python benchmarks/profile_vs_summarize.py --rows 200000 --repeat 3
+    python benchmarks/profile_vs_summarize.py --format parquet   # the same rows, typed, in Parquet
 
-Generates a CSV of `--rows` rows and 13 mixed columns with DuckDB SQL (ids, integers, decimals,
-a thousands-separated and a decimal-comma column, dates, timestamps, booleans, low-cardinality
-and free text, a few nulls), then measures, each in its own subprocess so that the peak
+Generates a CSV (or a Parquet file) of `--rows` rows and 13 mixed columns with DuckDB SQL (ids,
+integers, decimals, a thousands-separated and a decimal-comma column, dates, timestamps,
+booleans, low-cardinality and free text, a few nulls), then measures, each in its own subprocess so that the peak
 resident memory (`ru_maxrss`) is that measurement's alone:
 
-  (a) DuckDB `SUMMARIZE SELECT * FROM read_csv('<file>')`
+  (a) DuckDB `SUMMARIZE SELECT * FROM read_csv('<file>')` (`read_parquet`)
   (b) `dataraum_context.run("quick_profile", sources=[file], workspace=<fresh dir>)`
       (a new workspace for every repetition: no cache)
 
@@ -54,14 +55,16 @@ COLUMNS = """
 """
 
 
-def generate_csv(path: Path, rows: int) -> Path:
+def generate(path: Path, rows: int) -> Path:
+    """The rows as CSV, or as Parquet when `path` ends in .parquet (the columns typed as above)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     con.execute("SET threads = 1")  # with one thread, setseed makes the file reproducible
     con.execute("SELECT setseed(0.42)")
     target = str(path).replace("'", "''")
-    con.execute(f"COPY (SELECT {COLUMNS} FROM range({int(rows)}) t(i)) TO '{target}' (HEADER, DELIMITER ',')")
+    options = "FORMAT parquet" if path.suffix == ".parquet" else "HEADER, DELIMITER ','"
+    con.execute(f"COPY (SELECT {COLUMNS} FROM range({int(rows)}) t(i)) TO '{target}' ({options})")
     con.close()
     return path
 
@@ -85,7 +88,8 @@ def _measure_summarize(file: str) -> dict:
     after_imports = _maxrss_mib()
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     con = duckdb.connect(":memory:")
-    rows = con.execute("SUMMARIZE SELECT * FROM read_csv(?)", [file]).fetchall()
+    reader = "read_parquet" if file.endswith(".parquet") else "read_csv"
+    rows = con.execute(f"SUMMARIZE SELECT * FROM {reader}(?)", [file]).fetchall()
     seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
     con.close()
     return {"seconds": seconds, "cpu_s": cpu, "after_imports_mib": after_imports, "columns": len(rows)}
@@ -127,7 +131,8 @@ def _fmt_size(n: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated CSV")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the generated file")
+    parser.add_argument("--format", choices=["csv", "parquet"], default="csv", help="of the generated file")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the CSV and workspaces go (default: a new temporary directory)")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions of each measurement")
@@ -144,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     import duckdb
 
-    file = workdir / f"bench_{args.rows}.csv"
+    file = workdir / f"bench_{args.rows}.{args.format}"
     t0 = time.perf_counter()
     if file.exists():  # the same rows every time (one thread, a fixed seed), and written whole or not at all
         print(f"reusing {file} ({args.rows:,} rows, 13 columns, {_fmt_size(file.stat().st_size)})")
     else:
-        partial = file.with_suffix(".partial.csv")
-        generate_csv(partial, args.rows)
+        partial = file.with_suffix(f".partial.{args.format}")
+        generate(partial, args.rows)
         partial.rename(file)
         print(f"generated {file} ({args.rows:,} rows, 13 columns, {_fmt_size(file.stat().st_size)}) "
               f"in {time.perf_counter() - t0:.1f} s")
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                                           if st["name"] == name) for name in step_names}
     agg = "median of " + str(args.repeat) if args.repeat > 1 else "1 run"
     print()
-    print(f"| {args.rows:,} rows, 13 columns ({_fmt_size(file.stat().st_size)} CSV) | time (s, {agg}) "
+    print(f"| {args.rows:,} rows, 13 columns ({_fmt_size(file.stat().st_size)} {args.format}) | time (s, {agg}) "
           "| CPU (s) | peak RSS (MiB) | RSS after imports (MiB) |")
     print("|---|---:|---:|---:|---:|")
     print(f"| DuckDB `SUMMARIZE` | {s_time:.2f} | {s_cpu:.2f} | {s_rss:.0f} | {s_base:.0f} |")

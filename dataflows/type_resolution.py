@@ -105,8 +105,11 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
     plans = [_plan(c, table, schema.columns.get(c.name) if schema else None,
                    overrides.get(c.name), min_confidence, casts_a_token) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
-    _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
-                    f"FROM {ws.staged_rows(table)}", typed_path, null_tokens, columns=len(plans))
+    if table.in_place is not None and table.in_place.parquet and all(p.resolved_by == "source" for p in plans):
+        ws.copy_in_place(table, typed_path)  # typed at the source, and kept as it is: the file is the table
+    else:
+        _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
+                        f"FROM {ws.staged_rows(table)}", typed_path, null_tokens, columns=len(plans))
     typed = _scan(ws, typed_path)
     types = {name: dtype for name, dtype, *_ in con.execute(f"DESCRIBE SELECT * FROM {typed}").fetchall()}
     counted = con.execute(f"SELECT count(*) FROM {typed}").fetchone()

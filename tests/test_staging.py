@@ -350,6 +350,22 @@ def test_a_csv_is_read_in_place_and_a_change_after_staging_is_named(data_dir, wo
         Workspace(workspace).staged_rows(t)
 
 
+def test_a_parquet_file_is_read_in_place_and_a_dataset_copied(data_dir, workspace):
+    """One Parquet file is staged by its counts alone (typed at the source: no sample to infer
+    from); a directory of parts is copied, since parts can come and go."""
+    path = data_dir / "p.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM (VALUES (1, 'x'), (2, NULL), (3, 'z')) t(id, name)) TO '{path}'")
+    t = _stage(path, workspace)
+    assert (t.path, t.in_place.file, t.sample_path) == (None, str(path.resolve()), None)
+    assert (t.row_count, [c.values for c in t.columns]) == (3, [3, 2])
+    assert _rows(workspace, t) == [(1, "x"), (2, None), (3, "z")]
+    parts = data_dir / "events.parquet"
+    parts.mkdir()
+    duckdb.sql(f"COPY (SELECT 1 AS id) TO '{parts / 'part-0.parquet'}'")
+    t = _stage(parts, workspace)
+    assert (t.path, t.in_place, t.row_count) == ("staged/events.parquet", None, 1)
+
+
 @pytest.mark.parametrize("later_lines", ["alike", "longer"])  # as the first ones promise, or far longer
 def test_the_sample_is_the_rows_of_the_smallest_hashes(data_dir, workspace, monkeypatch, later_lines):
     """Staging packs only the rows hashed below a bound for the sample; when the later lines are

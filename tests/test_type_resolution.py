@@ -19,7 +19,7 @@ from dataraum_context.dataflows import schema_profiling as schema_profiling_modu
 from dataraum_context.dataflows import staging as staging_module
 from dataraum_context.dataflows import type_resolution as type_resolution_module
 from dataraum_context.dataflows.staging import source_manifest
-from dataraum_context.errors import ConfigError
+from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.models import ResolvedTable, TypeResolutionResult
 from dataraum_context.settings import NULL_TOKENS
 from dataraum_context.workspace import Workspace
@@ -219,6 +219,21 @@ def test_a_typed_parquet_source_keeps_its_types(tmp_path: Path):
     assert _rows(ws, t.path) == [(1, None, date(2024, 1, 31), datetime(2024, 1, 31, 13, 45), True, "NA", " 7 "),
                                  (2, None, None, None, False, "x", "8")]
     assert _rows(ws, t.quarantine_path) == [(1, "x", "1.5", "not a BIGINT (cast from DOUBLE)")]
+
+
+def test_a_parquet_file_typed_at_the_source_is_copied_as_it_is(tmp_path: Path):
+    """Nothing to cast: the typed table is the file, byte for byte; a file changed after staging
+    is named, not copied."""
+    source = tmp_path / "p.parquet"
+    duckdb.execute(f"COPY (SELECT i AS n, 'v' || i AS s FROM range(5) t(i)) TO '{source}' (ROW_GROUP_SIZE 2)")
+    ws = tmp_path / "ws"
+    t = _resolve([source], ws).tables["p"]
+    assert (ws / t.path).read_bytes() == source.read_bytes()
+    assert (t.row_count, t.quarantine_path, t.columns["n"].data_type) == (5, None, "BIGINT")
+    staged = staging(source_manifest([str(source)]), str(ws))
+    duckdb.execute(f"COPY (SELECT 1 AS n, 'changed' AS s) TO '{source}'")
+    with pytest.raises(SourceError, match=r"p\.parquet: changed since it was staged \(table p\)"):
+        type_resolution(schema_profiling(staged, str(ws)), staged, str(ws))
 
 
 def test_the_steps_run_as_a_hamilton_dataflow(tmp_path: Path):

@@ -79,6 +79,7 @@ class InPlace(Frozen):
     read: str  # DuckDB's read of it giving exactly the staged rows (a CSV's dialect, malformed rows skipped)
     file: str  # its absolute path,
     version: str  # and the version staged (`workspace.file_version`)
+    parquet: bool = False  # the file is Parquet holding exactly the staged rows: a copy of it copies them
 
 
 class StagedTable(Frozen):

@@ -23,6 +23,7 @@ import errno
 import logging
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import sys
@@ -37,7 +38,7 @@ import duckdb
 from pydantic import ValidationError
 
 from dataraum_context.errors import ConfigError, SourceError, WorkspaceBusy, disk_full, first_line
-from dataraum_context.models import ContextDocument, PipelineRun, StagedTable
+from dataraum_context.models import ContextDocument, InPlace, PipelineRun, StagedTable
 from dataraum_context.sql import connect, copy_within_memory, open_tables, quote_literal
 
 STAGED = "staged"
@@ -81,16 +82,27 @@ class Workspace:
             numbered = ", file_row_number = true" if row_numbers else ""
             return f"read_parquet({quote_literal(str(self.path(table.path)))}{numbered})"
         assert table.in_place is not None  # a staged table is one or the other
-        try:
-            current = file_version(table.in_place.file)
-        except OSError as exc:
-            raise SourceError(f"{table.source}: cannot be read since it was staged: {exc.strerror}") from None
-        if current != table.in_place.version:
-            raise SourceError(f"{table.source}: changed since it was staged (table {table.name}); run again "
-                              "to stage the new version")
+        _check_staged_version(table, table.in_place)
         if row_numbers:  # DuckDB numbers the rows in a stream, in order, without holding them
             return f"(SELECT row_number() OVER () - 1 AS file_row_number, * FROM {table.in_place.read})"
         return table.in_place.read
+
+    def copy_in_place(self, table: StagedTable, relative: str) -> Path:
+        """Copy the Parquet file of a table read in place to `relative` byte for byte (atomically:
+        temporary name, then rename), checked to be the version staged before and after."""
+        assert table.in_place is not None and table.in_place.parquet
+        target = self.path(relative)
+        tmp = temp_path(target)
+        try:
+            with _writing(target):
+                _check_staged_version(table, table.in_place)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(table.in_place.file, tmp)
+                _check_staged_version(table, table.in_place)  # and unchanged while it was copied
+                os.replace(tmp, target)
+        finally:
+            _discard(tmp)
+        return target
 
     @property
     def cache_dir(self) -> Path:
@@ -304,6 +316,18 @@ def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:
     finally:
         _discard(tmp)
     return target
+
+
+def _check_staged_version(table: StagedTable, in_place: InPlace) -> None:
+    """A SourceError naming the source of a table read in place when its file is no longer the
+    version staged (changed or gone)."""
+    try:
+        current = file_version(in_place.file)
+    except OSError as exc:
+        raise SourceError(f"{table.source}: cannot be read since it was staged: {exc.strerror}") from None
+    if current != in_place.version:
+        raise SourceError(f"{table.source}: changed since it was staged (table {table.name}); run again "
+                          "to stage the new version")
 
 
 def _discard(path: Path) -> None:

@@ -178,20 +178,32 @@ class LoaderBase(ABC):
 
     def _scan(self, con: duckdb.DuckDBPyConnection, workspace: Workspace, columns: list[StagedColumn],
               ) -> tuple[int, list[StagedColumn], dict]:
-        """One pass over a source read in place: its rows, the non-null values of each column, and
-        `staged/<table>.sample.parquet`, the rows of the smallest hashes of their values (uniform,
-        the same every run, and any first n of it a sample of n; at most CELLS_IN_MEMORY cells)."""
+        """One pass over a source read in place: its rows, the non-null values of each column and,
+        unless it is typed at the source (nothing to infer), a sample (`_sampled_scan`)."""
+        counts = "[" + ", ".join(f"count({quote_ident(c.name)})" for c in columns) + "]"
+        if self.type_system is TypeSystemStrength.STRONG:
+            [(rows, counts_)] = con.execute(f"SELECT count(*), {counts} FROM {self._relation_sql(con)}").fetchall()
+            sampled: dict = {}
+        else:
+            rows, counts_, sampled = self._sampled_scan(con, workspace, columns, counts)
+        counted = [c.model_copy(update={"values": n}) for c, n in zip(columns, counts_, strict=True)]
+        return rows, counted, sampled
+
+    def _sampled_scan(self, con: duckdb.DuckDBPyConnection, workspace: Workspace, columns: list[StagedColumn],
+                      counts: str) -> tuple[int, list[int], dict]:
+        """The rows, the `counts` and `staged/<table>.sample.parquet`, the rows of the smallest
+        hashes of their values (uniform, the same every run, and any first n of it a sample of n;
+        at most CELLS_IN_MEMORY cells), in one pass."""
         relative = workspace.relative(STAGED, self.table, ".sample.parquet")
         idents = ", ".join(quote_ident(c.name) for c in columns)
         size = max(1, min(settings.PROFILE_SAMPLE_ROWS, CELLS_IN_MEMORY // max(len(columns), 1)))
-        counts = ", ".join(f"count({quote_ident(c.name)})" for c in columns)
         bound = _hash_bound(size, self._expected_rows())
         for below in ([bound, None] if bound else [None]):
             # only the rows hashed below the bound are packed for the sample (packing every row cost
             # a third of the pass); the smallest `size` hashes are among them when `size` passed,
             # else the sample is drawn again from every row
             where = f" FILTER (WHERE hash({idents}) < {below}::UBIGINT)" if below else ""
-            con.execute(f"CREATE OR REPLACE TEMP TABLE staged_scan AS SELECT count(*) AS n, [{counts}] AS counts, "
+            con.execute(f"CREATE OR REPLACE TEMP TABLE staged_scan AS SELECT count(*) AS n, {counts} AS counts, "
                         f"min_by(struct_pack({idents}), hash({idents}), {size}){where} AS sample, "
                         f"count(*){where} AS passed FROM {self._relation_sql(con)}")
             [(rows, passed)] = con.execute("SELECT n, passed FROM staged_scan").fetchall()
@@ -199,8 +211,7 @@ class LoaderBase(ABC):
                 break
         workspace.write_parquet(con, "SELECT unnest(sample, recursive := true) FROM staged_scan", relative)
         [(rows, counts_, drawn)] = con.execute("SELECT n, counts, len(sample) FROM staged_scan").fetchall()
-        counted = [c.model_copy(update={"values": n}) for c, n in zip(columns, counts_, strict=True)]
-        return rows, counted, {"sample_path": relative, "sample_rows": drawn or 0}
+        return rows, counts_, {"sample_path": relative, "sample_rows": drawn or 0}
 
     def _expected_rows(self) -> int | None:
         """About how many rows a source read in place holds, when its size tells before reading
