@@ -357,7 +357,7 @@ def test_a_parquet_file_is_read_in_place_and_a_dataset_copied(data_dir, workspac
     duckdb.sql(f"COPY (SELECT * FROM (VALUES (1, 'x'), (2, NULL), (3, 'z')) t(id, name)) TO '{path}'")
     t = _stage(path, workspace)
     assert (t.path, t.in_place.file, t.sample_path) == (None, str(path.resolve()), None)
-    assert (t.row_count, [c.values for c in t.columns]) == (3, [3, 2])
+    assert (t.row_count, [c.values for c in t.columns]) == (3, [None, None])  # not counted: nothing to cast
     assert _rows(workspace, t) == [(1, "x"), (2, None), (3, "z")]
     parts = data_dir / "events.parquet"
     parts.mkdir()

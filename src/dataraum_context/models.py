@@ -70,7 +70,7 @@ class StagedColumn(Frozen):
     name: str
     data_type: str  # DuckDB type as staged: VARCHAR for untyped sources
     source_name: str | None = None  # the header as written, when it had to be renamed
-    values: int | None = None  # non-null values, when counted at staging (a table read in place)
+    values: int | None = None  # non-null values, when counted at staging (a text source read in place)
 
 
 class InPlace(Frozen):

@@ -178,14 +178,14 @@ class LoaderBase(ABC):
 
     def _scan(self, con: duckdb.DuckDBPyConnection, workspace: Workspace, columns: list[StagedColumn],
               ) -> tuple[int, list[StagedColumn], dict]:
-        """One pass over a source read in place: its rows, the non-null values of each column and,
-        unless it is typed at the source (nothing to infer), a sample (`_sampled_scan`)."""
-        counts = "[" + ", ".join(f"count({quote_ident(c.name)})" for c in columns) + "]"
+        """A source read in place: its rows and, unless it is typed at the source (nothing to infer,
+        nothing that fails a cast but an override), the non-null values of each column and a
+        sample, in one pass (`_sampled_scan`)."""
         if self.type_system is TypeSystemStrength.STRONG:
-            [(rows, counts_)] = con.execute(f"SELECT count(*), {counts} FROM {self._relation_sql(con)}").fetchall()
-            sampled: dict = {}
-        else:
-            rows, counts_, sampled = self._sampled_scan(con, workspace, columns, counts)
+            [(rows,)] = con.execute(f"SELECT count(*) FROM {self._relation_sql(con)}").fetchall()
+            return rows, columns, {}
+        counts = "[" + ", ".join(f"count({quote_ident(c.name)})" for c in columns) + "]"
+        rows, counts_, sampled = self._sampled_scan(con, workspace, columns, counts)
         counted = [c.model_copy(update={"values": n}) for c, n in zip(columns, counts_, strict=True)]
         return rows, counted, sampled
 
