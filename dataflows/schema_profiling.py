@@ -13,12 +13,13 @@ from hamilton.htypes import Collect, Parallelizable
 from dataraum_context import inference, settings
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import (
+    ColumnSchema,
     SchemaProfilingResult,
     StagedTable,
     StagingResult,
     TableSchema,
 )
-from dataraum_context.sql import quote_ident, quote_literal, session
+from dataraum_context.sql import batched, quote_ident, quote_literal, session
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
@@ -50,21 +51,28 @@ def schema_profiling(table_schema: Collect[TableSchema]) -> SchemaProfilingResul
     return SchemaProfilingResult(tables={t.name: t for t in table_schema})
 
 
+# Sampled values profiled at once: a few columns of a long sample or many of a short one (150
+# columns of 20,000 values at once took 450 MiB in polars; one column at a time, 1,200 columns of
+# 5 rows took 10 s instead of 1.3).
+_VALUES_AT_ONCE = 1_000_000
+
+
 def _profile_table(ws: Workspace, table: StagedTable, null_tokens: tuple[str, ...],
                    sample_rows: int) -> TableSchema:
     text = [c.name for c in table.columns if inference.infers(table.type_system, c.data_type)]
     sampled = table.row_count > sample_rows
-    profiles = {}
+    rows = min(table.row_count, sample_rows)
+    profiles: dict[str, ColumnSchema] = {}
     if text:
         with session() as con:
-            frame = con.sql(_sample_sql(ws, table, text, sample_rows if sampled else None)).pl()
-        profiles = inference.profile_columns(frame, null_tokens)
+            for batch in batched(text, limit=max(1, _VALUES_AT_ONCE // max(rows, 1))):
+                frame = con.sql(_sample_sql(ws, table, batch, sample_rows if sampled else None)).pl()
+                profiles |= inference.profile_columns(frame, null_tokens)
     columns = {
         c.name: profiles.get(c.name) or inference.source_column(c.name, c.data_type, table.loader)
         for c in table.columns
     }
-    return TableSchema(name=table.name, sampled=sampled, profiled_rows=min(table.row_count, sample_rows),
-                       columns=columns)
+    return TableSchema(name=table.name, sampled=sampled, profiled_rows=rows, columns=columns)
 
 
 def _sample_sql(ws: Workspace, table: StagedTable, columns: list[str], rows: int | None) -> str:

@@ -298,3 +298,22 @@ def test_columns_profiled_together_are_profiled_as_alone():
         assert together[name] == _profile(columns[name], name), name
     assert together["value"].null_tokens == {"N/A": 1} and together["value"].candidates[0].data_type == "BIGINT"
     assert together["empty"].profiled_values == 0
+
+
+def test_columns_profiled_in_batches_are_profiled_as_together(tmp_path, monkeypatch):
+    """A wide sample is profiled a few columns at a time (bounded memory), with the same result."""
+    from dataraum_context.dataflows import schema_profiling as module
+
+    path = tmp_path / "t.csv"
+    duckdb.execute(f"""COPY (SELECT i AS id, 'x' || (i % 7) AS label, CASE WHEN i % 5 = 0 THEN 'NA' ELSE (i * 1.5)::VARCHAR END
+                               AS amount, DATE '2024-01-01' + i::INTEGER AS day, i % 2 = 0 AS flag
+                        FROM range(300) t(i)) TO '{path}' (HEADER)""")
+    staged = staging(source_manifest([str(path)]), str(tmp_path / "ws"))
+    together = schema_profiling(staged, str(tmp_path / "ws")).tables["t"]
+    monkeypatch.setattr(module, "_VALUES_AT_ONCE", 600)  # two columns of 300 values at a time
+    calls, profile_columns = [], inference.profile_columns
+    monkeypatch.setattr(inference, "profile_columns",
+                        lambda frame, tokens: calls.append(frame.columns) or profile_columns(frame, tokens))
+    batched = module.table_schema(staged.tables["t"], str(tmp_path / "ws"))
+    assert calls == [["id", "label"], ["amount", "day"], ["flag"]]
+    assert batched == together

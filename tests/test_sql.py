@@ -314,3 +314,16 @@ def test_a_memory_limit_set_by_the_user_is_kept_for_copies(tmp_path, monkeypatch
     with sql.connect() as con:
         sql.copy_within_memory(con, f"COPY (SELECT current_setting('memory_limit') AS m) TO '{out}'", [], 1)
     assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [("286.1 MiB",)]
+
+
+@pytest.mark.parametrize(("columns", "rows_per_group"), [(13, 122_880), (150, 12_288), (5_000, 2_048)])
+def test_the_row_groups_of_a_copy_hold_fewer_rows_the_more_columns_it_has(tmp_path, columns, rows_per_group):
+    """About as many values per row group however wide the table, in whole vectors of rows: a
+    writer holds a few row groups per thread."""
+    rows = 2 * rows_per_group + 7
+    select = ", ".join(f"i + {c} AS c{c}" for c in range(columns))
+    with sql.connect() as con:
+        Workspace(tmp_path).write_parquet(con, f"SELECT {select} FROM range({rows}) t(i)", "t.parquet", columns=columns)
+    assert duckdb.execute(f"SELECT list(row_group_num_rows ORDER BY row_group_id) FROM "
+                          f"(SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('{tmp_path}/t.parquet'))"
+                          ).fetchone()[0] == [rows_per_group, rows_per_group, 7]

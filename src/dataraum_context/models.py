@@ -27,7 +27,7 @@ DELEGATES: dict[str, Callable[..., Any]] = {}
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Displayed(Frozen):
