@@ -44,6 +44,7 @@ def test_pandas_frame_keeps_its_dtypes_and_infers_its_text(workspace):
 
     staged = out["staging"].tables["orders"]
     assert (staged.loader, staged.source, staged.type_system.value) == ("frame", "in-memory pandas DataFrame", "weak")
+    assert (staged.path, staged.sample_rows, [c.values for c in staged.columns][-2:]) == (None, N, [N, N])  # sampled
     assert _types(workspace, "orders") == {
         "order_id": "BIGINT", "amount": "DOUBLE", "qty": "BIGINT", "status": "VARCHAR",
         "paid_at": "TIMESTAMP WITH TIME ZONE", "flag": "BOOLEAN", "day": "DATE", "units": "BIGINT"}
@@ -87,6 +88,11 @@ def test_polars_frames_keep_their_types_and_text_is_not_inferred(workspace):
         assert _types(workspace, name) == {"id": "BIGINT", "zip": "VARCHAR", "opened": "DATE",
                                            "seen_at": "TIMESTAMP WITH TIME ZONE", "kind": "VARCHAR"}
     assert out["staging"].tables["lazy_sites"].source == "in-memory polars LazyFrame"
+    # the frame's file is read in place, and is the typed table as it is: nothing to cast
+    staged, typed = out["staging"].tables["sites"], out["type_resolution"].tables["sites"]
+    frame_file = workspace / "frames" / "sites.parquet"
+    assert (staged.path, staged.sample_path, staged.in_place.file) == (None, None, str(frame_file))
+    assert (workspace / typed.path).read_bytes() == frame_file.read_bytes()
     assert dc.Workspace(workspace).sql("SELECT zip FROM sites WHERE id = 7").fetchall() == [("00007",)]
     # an Object column holds Python values: staged as their text, and inferred
     assert out["staging"].tables["notes"].type_system.value == "weak"

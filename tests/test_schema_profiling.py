@@ -305,8 +305,9 @@ def test_columns_profiled_in_batches_are_profiled_as_together(tmp_path, monkeypa
     from dataraum_context.dataflows import schema_profiling as module
 
     path = tmp_path / "t.csv"
-    duckdb.execute(f"""COPY (SELECT i AS id, 'x' || (i % 7) AS label, CASE WHEN i % 5 = 0 THEN 'NA' ELSE (i * 1.5)::VARCHAR END
-                               AS amount, DATE '2024-01-01' + i::INTEGER AS day, i % 2 = 0 AS flag
+    duckdb.execute(f"""COPY (SELECT i AS id, 'x' || (i % 7) AS label,
+                               CASE WHEN i % 5 = 0 THEN 'NA' ELSE (i * 1.5)::VARCHAR END AS amount,
+                               DATE '2024-01-01' + i::INTEGER AS day, i % 2 = 0 AS flag
                         FROM range(300) t(i)) TO '{path}' (HEADER)""")
     staged = staging(source_manifest([str(path)]), str(tmp_path / "ws"))
     together = schema_profiling(staged, str(tmp_path / "ws")).tables["t"]

@@ -157,7 +157,7 @@ class LoaderBase(ABC):
             name=self.table,
             source=self.source,
             loader=self.name,
-            type_system=self.type_system,
+            type_system=self._type_system(),
             **where,
             row_count=rows,
             rejected_rows=rejected,
@@ -181,7 +181,7 @@ class LoaderBase(ABC):
         """A source read in place: its rows and, unless it is typed at the source (nothing to infer,
         nothing that fails a cast but an override), the non-null values of each column and a
         sample, in one pass (`_sampled_scan`)."""
-        if self.type_system is TypeSystemStrength.STRONG:
+        if self._type_system() is TypeSystemStrength.STRONG:
             [(rows,)] = con.execute(f"SELECT count(*) FROM {self._relation_sql(con)}").fetchall()
             return rows, columns, {}
         counts = "[" + ", ".join(f"count({quote_ident(c.name)})" for c in columns) + "]"
@@ -212,6 +212,11 @@ class LoaderBase(ABC):
         workspace.write_parquet(con, "SELECT unnest(sample, recursive := true) FROM staged_scan", relative)
         [(rows, counts_, drawn)] = con.execute("SELECT n, counts, len(sample) FROM staged_scan").fetchall()
         return rows, counts_, {"sample_path": relative, "sample_rows": drawn or 0}
+
+    def _type_system(self) -> TypeSystemStrength:
+        """How strongly this table is typed at its source: the loader's `type_system`, unless the
+        source says more."""
+        return self.type_system
 
     def _expected_rows(self) -> int | None:
         """About how many rows a source read in place holds, when its size tells before reading

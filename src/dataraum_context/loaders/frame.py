@@ -30,9 +30,9 @@ import pyarrow.parquet as pq
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.loaders.arrow import unique_names
 from dataraum_context.loaders.base import LoaderBase, _first_line
-from dataraum_context.models import StagedTable, TypeSystemStrength
+from dataraum_context.models import InPlace, StagedTable, TypeSystemStrength
 from dataraum_context.sql import connect, quote_literal
-from dataraum_context.workspace import FRAMES, Workspace
+from dataraum_context.workspace import FRAMES, Workspace, file_version
 
 # (top-level module, class name) of each frame class, and how the context names it
 _KINDS = {
@@ -178,14 +178,18 @@ class FrameLoader(LoaderBase):
         """The hash of the frame's content (the file's size and time for any other Parquet file)."""
         return frame_metadata(self.source).get(_HASH) or super().version
 
-    def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
-        return f"read_parquet({quote_literal(self.source)})"
+    def _relation_sql(self, con: duckdb.DuckDBPyConnection | None = None) -> str:
+        return f"read_parquet({quote_literal(os.path.abspath(self.source))})"
+
+    def _read_in_place(self) -> InPlace:
+        # the frame's file is the workspace's own, holding exactly its rows: never copied again
+        path = os.path.abspath(self.source)
+        return InPlace(read=self._relation_sql(), file=path, version=file_version(path), parquet=True)
 
     def load(self, workspace: Workspace) -> StagedTable:
-        """Staged as Parquet is; the table's source reads as the frame it came from."""
-        meta = frame_metadata(self.source)
+        """Read in place, as a Parquet file is; the table's source reads as the frame it came from."""
         staged = super().load(workspace)
-        return staged.model_copy(update={
-            "source": f"in-memory {meta.get(_KIND, 'frame')}",
-            "type_system": TypeSystemStrength(meta.get(_TYPE_SYSTEM, self.type_system.value)),
-        })
+        return staged.model_copy(update={"source": f"in-memory {frame_metadata(self.source).get(_KIND, 'frame')}"})
+
+    def _type_system(self) -> TypeSystemStrength:
+        return TypeSystemStrength(frame_metadata(self.source).get(_TYPE_SYSTEM, self.type_system.value))
