@@ -50,6 +50,16 @@ def test_what_is_not_used_is_not_imported(code: str, unused: str):
     assert _imported_after(code, (unused,)) == []
 
 
+def test_profiling_a_source_typed_at_the_source_imports_no_polars(tmp_path):
+    """polars profiles text values; a Parquet file has none to infer (and type resolution needs
+    only inference's SQL)."""
+    code = (f"import duckdb, dataraum_context as dc\n"
+            f"duckdb.sql(\"COPY (SELECT 1 AS id, 'x' AS name) TO '{tmp_path / 'p.parquet'}'\")\n"
+            f"assert dc.run('quick_profile', sources=['{tmp_path / 'p.parquet'}'], "
+            f"workspace='{tmp_path / 'ws'}').succeeded")
+    assert _imported_after(code, ("polars",)) == []
+
+
 def test_the_lazy_names_are_the_library_s_own():
     import dataraum_context as dc
     from dataraum_context import pipeline, workspace

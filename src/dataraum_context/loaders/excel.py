@@ -21,9 +21,8 @@ import os
 import re
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import pyarrow as pa
 
 from dataraum_context.errors import SourceError
@@ -31,6 +30,9 @@ from dataraum_context.loaders.arrow import ArrowLoader, unique_names
 from dataraum_context.loaders.base import LoaderBase, _first_line, selected, table_name
 from dataraum_context.loaders.sources import SourceSpec
 from dataraum_context.models import TypeSystemStrength
+
+if TYPE_CHECKING:
+    import polars as pl  # imported where a sheet is read: every run imports the loaders
 
 _HEAD_ROWS = 30  # rows looked at to find the header
 _DATA_VALUE = re.compile(r"^[-+]?[0-9][0-9.,:/ T-]*$")  # a number, a date or a time
@@ -111,6 +113,8 @@ class ExcelLoader(ArrowLoader):
         return pa.schema([(name, pa.string()) for name in self._layout[1]])
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
+        import polars as pl
+
         header, names, _written = self._layout
         sheet = self._raw(None)
         if sheet.width != len(names):
@@ -124,6 +128,8 @@ class ExcelLoader(ArrowLoader):
 def _dates_as_dates(frame: pl.DataFrame) -> list[pl.Expr]:
     """Excel has no date type: a date is a datetime at midnight. A column whose datetimes are
     all at midnight holds dates, and is staged as `2024-01-31`, not `2024-01-31 00:00:00`."""
+    import polars as pl
+
     out = []
     for name in frame.columns:
         values = frame[name].drop_nulls()
