@@ -32,7 +32,16 @@ from dataraum_context.models import (
     TypeCandidate,
     TypeResolutionResult,
 )
-from dataraum_context.sql import Family, connect, family, is_number, is_whole_number, quote_ident, quote_literal
+from dataraum_context.sql import (
+    ROW_GROUP_ROWS,
+    Family,
+    connect,
+    family,
+    is_number,
+    is_whole_number,
+    quote_ident,
+    quote_literal,
+)
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import QUARANTINE, TABLES, Workspace
 
@@ -105,7 +114,7 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
     plans = [_plan(c, table, schema.columns.get(c.name) if schema else None,
                    overrides.get(c.name), min_confidence, casts_a_token) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
-    if table.in_place is not None and table.in_place.parquet and all(p.resolved_by == "source" for p in plans):
+    if all(p.resolved_by == "source" for p in plans) and _copyable(con, table):
         ws.copy_in_place(table, typed_path)  # typed at the source, and kept as it is: the file is the table
     else:
         _write(con, ws, f"SELECT {', '.join(f'{p.typed} AS {quote_ident(p.name)}' for p in plans)} "
@@ -169,6 +178,17 @@ def _plan(column: StagedColumn, table: StagedTable,
     if casts_a_token(inference.cast_sql("trim(token)", candidate, target)):
         typed = f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {typed} END"
     return _Plan(column.name, by, candidate, typed, raw=f"s.{ident}", tokens=True, reason=reason)
+
+
+def _copyable(con: duckdb.DuckDBPyConnection, table: StagedTable) -> bool:
+    """Whether a table is read in place from a Parquet file that scans as our own would: row
+    groups of at most twice DuckDB's, the unit its scans run in parallel by (pyarrow writes a
+    million rows in one, which every later step would then read on one thread)."""
+    if table.in_place is None or not table.in_place.parquet:
+        return False
+    [(longest,)] = con.execute("SELECT max(row_group_num_rows) FROM parquet_metadata(?)",
+                               [table.in_place.file]).fetchall()
+    return (longest or 0) <= 2 * ROW_GROUP_ROWS
 
 
 def _staged_null_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable) -> dict[str, int]:

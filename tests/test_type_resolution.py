@@ -236,6 +236,17 @@ def test_a_parquet_file_typed_at_the_source_is_copied_as_it_is(tmp_path: Path):
         type_resolution(schema_profiling(staged, str(ws)), staged, str(ws))
 
 
+def test_a_parquet_file_of_long_row_groups_is_written_again(tmp_path: Path):
+    """One row group of 300,000 rows (as pyarrow writes a million) would make every later scan
+    run on one thread: the typed table is written in DuckDB's row groups instead."""
+    source = tmp_path / "long.parquet"
+    duckdb.execute(f"COPY (SELECT i AS n FROM range(300000) t(i)) TO '{source}' (ROW_GROUP_SIZE 300000)")
+    t = _resolve([source], tmp_path / "ws").tables["long"]
+    groups = duckdb.execute(f"SELECT max(row_group_num_rows), sum(row_group_num_rows) "
+                            f"FROM parquet_metadata('{tmp_path / 'ws' / t.path}')").fetchone()
+    assert groups == (122_880, 300_000)
+
+
 def test_the_steps_run_as_a_hamilton_dataflow(tmp_path: Path):
     path = _write_csv(tmp_path / "t.csv", ["n", "flag"], [["1", "unknown"], ["2", "yes"], ["3", "no"]])
     dr = (driver.Builder().enable_dynamic_execution(allow_experimental_mode=True)

@@ -174,15 +174,15 @@ COPY_MEMORY_PER_COLUMN = 4 << 20
 # values, in whole vectors of rows (as DuckDB rounds them): a writer holds a few row groups per
 # thread, which in full rows took 950 MiB to stage 150 columns x 200,000 rows (in 13,333-row
 # groups: 400 MiB).
-_ROW_GROUP_ROWS = 122_880
-_ROW_GROUP_VALUES = _ROW_GROUP_ROWS * 16
+ROW_GROUP_ROWS = 122_880  # DuckDB's: its Parquet scans run in parallel by row group
+_ROW_GROUP_VALUES = ROW_GROUP_ROWS * 16
 _VECTOR_ROWS = 2_048
 
 
 def row_group_rows(columns: int) -> int:
     """The rows of a Parquet row group of `columns` columns."""
     vectors = _ROW_GROUP_VALUES // max(columns, 1) // _VECTOR_ROWS
-    return _VECTOR_ROWS * max(1, min(_ROW_GROUP_ROWS // _VECTOR_ROWS, vectors))
+    return _VECTOR_ROWS * max(1, min(ROW_GROUP_ROWS // _VECTOR_ROWS, vectors))
 
 
 def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: list, columns: int) -> None:
