@@ -78,7 +78,8 @@ def materialize(name: str, frame: object, kind: str, workspace: Workspace) -> st
         with connect() as con:
             con.register("dataraum_frame", table)
             try:
-                workspace.write_parquet(con, "SELECT * FROM dataraum_frame", relative, metadata=metadata)
+                workspace.write_parquet(con, "SELECT * FROM dataraum_frame", relative, metadata=metadata,
+                                        columns=table.num_columns)
             except duckdb.Error as exc:
                 raise SourceError(f"source {name!r}: the {kind} cannot be written as Parquet: "
                                   f"{_first_line(exc)}") from None
