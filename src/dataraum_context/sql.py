@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -202,6 +203,22 @@ def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: l
         con.execute(statement, params)
     finally:
         con.execute("RESET memory_limit")
+
+
+@contextmanager
+def spilling(directory: Path, memory: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection of its own (`connect`) whose memory is bounded to `memory` (DuckDB's syntax),
+    unless DATARAUM_DUCKDB_MEMORY_LIMIT sets the limit, and whose groupings and sorts spill to
+    `directory` beyond it (created for the block, removed with its contents afterwards)."""
+    directory.mkdir(parents=True)
+    try:
+        with connect() as con:
+            if not os.environ.get("DATARAUM_DUCKDB_MEMORY_LIMIT"):
+                con.execute(f"SET memory_limit = {quote_literal(memory)}")
+            con.execute(f"SET temp_directory = {quote_literal(str(directory))}")
+            yield con
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # One DuckDB instance per process for `session` (opened again in a forked child, whose copy of
