@@ -341,7 +341,7 @@ def test_above_exact_rows_a_mostly_distinct_column_has_its_exact_count_and_top_v
 
 def test_a_large_table_spills_into_the_workspace_and_stays_exact(tmp_path, monkeypatch):
     """Above `exact_up_to_rows` a table's statistics run on a connection of their own whose memory
-    is bounded (`statistics.MEMORY`): under a bound far below what their groupings hold they
+    is bounded (`statistics.MEMORY_PER_THREAD`): under a bound far below what their groupings hold they
     spill into `<workspace>/tmp/` and give what an unbounded run gives; the directory goes after."""
     n = 1_000_000
     frame = pl.DataFrame({"id": range(n), "x": [i * 0.37 for i in range(n)], "s": [f"v{i * 7 % n}" for i in range(n)]})
@@ -350,16 +350,16 @@ def test_a_large_table_spills_into_the_workspace_and_stays_exact(tmp_path, monke
     spilled = []
 
     @contextmanager
-    def watched(directory: Path, memory: str):
-        with sql.spilling(directory, memory) as con:
+    def watched(directory: Path, memory_per_thread: int):
+        with sql.spilling(directory, memory_per_thread) as con:
             yield con
             spilled.append(any(directory.iterdir()))
 
     with patch.object(statistics, "spilling", watched):
-        with patch.object(statistics, "MEMORY", "24MiB"):
+        with patch.object(statistics, "MEMORY_PER_THREAD", 24 << 20):
             bounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
         assert spilled == [True] and not (tmp_path / "tmp").exists()
-        with patch.object(statistics, "MEMORY", "4GiB"):
+        with patch.object(statistics, "MEMORY_PER_THREAD", 4 << 30):
             unbounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
         assert spilled == [True, False]
     assert same(bounded, unbounded)
@@ -384,3 +384,14 @@ def test_the_users_memory_limit_wins(tmp_path, monkeypatch):
         statistics_profiling(types, str(tmp_path), exact_up_to_rows=0)
     [(memory, directory)] = settings_seen
     assert memory == "300.0 MiB" and Path(directory).parent == tmp_path / "tmp"
+
+
+def test_values_too_long_for_the_bound_are_profiled_without_it(tmp_path):
+    """A bound the scans of a table's values cannot keep (texts of kilobytes) makes DuckDB run out
+    of memory: the statistics are computed once more without it."""
+    frame = pl.DataFrame({"note": [f"{i % 7}" * 4000 for i in range(300)], "n": range(300)})
+    types = typed_tables(tmp_path, t=frame)
+    with patch.object(statistics, "MEMORY_PER_THREAD", 1 << 20):
+        bounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
+    assert same(bounded, statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns)
+    assert bounded["note"].distinct_count == 7 and not (tmp_path / "tmp").exists()

@@ -206,15 +206,16 @@ def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: l
 
 
 @contextmanager
-def spilling(directory: Path, memory: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection of its own (`connect`) whose memory is bounded to `memory` (DuckDB's syntax),
-    unless DATARAUM_DUCKDB_MEMORY_LIMIT sets the limit, and whose groupings and sorts spill to
-    `directory` beyond it (created for the block, removed with its contents afterwards)."""
+def spilling(directory: Path, memory_per_thread: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection of its own (`connect`) whose memory is bounded to `memory_per_thread` bytes
+    per thread, unless DATARAUM_DUCKDB_MEMORY_LIMIT sets the limit, and whose groupings and sorts
+    spill to `directory` beyond it (created for the block, removed with its contents after)."""
     directory.mkdir(parents=True)
     try:
         with connect() as con:
             if not os.environ.get("DATARAUM_DUCKDB_MEMORY_LIMIT"):
-                con.execute(f"SET memory_limit = {quote_literal(memory)}")
+                [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()
+                con.execute(f"SET memory_limit = '{threads * memory_per_thread >> 20}MiB'")
             con.execute(f"SET temp_directory = {quote_literal(str(directory))}")
             yield con
     finally:
