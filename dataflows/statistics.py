@@ -200,9 +200,9 @@ def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: Reso
             row_count, scalars = _long_scalars(con, batch, exact)
         else:
             row_count, scalars = _scalars(con, batch, exact)
-            if not exact:
-                _group_counts(con, batch, scalars, top_k)
         bins = {c.index: _bins(scalars[c.index], histogram_bins) for c in batch if c.numeric}
+        if not (exact or long):
+            _group_counts(con, batch, scalars, bins, top_k)
         second = (_long_second_pass(con, batch, scalars, bins, top_k) if long
                   else _second_pass(con, batch, scalars, bins, top_k, exact))
         statistics |= {c.name: _column_statistics(c, row_count, scalars[c.index], second.get(c.index, {}),
@@ -293,19 +293,23 @@ def _aggregate(con: duckdb.DuckDBPyConnection, expressions: list[str]) -> list[A
 
 
 def _group_counts(con: duckdb.DuckDBPyConnection, columns: list[_Column], scalars: dict[int, dict[str, Any]],
-                  top_k: int) -> None:
+                  bins: dict[int, _Bins | None], top_k: int) -> None:
     """Above `exact_up_to_rows`: group every column by value once, for its distinct count, its
-    top values (when it repeats one) and its quantiles (numeric columns), into `scalars`. Exact
+    top values (when it repeats one), its quantiles and histogram (numeric columns; counting the
+    grouping's values by bin costs a fraction of counting the rows'), into `scalars`. Exact
     top values need the whole grouping anyway, and uniqueness is a decision (keys, foreign keys,
     roles) that an estimate, off by a few per cent, cannot make. One column at a time: together
     their hash tables were held at once (20,000,000 rows: a peak of 2.4 GiB against 2.0 one by
     one)."""
     for c in columns:
         s = scalars[c.index]
-        grouped = _union(con, [_grouped_query(c, top_k, s["non_null"], _bins(s, _BUCKETS))]).get(c.index, {})
+        query = _grouped_query(c, top_k, s["non_null"], _bins(s, _BUCKETS), bins.get(c.index))
+        grouped = _union(con, [query]).get(c.index, {})
         s["distinct"] = grouped.get("distinct_count", 0)
         if s["distinct"] < s["non_null"]:  # a value repeats: the frequent ones
             s |= {k: v for k, v in grouped.items() if k in ("top_values", "top_counts")}
+        if "bin_counts" in grouped:
+            s["bin_counts"] = grouped["bin_counts"]
         if "ranked" in grouped:
             s["quantiles"] = _interpolated(grouped["ranked"], s["non_null"])
 
@@ -355,11 +359,11 @@ def _bucket(x: str, buckets: _Bins | None) -> Sql:
                     f"ELSE {last + 1} END", params=(lower, upper, lower, width))
 
 
-def _grouped_query(c: _Column, k: int, non_null: int, buckets: _Bins | None) -> Sql:
+def _grouped_query(c: _Column, k: int, non_null: int, buckets: _Bins | None, bins: _Bins | None) -> Sql:
     """From one grouping of the column: the distinct values counted, the k most frequent (most
-    frequent first, ties by value) and, for a numeric column, the values at the ranks its
-    quantiles lie between (`_ranks`), found by the cumulative counts of the sorted values in the
-    buckets that hold those ranks (`_BUCKETS`)."""
+    frequent first, ties by value) and, for a numeric column, its values counted by histogram
+    bin and the values at the ranks its quantiles lie between (`_ranks`), found by the
+    cumulative counts of the sorted values in the buckets that hold those ranks (`_BUCKETS`)."""
     x = c.sql
     parts: list[str | Sql] = [
         f"WITH g AS (SELECT {x} AS v, count(*) AS n FROM {_VIEW} WHERE {x} IS NOT NULL GROUP BY {x})"]
@@ -375,6 +379,11 @@ def _grouped_query(c: _Column, k: int, non_null: int, buckets: _Bins | None) -> 
                   "ROWS UNBOUNDED PRECEDING) AS upto FROM gb JOIN wanted USING (b))"]
         at_ranks = Sql(text=", ".join("min(v) FILTER (WHERE upto > ?)" for _ in ranks), params=tuple(ranks))
         selected += [", (SELECT [", at_ranks, "] FROM ranked) AS ranked"]
+    if c.numeric and bins:
+        lower, upper, width, last = _bin_params(bins)
+        bin_of = Sql(text=_bin_of("CAST(v AS DOUBLE)", "?", "?", "?", str(last)), params=(lower, upper, lower, width))
+        selected += [", (SELECT map(list(b ORDER BY b), list(n ORDER BY b)) FROM (SELECT b, sum(n) AS n FROM "
+                     "(SELECT ", bin_of, " AS b, n FROM g) WHERE b IS NOT NULL GROUP BY b)) AS bin_counts"]
     if k > 0:
         selected.append(f", {_TOP_LISTS} FROM (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {int(k)})")
     return concat(*parts, " ", *selected)
@@ -419,7 +428,7 @@ def _top_k_query(c: _Column, k: int) -> Sql:
                     f"GROUP BY {x} ORDER BY n DESC, {x} LIMIT {int(k)})")
 
 
-_MOMENTS = ("bin_counts", "m2", "m3", "m4")
+_POWERS = ("m2", "m3", "m4")
 
 
 def _bin_params(bins: _Bins | None) -> tuple[float | None, float | None, float | None, int]:
@@ -427,24 +436,29 @@ def _bin_params(bins: _Bins | None) -> tuple[float | None, float | None, float |
     return (bins.lower, bins.upper, bins.width or 1.0, bins.count - 1) if bins else (None, None, None, 0)
 
 
-def _moment_terms(x: str, lower: str, upper: str, width: str, last: str, mean: str) -> tuple[str, str]:
-    """A value's histogram bin and its deviation from the mean, as SQL."""
+def _bin_of(x: str, lower: str, upper: str, width: str, last: str) -> str:
+    """A value's histogram bin (none when outside the bins: NaN, infinities), as SQL."""
     return (f"CASE WHEN {x} BETWEEN {lower} AND {upper} THEN least(floor(({x} - {lower}) / {width}), {last})"
-            f"::INTEGER END", f"{x} - {mean}")
+            "::INTEGER END")
 
 
-def _moment_sums(b: str, d: str, bins: int) -> list[str]:
-    """The aggregates of _MOMENTS over bins (0 to `bins` - 1) and deviations. The histogram is
-    given its bins: DuckDB 2.0 turns a histogram() of no bins into a grouping per column fed by
-    a common table expression, which beside other aggregates held every row of the query's
-    input (+810 MiB at 20,000,000 rows x 7 numeric columns)."""
-    return [f"histogram({b}, {list(range(max(bins, 1)))})", f"sum({d} * {d})", f"sum({d} * {d} * {d})",
-            f"sum({d} * {d} * {d} * {d})"]
+def _histogram(b: str, bins: int) -> str:
+    """The counts of bins 0 to `bins` - 1, as an aggregate. The histogram is given its bins:
+    DuckDB 2.0 turns a histogram() of no bins into a grouping per column fed by a common table
+    expression, which beside other aggregates held every row of the query's input (+810 MiB at
+    20,000,000 rows x 7 numeric columns)."""
+    return f"histogram({b}, {list(range(max(bins, 1)))})"
 
 
-def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]]) -> Sql:
-    """Per numeric column (with its bins and mean): bin counts, and the sums of the 2nd to 4th
-    powers of the deviations from the mean, all in one aggregate over the batch (one scan).
+def _power_sums(d: str) -> list[str]:
+    """The aggregates of _POWERS over deviations from the mean."""
+    return [f"sum({d} * {d})", f"sum({d} * {d} * {d})", f"sum({d} * {d} * {d} * {d})"]
+
+
+def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]], histograms: bool) -> Sql:
+    """Per numeric column (with its bins and mean): bin counts (when `histograms`), and the sums
+    of the 2nd to 4th powers of the deviations from the mean, all in one aggregate over the batch
+    (one scan).
 
     Centred on the first query's mean because DuckDB's skewness() and kurtosis() work from raw
     power sums: they lose all precision for large values with a small spread, and raise on
@@ -452,11 +466,14 @@ def _moments_query(numeric: list[tuple[_Column, _Bins | None, float | None]]) ->
     rows, sums, params = [], [], []
     for c, bins, mean in numeric:
         x, b, d = f"CAST({c.sql} AS DOUBLE)", f"b{c.index}", f"d{c.index}"
-        lower, upper, width, last = _bin_params(bins)
-        bin_of, deviation = _moment_terms(x, "?", "?", "?", str(last), "?")
-        rows += [f"{bin_of} AS {b}", f"{deviation} AS {d}"]
-        params += [lower, upper, lower, width, mean]
-        sums += _moment_sums(b, d, bins.count if bins else 1)
+        if histograms:
+            lower, upper, width, last = _bin_params(bins)
+            rows.append(f"{_bin_of(x, '?', '?', '?', str(last))} AS {b}")
+            params += [lower, upper, lower, width]
+            sums.append(_histogram(b, bins.count if bins else 1))
+        rows.append(f"{x} - ? AS {d}")
+        params.append(mean)
+        sums += _power_sums(d)
     return Sql(text=f"SELECT {', '.join(sums)} FROM (SELECT {', '.join(rows)} FROM {_VIEW})", params=tuple(params))
 
 
@@ -464,17 +481,18 @@ def _second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
                  scalars: dict[int, dict[str, Any]], bins: dict[int, _Bins | None],
                  top_k: int, exact: bool) -> dict[int, dict[str, Any]]:
     """Up to `exact_up_to_rows`, the top-k values of the columns that repeat a value, as one
-    UNION of per-column groupings (above, `_group_counts` has them); histograms and central
+    UNION of per-column groupings, and histograms (above, `_group_counts` has them); central
     moments of the numeric ones, as one aggregate."""
     found = _union(con, [_top_k_query(c, top_k) for c in columns
                          if exact and top_k > 0 and scalars[c.index]["distinct"] < scalars[c.index]["non_null"]])
     numeric = [(c, bins[c.index], _number(scalars[c.index]["mean"])) for c in columns
                if c.numeric and scalars[c.index]["non_null"]]
     if numeric:
-        row = _moments_query(numeric).run(con).fetchone()
+        keys = ("bin_counts", *_POWERS) if exact else _POWERS
+        row = _moments_query(numeric, histograms=exact).run(con).fetchone()
         assert row is not None  # an aggregate returns one row
         for i, (c, _, _) in enumerate(numeric):
-            values = dict(zip(_MOMENTS, row[4 * i: 4 * i + 4], strict=True))
+            values = dict(zip(keys, row[len(keys) * i: len(keys) * (i + 1)], strict=True))
             found.setdefault(c.index, {}).update({k: v for k, v in values.items() if v is not None})
     return found
 
@@ -533,15 +551,17 @@ def _long_second_pass(con: duckdb.DuckDBPyConnection, columns: list[_Column],
     numeric = [c for c in columns if c.numeric and scalars[c.index]["non_null"]]
     if numeric:
         per_column = [(c.index, *_bin_params(bins[c.index]), _number(scalars[c.index]["mean"])) for c in numeric]
-        bin_of, deviation = _moment_terms("CAST(v AS DOUBLE)", "lower", "upper", "width", "last", "mean")
+        bin_of = _bin_of("CAST(v AS DOUBLE)", "lower", "upper", "width", "last")
         params = ", ".join(["(?, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE, ?, ?::DOUBLE)"] * len(numeric))
         most = max((b.count for b in bins.values() if b), default=1)
         result = con.execute(
-            f"SELECT col, {', '.join(_moment_sums('b', 'd', most))} FROM (SELECT col, {bin_of} AS b, {deviation} AS d "
-            f"FROM {_long(numeric)} JOIN (VALUES {params}) AS p(col, lower, upper, width, last, mean) USING (col)) "
-            f"GROUP BY col", [value for row in per_column for value in row])
+            f"SELECT col, {', '.join([_histogram('b', most), *_power_sums('d')])} FROM (SELECT col, {bin_of} AS b, "
+            f"CAST(v AS DOUBLE) - mean AS d FROM {_long(numeric)} JOIN (VALUES {params}) "
+            f"AS p(col, lower, upper, width, last, mean) USING (col)) GROUP BY col",
+            [value for row in per_column for value in row])
+        keys = ("bin_counts", *_POWERS)
         for col, *values in result.fetchall():
-            found.setdefault(col, {}).update({k: v for k, v in zip(_MOMENTS, values, strict=True) if v is not None})
+            found.setdefault(col, {}).update({k: v for k, v in zip(keys, values, strict=True) if v is not None})
     return found
 
 
@@ -600,7 +620,7 @@ def _column_statistics(c: _Column, row_count: int, s: dict[str, Any], second: di
         top_values=tuple(ValueFrequency(value=v, count=n) for v, n in
                          zip(s.get("top_values") or second.get("top_values", ()),
                              s.get("top_counts") or second.get("top_counts", ()), strict=True)),
-        histogram=bins.histogram(second.get("bin_counts") or {}) if bins else (),
+        histogram=bins.histogram(s.get("bin_counts") or second.get("bin_counts") or {}) if bins else (),
         min_length=s.get("min_length"),
         max_length=s.get("max_length"),
         mean_length=s.get("mean_length"),
