@@ -1,18 +1,20 @@
 """Statistics: an exact profile of every column of the typed tables, computed by DuckDB in three
 queries per batch of columns.
 
-The first query computes the batch's scalar statistics in one aggregate. The second groups the
-columns that repeat a value by value, for their exact top-k values, and the third needs the
-first's results (min/max, mean) for histograms and the central moments behind skewness and
-kurtosis. Up to `exact_up_to_rows` rows the first query also counts distinct values and
-computes quantiles (`count(DISTINCT)`, `quantile_cont`: holding every value of the batch).
-Above, every column is grouped by value once (`_group_counts`): the grouping the top values
-need anyway counts its distinct values, and gives the quantiles from the cumulative counts of
-its sorted values, sorting only the values of the few buckets of the column's range that hold a
-quantile's rank (`_BUCKETS`). Such a table is profiled on a connection of its own whose memory
-is bounded (`MEMORY_PER_THREAD`): its groupings and sorts spill into `<workspace>/tmp/` beyond it, so that
-the memory taken does not grow with the rows (quantile_cont could not spill). Nothing is
-estimated: an estimate of uniqueness cannot decide keys, and DuckDB's estimates
+The first query computes the batch's scalar statistics in one aggregate (and the row count,
+minima and maxima in one of their own, which DuckDB reads from the Parquet file's statistics).
+The second groups the columns that repeat a value by value, for their exact top-k values, and
+the third needs the first's results (min/max, mean) for histograms and the central moments
+behind skewness and kurtosis. Up to `exact_up_to_rows` rows the first query also counts distinct
+values and computes quantiles (`count(DISTINCT)`, `quantile_cont`: holding every value of the
+batch). Above, every column is grouped by value once (`_group_counts`): the grouping the top
+values need anyway counts its distinct values, counts its values by histogram bin, and gives
+the quantiles from the cumulative counts of its sorted values, sorting only the values of the
+few buckets of the column's range that hold a quantile's rank (`_BUCKETS`); the third query is
+then left with the moments. Such a table is profiled on a connection of its own whose memory is
+bounded (`MEMORY_PER_THREAD`): its groupings and sorts spill into `<workspace>/tmp/` beyond it,
+so that the memory taken does not grow with the rows (quantile_cont could not spill). Nothing
+is estimated: an estimate of uniqueness cannot decide keys, and DuckDB's estimates
 (approx_quantile's t-digest) changed from run to run with its threads.
 
 A wide table of up to `LONG_UP_TO_ROWS` rows is profiled in long format (`_long`): the columns of
