@@ -147,7 +147,8 @@ def column_roles(statistics_profiling: StatisticsResult | None = None, staging: 
 # The memory per thread the queries of a table above `exact_up_to_rows` may hold before DuckDB
 # spills their groupings and sorts to disk (`sql.spilling`, unless DATARAUM_DUCKDB_MEMORY_LIMIT
 # sets the limit). Statistics of 20,000,000 rows x 13 columns on 2 threads took as long with
-# 128 MiB a thread as with 512 (20.5-21.8 s), and a peak RSS of 448 MiB against 924.
+# 128 MiB a thread as with 512 (20.5-21.8 s under load), and a peak RSS of 448 MiB against 924;
+# with 64 MiB a thread their peak was 316 MiB, but spilling more took 20% longer (15.2 s, 12.6).
 MEMORY_PER_THREAD = 128 << 20
 
 
