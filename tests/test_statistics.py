@@ -217,6 +217,19 @@ def test_quantiles_from_the_grouping_equal_quantile_cont_to_the_last_digit():
     assert profile(ties, exact_up_to_rows=0, long=False)["t"].quantiles == profile(ties)["t"].quantiles
 
 
+def test_above_the_threshold_a_table_without_numbers_takes_all_from_its_groupings():
+    """The first query only counts what the groupings cannot give exactly (numbers' means and
+    spreads): a table of texts, dates and booleans has its non-null counts and text lengths
+    from the groupings, as the exact path has them."""
+    frame = pl.DataFrame({"s": [None if i % 7 == 0 else "é" * (i % 5) for i in range(300)],
+                          "d": [None if i % 3 == 0 else date(2024, 1, 1 + i % 28) for i in range(300)],
+                          "b": [None if i % 4 == 0 else i % 2 == 0 for i in range(300)]})
+    above, exact = profile(frame, exact_up_to_rows=0, long=False), profile(frame)
+    assert same(above, exact)
+    assert (above["s"].null_count, above["s"].min_length, above["s"].max_length) == (43, 0, 4)
+    assert (above["d"].null_count, above["b"].null_count) == (100, 75)
+
+
 def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():
     """Uniqueness decides keys: every column's distinct values are counted exactly (its grouping
     for the top values counts them), so a key with a few repeats is told from a unique one."""
