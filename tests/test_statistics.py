@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import date
+from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 from unittest.mock import patch
@@ -17,6 +21,7 @@ from hamilton import driver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dataraum_context import sql
 from dataraum_context.dataflows import statistics
 from dataraum_context.dataflows.statistics import QUANTILES
 from dataraum_context.models import (
@@ -187,6 +192,44 @@ def test_quantiles_from_the_grouping_equal_duckdbs_quantile_cont():
             assert grouped[name].quantiles == reference[name].quantiles, (n, name)
 
 
+def test_quantiles_from_the_grouping_equal_quantile_cont_to_the_last_digit():
+    """Above `exact_up_to_rows` the quantiles come from the grouping, through the buckets that hold
+    their ranks: equal to quantile_cont's digit for digit, with large values, ties, NULLs,
+    DECIMALs, infinities and values crowded into a few buckets by an outlier."""
+    rng = random.Random(7)
+    def some(n: int, value: Callable[[], object]) -> list:
+        return [None if rng.random() < 0.1 else value() for _ in range(n)]
+
+    for n in (7, 100, 1001, 5000):
+        frame = pl.DataFrame({
+            "big": some(n, lambda: rng.randint(-10**12, 10**12)),
+            "ties": some(n, lambda: rng.choice([rng.uniform(-1e6, 1e6), 2.5, -0.125])),
+            "price": pl.Series(some(n, lambda: Decimal(rng.randint(-10**8, 10**8)) / 100), dtype=pl.Decimal(12, 2)),
+            "edges": some(n, lambda: rng.choice([rng.uniform(0, 1), math.inf, -math.inf])),
+            "crowded": some(n, lambda: rng.choice([rng.uniform(0, 1), 1e15])),
+        })
+        grouped, reference = profile(frame, exact_up_to_rows=0, long=False), profile(frame)
+        for name in frame.columns:
+            assert grouped[name].quantiles == reference[name].quantiles, (n, name)
+            assert reference[name].quantiles or name == "edges", (n, name)
+    # few distinct values (read from the grouping before the buckets too), p01 between two of them
+    ties = pl.DataFrame({"t": [-975_796_218_188] + [-970_012_209_157] * 49 + [-970_012_208_157] * 50})
+    assert profile(ties, exact_up_to_rows=0, long=False)["t"].quantiles == profile(ties)["t"].quantiles
+
+
+def test_above_the_threshold_a_table_without_numbers_takes_all_from_its_groupings():
+    """The first query only counts what the groupings cannot give exactly (numbers' means and
+    spreads): a table of texts, dates and booleans has its non-null counts and text lengths
+    from the groupings, as the exact path has them."""
+    frame = pl.DataFrame({"s": [None if i % 7 == 0 else "é" * (i % 5) for i in range(300)],
+                          "d": [None if i % 3 == 0 else date(2024, 1, 1 + i % 28) for i in range(300)],
+                          "b": [None if i % 4 == 0 else i % 2 == 0 for i in range(300)]})
+    above, exact = profile(frame, exact_up_to_rows=0, long=False), profile(frame)
+    assert same(above, exact)
+    assert (above["s"].null_count, above["s"].min_length, above["s"].max_length) == (43, 0, 4)
+    assert (above["d"].null_count, above["b"].null_count) == (100, 75)
+
+
 def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():
     """Uniqueness decides keys: every column's distinct values are counted exactly (its grouping
     for the top values counts them), so a key with a few repeats is told from a unique one."""
@@ -307,3 +350,61 @@ def test_above_exact_rows_a_mostly_distinct_column_has_its_exact_count_and_top_v
     assert [(v.value, v.count) for v in code.top_values] == [(str(i), 3) for i in range(7)] + \
         [(str(i), 2) for i in (7, 8, 9)]
     assert (unique.distinct_count, unique.distinct_approximate, unique.top_values) == (3007, False, ())
+
+
+def test_a_large_table_spills_into_the_workspace_and_stays_exact(tmp_path, monkeypatch):
+    """Above `exact_up_to_rows` a table's statistics run on a connection of their own whose memory
+    is bounded (`statistics.MEMORY_PER_THREAD`): under a bound far below what their groupings hold they
+    spill into `<workspace>/tmp/` and give what an unbounded run gives; the directory goes after."""
+    n = 1_000_000
+    frame = pl.DataFrame({"id": range(n), "x": [i * 0.37 for i in range(n)], "s": [f"v{i * 7 % n}" for i in range(n)]})
+    types = typed_tables(tmp_path, t=frame)
+    monkeypatch.setenv("DATARAUM_DUCKDB_THREADS", "1")  # a bound that holds one thread's buffers
+    spilled = []
+
+    @contextmanager
+    def watched(directory: Path, memory_per_thread: int):
+        with sql.spilling(directory, memory_per_thread) as con:
+            yield con
+            spilled.append(any(directory.iterdir()))
+
+    with patch.object(statistics, "spilling", watched):
+        with patch.object(statistics, "MEMORY_PER_THREAD", 24 << 20):
+            bounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
+        assert spilled == [True] and not (tmp_path / "tmp").exists()
+        with patch.object(statistics, "MEMORY_PER_THREAD", 4 << 30):
+            unbounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
+        assert spilled == [True, False]
+    assert same(bounded, unbounded)
+    assert bounded["id"].distinct_count == n and bounded["s"].distinct_count == n
+    assert bounded["x"].quantiles == {"p01": 3699.9963, "p25": 92499.9075, "p50": 184999.815,
+                                      "p75": 277499.72250000003, "p99": 366299.6337}
+
+
+def test_the_users_memory_limit_wins(tmp_path, monkeypatch):
+    """DATARAUM_DUCKDB_MEMORY_LIMIT bounds the statistics of a large table too."""
+    types = typed_tables(tmp_path, t=pl.DataFrame({"x": [1, 2, 2, 3]}))
+    settings_seen = []
+    profiled = statistics._table_statistics
+
+    def spy(con, *args):
+        settings_seen.append(con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone())
+        return profiled(con, *args)
+
+    monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "300MiB")
+    with patch.object(statistics, "_table_statistics", spy):
+        statistics_profiling(types, str(tmp_path), exact_up_to_rows=0)
+    [(memory, directory)] = settings_seen
+    assert memory == "300.0 MiB" and Path(directory).parent == tmp_path / "tmp"
+
+
+def test_values_too_long_for_the_bound_are_profiled_without_it(tmp_path):
+    """A bound the scans of a table's values cannot keep (texts of kilobytes) makes DuckDB run out
+    of memory: the statistics are computed once more without it."""
+    frame = pl.DataFrame({"note": [f"{i % 7}" * 4000 for i in range(300)], "n": range(300)})
+    types = typed_tables(tmp_path, t=frame)
+    with patch.object(statistics, "MEMORY_PER_THREAD", 1 << 20):
+        bounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
+    assert same(bounded, statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns)
+    assert bounded["note"].distinct_count == 7 and not (tmp_path / "tmp").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -202,6 +203,23 @@ def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: l
         con.execute(statement, params)
     finally:
         con.execute("RESET memory_limit")
+
+
+@contextmanager
+def spilling(directory: Path, memory_per_thread: int) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection of its own (`connect`) whose memory is bounded to `memory_per_thread` bytes
+    per thread, unless DATARAUM_DUCKDB_MEMORY_LIMIT sets the limit, and whose groupings and sorts
+    spill to `directory` beyond it (created for the block, removed with its contents after)."""
+    directory.mkdir(parents=True)
+    try:
+        with connect() as con:
+            if not os.environ.get("DATARAUM_DUCKDB_MEMORY_LIMIT"):
+                [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()
+                con.execute(f"SET memory_limit = '{threads * memory_per_thread >> 20}MiB'")
+            con.execute(f"SET temp_directory = {quote_literal(str(directory))}")
+            yield con
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # One DuckDB instance per process for `session` (opened again in a forked child, whose copy of
