@@ -33,8 +33,6 @@ candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -78,7 +76,7 @@ from dataraum_context.sql import (
     spilling,
 )
 from dataraum_context.step import part_of_step, step
-from dataraum_context.workspace import Workspace
+from dataraum_context.workspace import Workspace, temp_path
 
 QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 
@@ -164,7 +162,8 @@ def _connection(ws: Workspace, large: bool) -> Iterator[duckdb.DuckDBPyConnectio
         return
     tmp = ws.path("tmp")
     try:
-        with spilling(tmp / f"statistics-{os.getpid()}-{uuid.uuid4().hex}", MEMORY_PER_THREAD) as con:
+        # named as a temporary file, so that the next run removes it when this process was killed
+        with spilling(temp_path(tmp / "statistics"), MEMORY_PER_THREAD) as con:
             yield con
     finally:
         with suppress(OSError):  # another table's statistics may still use it

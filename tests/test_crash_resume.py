@@ -112,3 +112,18 @@ def test_the_temporary_file_of_a_process_that_ended_unreaped_is_removed(tmp_path
         assert ws.remove_stale_temp_files() == [leftover]
     finally:
         child.wait()
+
+
+def test_the_spill_directory_of_a_killed_run_is_removed_and_a_running_ones_kept(tmp_path):
+    """Statistics spill into `<workspace>/tmp/.statistics.<host>-<pid>-<hex>.tmp/`: what a killed
+    process left there goes with the next run; a live process's files stay, however idle."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    ws = dc.Workspace(tmp_path / "ws")
+    dead, alive = (ws.root / "tmp" / f".statistics.{_HOST}-{pid}-{'b' * 32}.tmp" for pid in (child.pid, os.getpid()))
+    for spill in (dead, alive):
+        spill.mkdir(parents=True)
+        (spill / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"spilled")
+        os.utime(spill, (0, 0))  # idle for decades: only its owner's end counts
+    assert ws.remove_stale_temp_files() == [dead]
+    assert not dead.exists() and (alive / "duckdb_temp_storage_S32K-0.tmp").exists()

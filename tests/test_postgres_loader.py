@@ -118,8 +118,9 @@ def test_credentials_never_reach_the_workspace(shop_db, tmp_path, monkeypatch):
         assert result.code == 0, result.err
     assert shop_db.password not in result.err + result.out
     assert len(list(ws.rglob("*"))) > 5
-    found = subprocess.run(["grep", "-r", "-l", "-a", shop_db.password, str(ws), str(tmp_path / "ctx.json")],
-                           capture_output=True, text=True)
+    # the password as a fixed pattern: one starting with "-" is no option
+    found = subprocess.run(["grep", "-r", "-l", "-a", "-F", "-e", shop_db.password, str(ws),
+                            str(tmp_path / "ctx.json")], capture_output=True, text=True)
     assert found.returncode == 1 and found.stdout == "", found.stdout
 
 

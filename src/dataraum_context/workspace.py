@@ -169,16 +169,21 @@ class Workspace:
     def remove_stale_temp_files(self) -> list[Path]:
         """Remove the temporary files of writes that never finished (a process killed while
         writing): those of a process no longer running on this host, or untouched for
-        STALE_TEMP_S. Safe under the lock: no other run writes, and a writer outside one (a
+        STALE_TEMP_S; and the spill directories of queries (`sql.spilling`) whose process is no
+        longer running. Safe under the lock: no other run writes, and a writer outside one (a
         notebook's driver) keeps touching its file. Returns the files removed."""
         removed = []
-        for path in self.root.rglob(".*.tmp"):
+        for path in list(self.root.rglob(".*.tmp")):  # listed first: a directory may go
             match = _TEMP_NAME.fullmatch(path.name)
             if match is None:
                 continue
             try:
-                idle = time.time() - path.stat().st_mtime
-                if idle > STALE_TEMP_S or _dead_owner(match["host"], match["pid"]):
+                dead = _dead_owner(match["host"], match["pid"])
+                if path.is_dir():  # a query's spill directory (`sql.spilling`): its files change, not it
+                    if dead:
+                        shutil.rmtree(path)
+                        removed.append(path)
+                elif dead or time.time() - path.stat().st_mtime > STALE_TEMP_S:
                     path.unlink()
                     removed.append(path)
             except FileNotFoundError:  # its writer finished meanwhile
