@@ -285,7 +285,7 @@ def test_a_copy_runs_with_its_memory_bounded_by_its_columns_then_unbounded(tmp_p
     with sql.connect() as con:
         default = con.execute("SELECT current_setting('memory_limit')").fetchall()
         [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()
-        for columns, per_thread in ((20, 128), (50, 200)):  # at least 128 MiB a thread, else 4 MiB a column
+        for columns, per_thread in ((12, 128), (50, 400)):  # at least 128 MiB a thread, else 8 MiB a column
             sql.copy_within_memory(con, f"COPY (SELECT current_setting('memory_limit') AS m) TO '{out}'", [],
                                    columns)
             assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [(f"{threads * per_thread:.1f} MiB",)]

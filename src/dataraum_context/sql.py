@@ -168,9 +168,10 @@ def _set_limit(con: duckdb.DuckDBPyConnection, variable: str, setting: str, valu
 # the row groups that finish out of turn as long as its memory limit (80% of RAM) allows, the more
 # the longer the file: typing 5,000,000 rows x 13 columns took 355 MiB without a limit and 270 with
 # 256 MiB on 2 threads, as fast. With less (192 MiB) the threads wait for each other: one core's
-# speed. A row group is 122,880 rows: 4 MB a column, at least 128 MB, leaves room for a few.
+# speed. A wide table needs 8 MiB a column: staging 150 columns x 1,000,000 rows took 12.3 s with
+# 4 (a peak of 523-588 MiB), 7.4-8.0 s with 8 (714-834 MiB), as without a bound (680-764 MiB).
 COPY_MEMORY_PER_THREAD = 128 << 20
-COPY_MEMORY_PER_COLUMN = 4 << 20
+COPY_MEMORY_PER_COLUMN = 8 << 20
 # A Parquet row group holds DuckDB's 122,880 rows up to 16 columns and fewer beyond, about as many
 # values, in whole vectors of rows (as DuckDB rounds them): a writer holds a few row groups per
 # thread, which in full rows took 950 MiB to stage 150 columns x 200,000 rows (in 13,333-row
