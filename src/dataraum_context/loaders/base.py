@@ -25,7 +25,7 @@ from dataraum_context.models import (
     StagedTable,
     TypeSystemStrength,
 )
-from dataraum_context.sql import CELLS_IN_MEMORY, connect, quote_ident
+from dataraum_context.sql import CELLS_IN_MEMORY, connect, quote_ident, quote_literal
 from dataraum_context.workspace import STAGED, Workspace, file_version
 
 
@@ -238,6 +238,13 @@ def _hash_bound(size: int, expected: int | None) -> int | None:
     if not expected or expected <= 2 * _OVERDRAW * size:
         return None
     return (_OVERDRAW * size << 64) // expected
+
+
+def parquet_in_place(path: str) -> InPlace:
+    """A Parquet file read where it is, by its absolute path (the next steps may run elsewhere: a
+    worker, the MCP server): a copy of it copies the staged rows."""
+    path = os.path.abspath(path)
+    return InPlace(read=f"read_parquet({quote_literal(path)})", file=path, version=file_version(path), parquet=True)
 
 
 def write_temporary(suffix: str, fill: Callable[[IO[bytes]], object]) -> str:

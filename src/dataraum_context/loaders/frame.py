@@ -29,10 +29,10 @@ import pyarrow.parquet as pq
 
 from dataraum_context.errors import ConfigError, SourceError
 from dataraum_context.loaders.arrow import unique_names
-from dataraum_context.loaders.base import LoaderBase, _first_line
+from dataraum_context.loaders.base import LoaderBase, _first_line, parquet_in_place
 from dataraum_context.models import InPlace, StagedTable, TypeSystemStrength
 from dataraum_context.sql import connect, quote_literal
-from dataraum_context.workspace import FRAMES, Workspace, file_version
+from dataraum_context.workspace import FRAMES, Workspace
 
 # (top-level module, class name) of each frame class, and how the context names it
 _KINDS = {
@@ -179,13 +179,11 @@ class FrameLoader(LoaderBase):
         """The hash of the frame's content (the file's size and time for any other Parquet file)."""
         return frame_metadata(self.source).get(_HASH) or super().version
 
-    def _relation_sql(self, con: duckdb.DuckDBPyConnection | None = None) -> str:
-        return f"read_parquet({quote_literal(os.path.abspath(self.source))})"
+    def _relation_sql(self, con: duckdb.DuckDBPyConnection) -> str:
+        return f"read_parquet({quote_literal(self.source)})"
 
     def _read_in_place(self) -> InPlace:
-        # the frame's file is the workspace's own, holding exactly its rows: never copied again
-        path = os.path.abspath(self.source)
-        return InPlace(read=self._relation_sql(), file=path, version=file_version(path), parquet=True)
+        return parquet_in_place(self.source)  # the workspace's own file, holding exactly the frame's rows
 
     def load(self, workspace: Workspace) -> StagedTable:
         """Read in place, as a Parquet file is; the table's source reads as the frame it came from."""

@@ -7,7 +7,7 @@ import os
 
 import duckdb
 
-from dataraum_context.loaders.base import LoaderBase
+from dataraum_context.loaders.base import LoaderBase, parquet_in_place
 from dataraum_context.models import InPlace, TypeSystemStrength
 from dataraum_context.sql import quote_literal
 
@@ -39,10 +39,7 @@ class ParquetLoader(LoaderBase):
     def _read_in_place(self) -> InPlace | None:
         # one file is read where it is (staging then reads its counts, not a copy of every value);
         # a dataset of parts is copied: its parts can come and go between the steps
-        if os.path.isdir(self.source):
-            return None
-        path = os.path.abspath(self.source)  # the next steps may run elsewhere (a worker, the MCP server)
-        return InPlace(read=f"read_parquet({quote_literal(path)})", file=path, version=self.version, parquet=True)
+        return None if os.path.isdir(self.source) else parquet_in_place(self.source)
 
 
 def _is_dataset(path: str) -> bool:
