@@ -19,7 +19,7 @@ from dataraum_context.models import (
     StagingResult,
     TableSchema,
 )
-from dataraum_context.sql import batched, quote_ident, quote_literal, session
+from dataraum_context.sql import batched, quote_ident, quote_literal, sample_size, session
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import Workspace
 
@@ -60,6 +60,7 @@ _VALUES_AT_ONCE = 1_000_000
 def _profile_table(ws: Workspace, table: StagedTable, null_tokens: tuple[str, ...],
                    sample_rows: int) -> TableSchema:
     text = [c.name for c in table.columns if inference.infers(table.type_system, c.data_type)]
+    sample_rows = sample_size(sample_rows, table.row_bytes)  # fewer rows of long texts
     sampled = table.row_count > sample_rows
     rows = min(table.row_count, sample_rows)
     profiles: dict[str, ColumnSchema] = {}

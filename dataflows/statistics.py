@@ -4,19 +4,19 @@ queries per batch of columns.
 The first query computes the batch's scalar statistics in one aggregate (and the row count,
 minima and maxima in one of their own, which DuckDB reads from the Parquet file's statistics;
 above `exact_up_to_rows` only for the numeric columns, the others' counts and lengths coming
-from their groupings).
-The second groups the columns that repeat a value by value, for their exact top-k values, and
-the third needs the first's results (min/max, mean) for histograms and the central moments
-behind skewness and kurtosis. Up to `exact_up_to_rows` rows the first query also counts distinct
-values and computes quantiles (`count(DISTINCT)`, `quantile_cont`: holding every value of the
-batch). Above, every column is grouped by value once (`_group_counts`): the grouping the top
-values need anyway counts its distinct values, counts its values by histogram bin, and gives
-the quantiles from the cumulative counts of its sorted values, sorting only the values of the
-few buckets of the column's range that hold a quantile's rank (`_BUCKETS`); the third query is
-then left with the moments. Such a table is profiled on a connection of its own whose memory is
-bounded (`MEMORY_PER_THREAD`): its groupings and sorts spill into `<workspace>/tmp/` beyond it,
-so that the memory taken does not grow with the rows (quantile_cont could not spill). Nothing
-is estimated: an estimate of uniqueness cannot decide keys, and DuckDB's estimates
+from their groupings). The second groups the columns that repeat a value by value, for their
+exact top-k values, and the third needs the first's results (min/max, mean) for histograms and
+the central moments behind skewness and kurtosis. Up to `exact_up_to_rows` rows (and
+`EXACT_UP_TO_BYTES` of values) the first query also counts distinct values and computes
+quantiles (`count(DISTINCT)`, `quantile_cont`: holding every value of the batch). Above, every
+column is grouped by value once (`_group_counts`): the grouping the top values need anyway
+counts its distinct values, counts its values by histogram bin, and gives the quantiles from the
+cumulative counts of its sorted values, sorting only the values of the few buckets of the
+column's range that hold a quantile's rank (`_BUCKETS`); the third query is then left with the
+moments. Such a table is profiled on a connection of its own whose memory is bounded
+(`MEMORY_PER_THREAD`): its groupings and sorts spill into `<workspace>/tmp/` beyond it, so that
+the memory taken does not grow with the rows (quantile_cont could not spill). Nothing is
+estimated: an estimate of uniqueness cannot decide keys, and DuckDB's estimates
 (approx_quantile's t-digest) changed from run to run with its threads.
 
 A wide table of up to `LONG_UP_TO_ROWS` rows is profiled in long format (`_long`): the columns of
@@ -110,19 +110,21 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
                      top_k: int = settings.TOP_K,
                      histogram_bins: int = settings.HISTOGRAM_BINS) -> TableStatistics:
     """Counts, distinct values, ranges, moments, quantiles, top-k values and histograms per
-    column of one table, all exact. Above `exact_up_to_rows` rows they are computed column by
-    column from a grouping of its values, in bounded memory (spilling into the workspace),
-    instead of one aggregate over a batch of columns."""
+    column of one table, all exact. Above `exact_up_to_rows` rows, or `EXACT_UP_TO_BYTES` of
+    values (texts of kilobytes), they are computed column by column from a grouping of its
+    values, in bounded memory (spilling into the workspace), instead of one aggregate over a
+    batch of columns."""
     ws = Workspace(workspace)
-    large = table_to_describe.row_count > exact_up_to_rows
+    path = ws.path(table_to_describe.path)
+    large = table_to_describe.row_count > exact_up_to_rows or _value_bytes(path) > EXACT_UP_TO_BYTES
     try:
         with _connection(ws, large) as con:
-            return _table_statistics(con, ws, table_to_describe, exact_up_to_rows, top_k, histogram_bins)
+            return _table_statistics(con, path, table_to_describe, not large, top_k, histogram_bins)
     except duckdb.OutOfMemoryException:
         if not large:
             raise
     with session() as con:  # values too long for the bound (texts of kilobytes): once more without it
-        return _table_statistics(con, ws, table_to_describe, exact_up_to_rows, top_k, histogram_bins)
+        return _table_statistics(con, path, table_to_describe, not large, top_k, histogram_bins)
 
 
 @step(scope="column", phase="profiling", criticality="required")
@@ -142,6 +144,20 @@ def column_roles(statistics_profiling: StatisticsResult | None = None, staging: 
     if statistics_profiling is None:
         return ColumnRolesResult(tables={}, key_duplicate_tolerance=key_duplicate_tolerance)
     return roles_of(statistics_profiling, staging, key_duplicate_tolerance)
+
+
+# The values (as DuckDB holds them: the Parquet file's uncompressed size) up to which a table is
+# profiled by aggregates that hold all of them (`count(DISTINCT)`, `quantile_cont`): 200,000 rows
+# with a text of a kilobyte took 877 MiB that way, 404 from groupings in bounded memory.
+EXACT_UP_TO_BYTES = 64 << 20
+
+
+def _value_bytes(path: Path) -> int:
+    """The size of a Parquet file's values, uncompressed, from its footer."""
+    with session() as con:
+        [(size,)] = con.execute("SELECT coalesce(sum(total_uncompressed_size), 0) FROM parquet_metadata(?)",
+                                [str(path)]).fetchall()
+    return int(size)
 
 
 # The memory per thread the queries of a table above `exact_up_to_rows` may hold before DuckDB
@@ -189,13 +205,11 @@ class _Column:
         return is_number(self.data_type)
 
 
-def _table_statistics(con: duckdb.DuckDBPyConnection, ws: Workspace, table: ResolvedTable,
-                      exact_up_to_rows: int, top_k: int, histogram_bins: int) -> TableStatistics:
-    path = ws.path(table.path)
+def _table_statistics(con: duckdb.DuckDBPyConnection, path: Path, table: ResolvedTable,
+                      exact: bool, top_k: int, histogram_bins: int) -> TableStatistics:
     rel = con.sql(f"FROM read_parquet({quote_literal(str(path))})")
     types = dict(zip(rel.columns, rel.types, strict=True))
     columns = [_Column(i, name, str(types[name])) for i, name in enumerate(table.columns)]
-    exact = table.row_count <= exact_up_to_rows
     long = 0 < table.row_count <= LONG_UP_TO_ROWS and len(columns) >= WIDE_COLUMNS
 
     row_count, statistics = table.row_count, dict[str, ColumnStatistics]()

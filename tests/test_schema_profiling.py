@@ -7,6 +7,7 @@ type, and that type resolution's SQL for the chosen candidate returns exactly th
 from __future__ import annotations
 
 import csv
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataraum_context import inference
+from dataraum_context import inference, sql
 from dataraum_context.dataflows.staging import source_manifest
 from dataraum_context.errors import ConfigError
 from dataraum_context.models import ColumnSchema, TypeCandidate
@@ -273,6 +274,28 @@ def test_step_samples_large_tables_repeatably(tmp_path: Path):
     assert schema_profiling(staged, ws, profile_sample_rows=100) == first
     with pytest.raises(ConfigError, match="profile_sample_rows"):
         schema_profiling(staged, ws, profile_sample_rows=0)
+
+
+@pytest.mark.parametrize("kind", ["csv", "ndjson"])  # read in place (its staged sample), or a staged copy
+def test_step_profiles_fewer_rows_of_long_texts(tmp_path: Path, monkeypatch, kind):
+    """A table of long texts is profiled on as many rows as `sql.SAMPLE_BYTES` of them: from the
+    sample staging drew (not a second read of the file), or from the staged copy."""
+    monkeypatch.setattr(sql, "SAMPLE_BYTES", 1 << 16)
+    rows = [[str(i), "t" * 290 + str(i % 3), f"{i}.5"] for i in range(2_000)]
+    if kind == "csv":
+        _write_csv(tmp_path / "long.csv", ["id", "text", "amount"], rows)
+    else:
+        (tmp_path / "long.ndjson").write_text("".join(
+            json.dumps(dict(zip(["id", "text", "amount"], row, strict=True))) + "\n" for row in rows))
+    ws = str(tmp_path / "ws")
+    staged = staging(source_manifest([str(tmp_path)]), ws)
+    table = staged.tables["long"]
+    profile = schema_profiling(staged, ws).tables["long"]
+    wanted = sql.sample_size(20_000, table.row_bytes)
+    assert 150 < wanted < 300  # about 64 KiB of rows of about 300 bytes
+    assert (profile.sampled, profile.profiled_rows, profile.columns["id"].profiled_values) == (True, wanted, wanted)
+    assert (table.sample_rows if kind == "csv" else wanted) == wanted
+    assert [profile.columns[c].best.data_type for c in ("id", "text", "amount")] == ["BIGINT", "VARCHAR", "DOUBLE"]
 
 
 def test_patterns_of_letters_beyond_ascii():

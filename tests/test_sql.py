@@ -316,6 +316,17 @@ def test_a_memory_limit_set_by_the_user_is_kept_for_copies(tmp_path, monkeypatch
     assert duckdb.execute(f"SELECT m FROM '{out}'").fetchall() == [("286.1 MiB",)]
 
 
+def test_a_row_group_of_long_values_holds_fewer_rows(tmp_path):
+    """A row group holds at most `sql.row_group_bytes` in memory, however long the values: texts
+    of a kilobyte made 120 MiB row groups, and a COPY of them ran out of its memory bound."""
+    with sql.connect() as con:
+        Workspace(tmp_path).write_parquet(con, "SELECT repeat('x', 4000) || i AS t FROM range(40000) r(i)",
+                                          "t.parquet", columns=1)
+    rows = [n for (n,) in duckdb.execute(f"SELECT row_group_num_rows FROM parquet_metadata('{tmp_path}/t.parquet') "
+                                         "ORDER BY row_group_id").fetchall()]
+    assert sum(rows) == 40000 and len(rows) > 1 and max(rows) * 4000 <= sql.ROW_GROUP_BYTES
+
+
 @pytest.mark.parametrize(("columns", "rows_per_group"), [(13, 122_880), (150, 12_288), (5_000, 2_048)])
 def test_the_row_groups_of_a_copy_hold_fewer_rows_the_more_columns_it_has(tmp_path, columns, rows_per_group):
     """About as many values per row group however wide the table, in whole vectors of rows: a

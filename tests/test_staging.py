@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import dataraum_context as dc
+from dataraum_context import sql
 from dataraum_context.errors import SourceError
 from dataraum_context.loaders import csv as csv_loader
 from dataraum_context.loaders.base import resolve_sources, table_name
@@ -380,6 +381,22 @@ def test_the_sample_is_the_rows_of_the_smallest_hashes(data_dir, workspace, monk
     staged = duckdb.sql(f"SELECT * FROM '{Workspace(workspace).path(t.sample_path)}' ORDER BY id").fetchall()
     expected = duckdb.sql(f"SELECT unnest(min_by(struct_pack(id, name), hash(id, name), 50), recursive := true) "
                           f"FROM read_csv('{path}', all_varchar = true)").fetchall()
+    assert staged == sorted(expected)
+
+
+def test_a_sample_of_long_rows_holds_as_much_text_as_a_sample_may(data_dir, workspace, monkeypatch):
+    """Rows of kilobytes: the sample holds as many as `sql.SAMPLE_BYTES` of text (20,000 rows of
+    10 KB took 1.5 GiB to draw), by the mean length of the first lines; still the rows of the
+    smallest hashes."""
+    monkeypatch.setattr(sql, "SAMPLE_BYTES", 1 << 16)
+    lines = [f"{i},{'t' * 290}{i % 3}" for i in range(2_000)]
+    path = write(data_dir / "long.csv", "id,text\n" + "\n".join(lines) + "\n")
+    t = _stage(path, workspace)
+    assert 290 < t.row_bytes < 300 and t.row_count == 2_000
+    assert t.sample_rows == sql.sample_size(dc.settings.PROFILE_SAMPLE_ROWS, t.row_bytes) == (1 << 16) // t.row_bytes
+    staged = duckdb.sql(f"SELECT * FROM '{Workspace(workspace).path(t.sample_path)}' ORDER BY id").fetchall()
+    expected = duckdb.sql(f"SELECT unnest(min_by(struct_pack(id, text), hash(id, text), {t.sample_rows}), "
+                          f"recursive := true) FROM read_csv('{path}', all_varchar = true)").fetchall()
     assert staged == sorted(expected)
 
 

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from dataraum_context import sql
 from dataraum_context.dataflows import statistics
-from dataraum_context.dataflows.statistics import QUANTILES
+from dataraum_context.dataflows.statistics import QUANTILES, _group_counts
 from dataraum_context.models import (
     ColumnStatistics,
     ResolvedColumn,
@@ -228,6 +228,20 @@ def test_above_the_threshold_a_table_without_numbers_takes_all_from_its_grouping
     assert same(above, exact)
     assert (above["s"].null_count, above["s"].min_length, above["s"].max_length) == (43, 0, 4)
     assert (above["d"].null_count, above["b"].null_count) == (100, 75)
+
+
+def test_a_table_of_long_texts_is_profiled_from_groupings_as_a_long_table_is(monkeypatch):
+    """Values of more than EXACT_UP_TO_BYTES (texts of kilobytes: 200,000 rows of 1 KB took 877 MiB
+    in one aggregate holding them all) are profiled from the groupings, in bounded memory, to the
+    same statistics."""
+    frame = pl.DataFrame({"text": [f"{'t' * 500}{i % 280}" for i in range(300)], "n": list(range(300)),
+                          "x": [i % 7 * 1.5 for i in range(300)]})
+    exact = profile(frame, long=False)
+    grouped = []
+    monkeypatch.setattr(statistics, "_group_counts", lambda *a: grouped.append(1) or _group_counts(*a))
+    monkeypatch.setattr(statistics, "EXACT_UP_TO_BYTES", 100_000)  # the texts alone take 150 KB
+    assert not grouped and same(profile(frame, long=False), exact) and grouped
+    assert exact["text"].distinct_count == 280
 
 
 def test_above_the_threshold_a_column_that_may_be_unique_is_counted_exactly():

@@ -94,6 +94,7 @@ class StagedTable(Frozen):
     sample_path: str | None = None
     sample_rows: int = 0
     row_count: int  # staged rows
+    row_bytes: float | None = None  # about the bytes of a staged row, as text (samples: sql.sample_size)
     rejected_rows: int = 0  # malformed source rows (in `rejects_path`, later in quarantine)
     rejects_path: str | None = None
     columns: tuple[StagedColumn, ...]

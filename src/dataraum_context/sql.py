@@ -31,6 +31,19 @@ CELLS_IN_MEMORY = 1 << 24
 # Columns from which a Parquet file is wide enough for that copy to pay: below, binding costs a few
 # ms a query and the copy only memory (50-60 MiB more for statistics of 1,000,000 rows x 13 columns).
 WIDE_COLUMNS = 100
+# The text a sample of a table's rows may hold: drawing 20,000 rows of 10 KB (200 MiB of text)
+# took 1.5 GiB at staging. Rows of up to 800 bytes keep the whole sample; fewer rows than
+# _SAMPLE_FLOOR are not a sample.
+SAMPLE_BYTES = 16 << 20
+_SAMPLE_FLOOR = 100
+
+
+def sample_size(rows: int, row_bytes: float | None) -> int:
+    """The rows of a sample that wants `rows`, of rows of about `row_bytes` bytes (None: not known),
+    within SAMPLE_BYTES."""
+    if not row_bytes:
+        return rows
+    return min(rows, max(_SAMPLE_FLOOR, int(SAMPLE_BYTES // row_bytes)))
 
 
 # --- the family of a DuckDB type ----------------------------------------------------------
@@ -177,6 +190,11 @@ COPY_MEMORY_PER_COLUMN = 8 << 20
 # thread, which in full rows took 950 MiB to stage 150 columns x 200,000 rows (in 13,333-row
 # groups: 400 MiB).
 ROW_GROUP_ROWS = 122_880  # DuckDB's: its Parquet scans run in parallel by row group
+# ... and at most this many bytes as held in memory, however long its values: DuckDB's writer
+# holds a few row groups a thread, its readers a row group's column a thread. Texts of a
+# kilobyte made 120 MiB row groups: typing 200,000 such rows ran out of 256 MiB, then took 752
+# MiB without the bound (in 32 MiB groups: 263 MiB, no second attempt).
+ROW_GROUP_BYTES = 32 << 20
 _ROW_GROUP_VALUES = ROW_GROUP_ROWS * 16
 _VECTOR_ROWS = 2_048
 
@@ -185,6 +203,13 @@ def row_group_rows(columns: int) -> int:
     """The rows of a Parquet row group of `columns` columns."""
     vectors = _ROW_GROUP_VALUES // max(columns, 1) // _VECTOR_ROWS
     return _VECTOR_ROWS * max(1, min(ROW_GROUP_ROWS // _VECTOR_ROWS, vectors))
+
+
+def row_group_bytes(columns: int) -> int:
+    """The most bytes a row group of `columns` columns holds in memory: ROW_GROUP_BYTES, or a
+    vector of rows of values of 16 bytes when that is more (thousands of columns: rows split
+    below a vector make more row groups, each with its metadata of every column)."""
+    return max(ROW_GROUP_BYTES, columns * _VECTOR_ROWS * 16)
 
 
 def copy_within_memory(con: duckdb.DuckDBPyConnection, statement: str, params: list, columns: int) -> None:

@@ -25,7 +25,7 @@ from dataraum_context.models import (
     StagedTable,
     TypeSystemStrength,
 )
-from dataraum_context.sql import CELLS_IN_MEMORY, connect, quote_ident, quote_literal
+from dataraum_context.sql import CELLS_IN_MEMORY, connect, quote_ident, quote_literal, sample_size
 from dataraum_context.workspace import STAGED, Workspace, file_version
 
 
@@ -145,11 +145,13 @@ class LoaderBase(ABC):
             try:
                 if in_place is None:
                     where: dict = {"path": self._copy(con, workspace, columns)}
-                    [(rows,)] = con.execute(
-                        "SELECT count(*) FROM read_parquet(?)", [str(workspace.path(where["path"]))]).fetchall()
+                    [(rows, size)] = con.execute(
+                        "SELECT count(*), (SELECT sum(total_uncompressed_size) FROM parquet_metadata($1)) "
+                        "FROM read_parquet($1)", [str(workspace.path(where["path"]))]).fetchall()
+                    where["row_bytes"] = size / rows if rows else None
                 else:
                     rows, columns, where = self._scan(con, workspace, columns)
-                    where["in_place"] = in_place
+                    where |= {"in_place": in_place, "row_bytes": self._row_bytes()}
                 rejected, rejects_path = self._rejects(con, workspace)
             except duckdb.Error as exc:
                 raise self._read_error(exc) from None
@@ -196,7 +198,8 @@ class LoaderBase(ABC):
         at most CELLS_IN_MEMORY cells), in one pass."""
         relative = workspace.relative(STAGED, self.table, ".sample.parquet")
         idents = ", ".join(quote_ident(c.name) for c in columns)
-        size = max(1, min(settings.PROFILE_SAMPLE_ROWS, CELLS_IN_MEMORY // max(len(columns), 1)))
+        size = max(1, min(sample_size(settings.PROFILE_SAMPLE_ROWS, self._row_bytes()),
+                          CELLS_IN_MEMORY // max(len(columns), 1)))
         bound = _hash_bound(size, self._expected_rows())
         for below in ([bound, None] if bound else [None]):
             # only the rows hashed below the bound are packed for the sample (packing every row cost
@@ -221,6 +224,11 @@ class LoaderBase(ABC):
     def _expected_rows(self) -> int | None:
         """About how many rows a source read in place holds, when its size tells before reading
         it (None: not known)."""
+        return None
+
+    def _row_bytes(self) -> float | None:
+        """About how many bytes a row of a source read in place takes, as text, when its first
+        rows tell (None: not known)."""
         return None
 
     def _read_error(self, exc: duckdb.Error) -> SourceError:

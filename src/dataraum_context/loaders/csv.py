@@ -252,10 +252,15 @@ class CSVLoader(LoaderBase):
 
     def _expected_rows(self) -> int | None:
         # the file's size over the mean length of its first lines (a compressed file's size says little)
-        if self._converted or self.source.lower().endswith((".gz", ".zst")):
+        row = self._row_bytes()
+        if self._converted or self.source.lower().endswith((".gz", ".zst")) or not row:
             return None
+        return int(os.path.getsize(self.source) / row)
+
+    def _row_bytes(self) -> float | None:
+        # the mean length of the first lines, decompressed
         lines = self._head.count(b"\n")
-        return os.path.getsize(self.source) * lines // len(self._head) if lines else None
+        return len(self._head) / lines if lines else None
 
     def _read_in_place(self) -> InPlace | None:
         # a file DuckDB reads itself is not copied (a text copy of a CSV costs more than reading it
