@@ -3,11 +3,13 @@
     python benchmarks/profile_vs_summarize.py                  # 1,000,000 rows
     python benchmarks/profile_vs_summarize.py --rows 200000 --repeat 3
     python benchmarks/profile_vs_summarize.py --format parquet   # the same rows, typed, in Parquet
+    python benchmarks/profile_vs_summarize.py --rows 200000 --text-bytes 1000   # and a text of 1 KB a row
 
 Generates a CSV (or a Parquet file) of `--rows` rows and 13 mixed columns with DuckDB SQL (ids,
 integers, decimals, a thousands-separated and a decimal-comma column, dates, timestamps,
-booleans, low-cardinality and free text, a few nulls), then measures, each in its own subprocess so that the peak
-resident memory (`ru_maxrss`) is that measurement's alone:
+booleans, low-cardinality and free text, a few nulls; with `--text-bytes`, a 14th column `body`
+of a distinct text of about that many bytes a row), then measures, each in its own subprocess so
+that the peak resident memory (`ru_maxrss`) is that measurement's alone:
 
   (a) DuckDB `SUMMARIZE SELECT * FROM read_csv('<file>')` (`read_parquet`)
   (b) `dataraum_context.run("quick_profile", sources=[file], workspace=<fresh dir>)`
@@ -55,7 +57,14 @@ COLUMNS = """
 """
 
 
-def generate(path: Path, rows: int) -> Path:
+def _columns(text_bytes: int) -> str:
+    """COLUMNS, and a text of about `text_bytes` bytes (distinct in every row) when asked for."""
+    if not text_bytes:
+        return COLUMNS
+    return f"{COLUMNS}, repeat(md5(i::VARCHAR), {max(1, text_bytes // 32)}) || ' #' || i::VARCHAR AS body"
+
+
+def generate(path: Path, rows: int, text_bytes: int = 0) -> Path:
     """The rows as CSV, or as Parquet when `path` ends in .parquet (the columns typed as above)."""
     import duckdb
 
@@ -64,7 +73,7 @@ def generate(path: Path, rows: int) -> Path:
     con.execute("SELECT setseed(0.42)")
     target = str(path).replace("'", "''")
     options = "FORMAT parquet" if path.suffix == ".parquet" else "HEADER, DELIMITER ','"
-    con.execute(f"COPY (SELECT {COLUMNS} FROM range({int(rows)}) t(i)) TO '{target}' ({options})")
+    con.execute(f"COPY (SELECT {_columns(text_bytes)} FROM range({int(rows)}) t(i)) TO '{target}' ({options})")
     con.close()
     return path
 
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the CSV and workspaces go (default: a new temporary directory)")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions of each measurement")
+    parser.add_argument("--text-bytes", type=int, default=0,
+                        help="add a column of a text of about this many bytes a row (long values)")
     parser.add_argument("--measure", choices=["summarize", "quick_profile"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--workspace", help=argparse.SUPPRESS)
@@ -149,16 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     import duckdb
 
-    file = workdir / f"bench_{args.rows}.{args.format}"
+    text = f"_text{args.text_bytes}" if args.text_bytes else ""
+    file = workdir / f"bench_{args.rows}{text}.{args.format}"
+    shape = f"{args.rows:,} rows, {14 if text else 13} columns"
     t0 = time.perf_counter()
     if file.exists():  # the same rows every time (one thread, a fixed seed), and written whole or not at all
-        print(f"reusing {file} ({args.rows:,} rows, 13 columns, {_fmt_size(file.stat().st_size)})")
+        print(f"reusing {file} ({shape}, {_fmt_size(file.stat().st_size)})")
     else:
         partial = file.with_suffix(f".partial.{args.format}")
-        generate(partial, args.rows)
+        generate(partial, args.rows, args.text_bytes)
         partial.rename(file)
-        print(f"generated {file} ({args.rows:,} rows, 13 columns, {_fmt_size(file.stat().st_size)}) "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(f"generated {file} ({shape}, {_fmt_size(file.stat().st_size)}) in {time.perf_counter() - t0:.1f} s")
     print(f"python {platform.python_version()}, duckdb {duckdb.__version__}, {os.cpu_count()} cores, "
           f"{platform.machine()}")
 
@@ -193,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                                           if st["name"] == name) for name in step_names}
     agg = "median of " + str(args.repeat) if args.repeat > 1 else "1 run"
     print()
-    print(f"| {args.rows:,} rows, 13 columns ({_fmt_size(file.stat().st_size)} {args.format}) | time (s, {agg}) "
+    print(f"| {shape} ({_fmt_size(file.stat().st_size)} {args.format}) | time (s, {agg}) "
           "| CPU (s) | peak RSS (MiB) | RSS after imports (MiB) |")
     print("|---|---:|---:|---:|---:|")
     print(f"| DuckDB `SUMMARIZE` | {s_time:.2f} | {s_cpu:.2f} | {s_rss:.0f} | {s_base:.0f} |")

@@ -111,8 +111,9 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
     # on this connection (one of its own took tens of ms), once per cast: a wide table's columns
     # share a handful of casts
     casts_a_token = cache(partial(_casts_a_token, con, null_tokens))
+    is_token = partial(inference.null_token_sql, null_tokens=null_tokens)
     plans = [_plan(c, table, schema.columns.get(c.name) if schema else None,
-                   overrides.get(c.name), min_confidence, casts_a_token) for c in table.columns]
+                   overrides.get(c.name), min_confidence, casts_a_token, is_token) for c in table.columns]
     typed_path = ws.relative(TABLES, table.name)
     if all(p.resolved_by == "source" for p in plans) and _copyable(con, table):
         ws.copy_in_place(table, typed_path)  # typed at the source, and kept as it is: the file is the table
@@ -146,7 +147,7 @@ def _resolve_table(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedT
 
 def _plan(column: StagedColumn, table: StagedTable,
           schema: ColumnSchema | None, override: str | None, min_confidence: float,
-          casts_a_token: Callable[[str], bool]) -> _Plan:
+          casts_a_token: Callable[[str], bool], is_token: Callable[[str], str]) -> _Plan:
     ident = quote_ident(column.name)
     candidates = schema.candidates if schema else ()
     if override:
@@ -170,13 +171,13 @@ def _plan(column: StagedColumn, table: StagedTable,
                      raw=f"s.{ident}::VARCHAR", reason=f"{reason} (cast from {column.data_type})")
     if family(target) is Family.TEXT:
         return _Plan(column.name, by, candidate,
-                     f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {ident} END")
+                     f"CASE WHEN {is_token(ident)} THEN NULL ELSE {ident} END")
     # read as written first; trim only what did not read (trimming every value costs half the
     # step, and most values have no padding)
     typed = (f"COALESCE({inference.cast_sql(ident, candidate, target)}, "
              f"{inference.cast_sql(f'trim({ident})', candidate, target)})")
     if casts_a_token(inference.cast_sql("trim(token)", candidate, target)):
-        typed = f"CASE WHEN list_contains($1::VARCHAR[], trim({ident})) THEN NULL ELSE {typed} END"
+        typed = f"CASE WHEN {is_token(ident)} THEN NULL ELSE {typed} END"
     return _Plan(column.name, by, candidate, typed, raw=f"s.{ident}", tokens=True, reason=reason)
 
 
@@ -229,7 +230,7 @@ def _quarantine(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTabl
 
         entries = ", ".join(
             f"CASE WHEN {failed(p)}"
-            + (f" AND NOT list_contains($1::VARCHAR[], trim({p.raw}))" if p.tokens else "")
+            + (f" AND NOT {inference.null_token_sql(f's.{quote_ident(p.name)}', null_tokens)}" if p.tokens else "")
             + f" THEN {{'column': {quote_literal(p.name)}, 'raw_value': {p.raw}, "
               f"'reason': {quote_literal(p.reason)}}} END" for p in plans)
         parts.append(

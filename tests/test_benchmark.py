@@ -14,10 +14,10 @@ pytestmark = pytest.mark.e2e  # the benchmark scripts, run small
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_vs_summarize.py"
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_benchmark_script_prints_a_ratio(tmp_path: Path, fmt: str):
+@pytest.mark.parametrize(("fmt", "text"), [("csv", []), ("parquet", []), ("csv", ["--text-bytes", "1000"])])
+def test_benchmark_script_prints_a_ratio(tmp_path: Path, fmt: str, text: list[str]):
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--rows", "2000", "--format", fmt, "--workdir", str(tmp_path)],
+        [sys.executable, str(SCRIPT), "--rows", "2000", "--format", fmt, "--workdir", str(tmp_path), *text],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -25,7 +25,8 @@ def test_benchmark_script_prints_a_ratio(tmp_path: Path, fmt: str):
     assert re.search(r"ratio \(quick_profile / SUMMARIZE\): time \d+\.\d+x, peak memory \d+\.\d+x", out), out
     assert re.search(r"^\| ratio \| \d+\.\d+x \| \d+\.\d+x \|", out, re.M), out
     assert "| `statistics_profiling` |" in out
-    assert (tmp_path / f"bench_2000.{fmt}").is_file()
+    assert (tmp_path / f"bench_2000{'_text1000' if text else ''}.{fmt}").is_file()
+    assert ("14 columns" if text else "13 columns") in out
     assert list(tmp_path.glob("workspace_0_*/tables/*.parquet")), "quick_profile wrote no typed table"
 
 

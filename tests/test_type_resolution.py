@@ -15,6 +15,7 @@ from hamilton import driver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dataraum_context import inference
 from dataraum_context.dataflows import schema_profiling as schema_profiling_module
 from dataraum_context.dataflows import staging as staging_module
 from dataraum_context.dataflows import type_resolution as type_resolution_module
@@ -146,6 +147,32 @@ def test_a_null_token_that_would_cast_is_null(tmp_path: Path):
     t = _resolve([path], tmp_path / "ws").tables["t"]
     assert t.columns["x"].data_type == "DOUBLE"
     assert _column(tmp_path / "ws", t, "x") == [1.5, None, 2.5, None] and t.quarantine_path is None
+
+
+_PADS = st.text(" \t\u00a0\u2003\u3000\u200b", max_size=40)  # spaces trim() removes (Zs), and others
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(st.sampled_from(["", "NA", "n/a", "null", "—", "n.v.", "ñ"]), min_size=1, max_size=4, unique=True),
+       st.lists(st.tuples(_PADS, st.sampled_from(["NA", "n/a", "—", "ñ", "x", "NAN", "a" * 30]), _PADS),
+                max_size=30))
+def test_a_value_is_a_null_token_as_it_reads_trimmed(tokens, values):
+    """`inference.null_token_sql` trims only a value that can be a token (as long as one, or
+    padded), and says exactly what `list_contains(tokens, trim(value))` says."""
+    texts = ["".join(v) for v in values]
+    with duckdb.connect() as con:
+        found = con.execute(f"SELECT v, {inference.null_token_sql('v', tokens)} = list_contains($1, trim(v)) "
+                            "FROM unnest($2::VARCHAR[]) AS u(v)", [tokens, texts]).fetchall()
+    assert all(same for _, same in found), [v for v, same in found if not same]
+
+
+def test_trim_removes_the_characters_the_null_token_guard_looks_for():
+    """DuckDB's trim() removes exactly Unicode's space separators (Zs), which the guard of
+    `inference.null_token_sql` finds with RE2's \\p{Zs}: a DuckDB that trimmed more would need
+    another guard."""
+    assert duckdb.execute(r"SELECT count(*) FROM range(1, 1114112) r(cp) WHERE (cp < 55296 OR cp > 57343) "
+                          r"AND (length(trim(chr(cp::INTEGER))) = 0) != regexp_matches(chr(cp::INTEGER), '^\p{Zs}')"
+                          ).fetchone() == (0,)
 
 
 def test_a_low_confidence_column_stays_text(tmp_path: Path):
