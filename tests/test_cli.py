@@ -320,27 +320,48 @@ def test_steps_of_a_pipeline_broken_after_it_was_cached_is_the_error(project: Pa
     assert gone.code == 2 and gone.err == "dataraum: error: p.yaml: no such pipeline config file"
 
 
+def _on_import_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    _settled(packages)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(packages), os.environ.get("PYTHONPATH")])))
+    return packages
+
+
+def _install(packages: Path, module: str, text: str) -> None:
+    """A distribution of one step module, as pip leaves it: the module and its metadata."""
+    write(packages / f"{module}.py", text)
+    info = packages / f"{module}-0.1.dist-info"
+    info.mkdir()
+    write(info / "METADATA", f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    write(info / "entry_points.txt", f"[dataraum.pipeline_steps]\n{module} = {module}\n")
+
+
 @pytest.mark.e2e
 def test_steps_of_a_step_package_installed_after_the_listing_was_cached(project: Path, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch):
     """A distribution appearing in a directory of the import path brings its steps into the
     default pipeline, named by their distribution."""
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    write(packages / "extra_steps.py", MY_STEPS.replace("table_total", "extra_total"))
-    _settled(packages / "extra_steps.py", packages)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(packages), os.environ.get("PYTHONPATH")])))
+    packages = _on_import_path(tmp_path, monkeypatch)
     assert _steps(project).built
     before = _steps(project)
     assert before.code == 0 and not before.built and "extra_total" not in before.out
-    info = packages / "extra_steps-0.1.dist-info"
-    info.mkdir()
-    write(info / "METADATA", "Metadata-Version: 2.1\nName: extra-steps\nVersion: 0.1\n")
-    write(info / "entry_points.txt", "[dataraum.pipeline_steps]\nextra_steps = extra_steps\n")
+    _install(packages, "extra_steps", MY_STEPS.replace("from levels import LEVEL", 'LEVEL = "optional"')
+             .replace("table_total", "extra_total"))
     after = _steps(project)
     assert after.built, after.err
     line = next(x for x in after.out.splitlines() if x.strip().startswith("extra_total"))
     assert "extra_steps" in line and "extra-steps" in line
+
+
+@pytest.mark.e2e
+def test_steps_with_a_broken_step_package_say_so_every_time(project: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    _install(_on_import_path(tmp_path, monkeypatch), "broken_steps", "raise RuntimeError('half installed')\n")
+    _settled(tmp_path / "packages")
+    first, again = _steps(project), _steps(project)
+    assert first.code == 0 and "broken_steps" in first.err and "half installed" in first.err
+    assert again == first  # built again: a listing with a warning is not stored without it
 
 
 @pytest.mark.e2e
