@@ -230,8 +230,8 @@ class Listed:
     built: bool  # the driver was built (Hamilton imported), not read from the cache
 
 
-def _steps(cwd: Path, *args: str) -> Listed:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", CACHE_ENV: str(cwd.parent / "cache")}
+def _steps(cwd: Path, *args: str, **environ: str) -> Listed:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", CACHE_ENV: str(cwd.parent / "cache"), **environ}
     proc = subprocess.run([sys.executable, "-c", _STEPS, "steps", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     *err, built = proc.stderr.splitlines() or [""]
@@ -278,6 +278,16 @@ def test_steps_from_the_cache_are_the_steps_built(project: Path):
     assert flagged.built and flagged.out.startswith("pipeline quick_profile")
     assert _steps(project, "--pipeline", "quick_profile") == Listed(0, flagged.out, "", built=False)
     assert _steps(project) == Listed(0, first.out, "", built=False)
+
+
+@pytest.mark.e2e
+def test_steps_listings_are_kept_in_the_user_cache_directory(project: Path, tmp_path: Path):
+    xdg = {CACHE_ENV: "", "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert _steps(project, **xdg).built and len(list((tmp_path / "xdg" / "dataraum-context").iterdir())) == 1
+    assert not _steps(project, **xdg).built
+    home = {CACHE_ENV: "", "XDG_CACHE_HOME": "", "HOME": str(tmp_path / "home")}
+    assert _steps(project, **home).built and not _steps(project, **home).built
+    assert len(list((tmp_path / "home" / ".cache" / "dataraum-context").iterdir())) == 1
 
 
 @pytest.mark.e2e
