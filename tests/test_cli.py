@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dataraum_context import dataflows
 from dataraum_context.listing_cache import CACHE_ENV
 
 from conftest import cli, write
@@ -278,6 +279,16 @@ def test_steps_from_the_cache_are_the_steps_built(project: Path):
     assert flagged.built and flagged.out.startswith("pipeline quick_profile")
     assert _steps(project, "--pipeline", "quick_profile") == Listed(0, flagged.out, "", built=False)
     assert _steps(project) == Listed(0, first.out, "", built=False)
+
+
+def test_a_listing_depends_on_the_pipeline_s_files_and_those_it_extends(project: Path):
+    from dataraum_context.pipeline import pipeline_files
+
+    builtins = Path(dataflows.__file__).parent / "pipelines"
+    assert pipeline_files("financial") == [builtins / "financial.yaml", builtins / "default.yaml"]
+    write(project / "fin.yaml", "name: fin\nextends: financial\n")
+    assert pipeline_files(project / "fin.yaml") == [project / "fin.yaml", *pipeline_files("financial")]
+    assert pipeline_files(project / "child.yaml") == [project / "child.yaml", project / "p.yaml"]
 
 
 @pytest.mark.e2e
