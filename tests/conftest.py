@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,10 +11,20 @@ from pathlib import Path
 import pytest
 
 from dataraum_context.cli import main
+from dataraum_context.listing_cache import CACHE_ENV
 
 # fixtures for every test: a PostgreSQL server, HTTP apps, a local Messages API, Prefect and Temporal
 # servers, a fresh venv for plugins
 pytest_plugins = ["support.servers", "support.messages_api", "support.durable", "support.venvs"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _listing_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The listings `dataraum steps` keeps go to a directory of the session's, not the user's
+    cache (the CLI's processes inherit it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("listing-cache")))
+        yield
 
 
 @pytest.fixture

@@ -76,8 +76,10 @@ def test_startup_benchmark_prints_each_command(tmp_path: Path):
     proc = subprocess.run([sys.executable, str(script), "--repeat", "1", "--workdir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for command in ("`python -c pass`", "`import dataraum_context`", "`dataraum --help`", "`dataraum steps`",
+    for command in ("`python -c pass`", "`import dataraum_context`", "`dataraum --help`",
+                    r"`dataraum steps`, cold \(nothing cached\)", r"`dataraum steps`, warm \(listing cached\)",
                     r"`dataraum run` \(quick_profile, 2 rows\)"):
         assert re.search(rf"^\| {command} \| \d+\.\d+ \| -?\d+\.\d+ \|$", proc.stdout, re.M), proc.stdout
+    assert "caches no listing" not in proc.stdout  # warm is warm
     assert re.search(r"^quick_profile: [\d.]+ s whole, [\d.]+ s in its steps", proc.stdout, re.M), proc.stdout
     assert list(tmp_path.glob("workspace_0_0_*/runs/*.json")), "the run left no record"

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from dataraum_context import dataflows
+from dataraum_context.listing_cache import CACHE_ENV
 
 from conftest import cli, write
 
@@ -192,3 +200,204 @@ def test_config_mistakes_found_at_build_time_exit_2(shop: Path, tmp_path: Path):
         assert result.code == 2, (config, result)
         [line] = result.err.splitlines()
         assert expected in line, (config, line)
+
+
+# --- `dataraum steps` from its cache ---------------------------------------------------------
+# In a process of its own, as a user runs it, in a directory unchanged for a minute with the cache
+# outside it: a file or directory changed in the last seconds may change again unseen within its
+# timestamp's granularity, and the cache does not keep what was built from it. No bytecode is
+# written: a new __pycache__ in the working directory is a change the cache sees. The last line
+# on stderr says whether Hamilton was imported: the driver was built.
+_STEPS = ("import sys\nfrom dataraum_context.cli import main\ncode = main()\n"
+          "print('hamilton' in sys.modules, file=sys.stderr)\nsys.exit(code)")
+
+MY_STEPS = """from dataraum_context.models import StagingResult
+from dataraum_context.step import step
+
+from levels import LEVEL
+
+
+@step(scope="source", phase="enrichment", criticality=LEVEL)
+def table_total(staging: StagingResult) -> int:
+    return len(staging.tables)
+"""
+
+
+@dataclass
+class Listed:
+    code: int
+    out: str
+    err: str
+    built: bool  # the driver was built (Hamilton imported), not read from the cache
+
+
+def _steps(cwd: Path, *args: str, **environ: str) -> Listed:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", CACHE_ENV: str(cwd.parent / "cache"), **environ}
+    proc = subprocess.run([sys.executable, "-c", _STEPS, "steps", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    *err, built = proc.stderr.splitlines() or [""]
+    return Listed(proc.returncode, proc.stdout, "\n".join(err), built == "True")
+
+
+def _settled(*paths: Path) -> None:
+    """Changed a minute ago."""
+    then = time.time_ns() - 60_000_000_000
+    for path in paths:
+        os.utime(path, ns=(then, then))
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    """Replace `old` by `new` (as long as it: the size stays) and move the file's time a second on."""
+    assert len(old) == len(new) and old in path.read_text()
+    before = path.stat().st_mtime_ns
+    path.write_text(path.read_text().replace(old, new))
+    os.utime(path, ns=(before, before + 1_000_000_000))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A directory with a pipeline of staging and a step module of one's own, whose step takes its
+    criticality from a module beside it."""
+    project = tmp_path / "project"
+    project.mkdir()
+    write(project / "p.yaml", "name: p\ndescription: one\nmodules: [staging, my_steps]\n")
+    write(project / "child.yaml", "name: child\nextends: p.yaml\n")
+    write(project / "my_steps.py", MY_STEPS)
+    write(project / "levels.py", 'LEVEL = "optional"\n')
+    _settled(*project.iterdir(), project)
+    return project
+
+
+@pytest.mark.e2e
+def test_steps_from_the_cache_are_the_steps_built(project: Path):
+    first = _steps(project)
+    assert first.code == 0 and first.built, first.err
+    assert len(list((project.parent / "cache").glob("steps-*.json"))) == 1
+    assert _steps(project) == Listed(0, first.out, "", built=False)
+    # another pipeline (a flag) is another entry
+    flagged = _steps(project, "--pipeline", "quick_profile")
+    assert flagged.built and flagged.out.startswith("pipeline quick_profile")
+    assert _steps(project, "--pipeline", "quick_profile") == Listed(0, flagged.out, "", built=False)
+    assert _steps(project) == Listed(0, first.out, "", built=False)
+
+
+def test_a_listing_depends_on_the_pipeline_s_files_and_those_it_extends(project: Path):
+    from dataraum_context.pipeline import pipeline_files
+
+    builtins = Path(dataflows.__file__).parent / "pipelines"
+    assert pipeline_files("financial") == [builtins / "financial.yaml", builtins / "default.yaml"]
+    write(project / "fin.yaml", "name: fin\nextends: financial\n")
+    assert pipeline_files(project / "fin.yaml") == [project / "fin.yaml", *pipeline_files("financial")]
+    assert pipeline_files(project / "child.yaml") == [project / "child.yaml", project / "p.yaml"]
+
+
+@pytest.mark.e2e
+def test_steps_listings_are_kept_in_the_user_cache_directory(project: Path, tmp_path: Path):
+    xdg = {CACHE_ENV: "", "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert _steps(project, **xdg).built and len(list((tmp_path / "xdg" / "dataraum-context").iterdir())) == 1
+    assert not _steps(project, **xdg).built
+    home = {CACHE_ENV: "", "XDG_CACHE_HOME": "", "HOME": str(tmp_path / "home")}
+    assert _steps(project, **home).built and not _steps(project, **home).built
+    assert len(list((tmp_path / "home" / ".cache" / "dataraum-context").iterdir())) == 1
+
+
+@pytest.mark.e2e
+def test_steps_after_an_edit_of_a_step_module_or_what_it_imports_show_the_edit(project: Path):
+    assert _steps(project, "--pipeline", "p.yaml").built
+    cached = _steps(project, "--pipeline", "p.yaml")
+    assert not cached.built and "criticality=optional" in cached.out
+    _edit(project / "levels.py", "optional", "required")
+    edited = _steps(project, "--pipeline", "p.yaml")
+    assert edited.built and "table_total my_steps" in edited.out and "criticality=required" in edited.out
+    _edit(project / "my_steps.py", "table_total", "table_count")
+    renamed = _steps(project, "--pipeline", "p.yaml")
+    assert renamed.built and "table_count my_steps" in renamed.out and "table_total" not in renamed.out
+    assert _steps(project, "--pipeline", "p.yaml") == Listed(0, renamed.out, "", built=False)
+
+
+@pytest.mark.e2e
+def test_steps_after_an_edit_of_the_pipeline_or_the_one_it_extends_show_the_edit(project: Path):
+    assert _steps(project, "--pipeline", "child.yaml").built
+    cached = _steps(project, "--pipeline", "child.yaml")
+    assert not cached.built and "table_total" in cached.out
+    _edit(project / "p.yaml", "[staging, my_steps]", "[staging]          ")
+    edited = _steps(project, "--pipeline", "child.yaml")
+    assert edited.built and "  staging " in edited.out and "table_total" not in edited.out
+    _edit(project / "child.yaml", "name: child", "name: other")
+    assert _steps(project, "--pipeline", "child.yaml").out.startswith("pipeline other")
+
+
+@pytest.mark.e2e
+def test_steps_of_a_pipeline_broken_after_it_was_cached_is_the_error(project: Path):
+    assert _steps(project, "--pipeline", "p.yaml").built
+    assert not _steps(project, "--pipeline", "p.yaml").built
+    _edit(project / "p.yaml", "my_steps]", "no_steps]")
+    for _ in range(2):  # an error is never stored as the listing
+        broken = _steps(project, "--pipeline", "p.yaml")
+        assert broken.code == 2 and broken.out == ""
+        assert broken.err.startswith("dataraum: error: p.yaml: modules: unknown module 'no_steps'")
+    (project / "p.yaml").unlink()
+    gone = _steps(project, "--pipeline", "p.yaml")
+    assert gone.code == 2 and gone.err == "dataraum: error: p.yaml: no such pipeline config file"
+
+
+def _on_import_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    _settled(packages)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(packages), os.environ.get("PYTHONPATH")])))
+    return packages
+
+
+def _install(packages: Path, module: str, text: str) -> None:
+    """A distribution of one step module, as pip leaves it: the module and its metadata."""
+    write(packages / f"{module}.py", text)
+    info = packages / f"{module}-0.1.dist-info"
+    info.mkdir()
+    write(info / "METADATA", f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    write(info / "entry_points.txt", f"[dataraum.pipeline_steps]\n{module} = {module}\n")
+
+
+@pytest.mark.e2e
+def test_steps_of_a_step_package_installed_after_the_listing_was_cached(project: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch):
+    """A distribution appearing in a directory of the import path brings its steps into the
+    default pipeline, named by their distribution."""
+    packages = _on_import_path(tmp_path, monkeypatch)
+    assert _steps(project).built
+    before = _steps(project)
+    assert before.code == 0 and not before.built and "extra_total" not in before.out
+    _install(packages, "extra_steps", MY_STEPS.replace("from levels import LEVEL", 'LEVEL = "optional"')
+             .replace("table_total", "extra_total"))
+    after = _steps(project)
+    assert after.built, after.err
+    line = next(x for x in after.out.splitlines() if x.strip().startswith("extra_total"))
+    assert "extra_steps" in line and "extra-steps" in line
+
+
+@pytest.mark.e2e
+def test_steps_with_a_broken_step_package_say_so_every_time(project: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    _install(_on_import_path(tmp_path, monkeypatch), "broken_steps", "raise RuntimeError('half installed')\n")
+    _settled(tmp_path / "packages")
+    first, again = _steps(project), _steps(project)
+    assert first.code == 0 and "broken_steps" in first.err and "half installed" in first.err
+    assert again == first  # built again: a listing with a warning is not stored without it
+
+
+@pytest.mark.e2e
+def test_steps_with_a_cache_that_cannot_be_written_or_read(project: Path):
+    expected = _steps(project)
+    (entry,) = (project.parent / "cache").glob("steps-*.json")
+    cut_short = entry.read_text()[:100]
+    # a corrupt entry, one cut short, ones of another shape: built again, and written anew
+    for corrupt in ("{not json", cut_short, "[]", '{"text": 1, "files": {}}', '{"text": "x", "files": {}}'):
+        entry.write_text(corrupt)
+        assert _steps(project) == Listed(0, expected.out, "", built=True)
+        assert _steps(project) == Listed(0, expected.out, "", built=False)
+    # the cache directory cannot be made (as read-only: root may write anywhere)
+    entry.unlink()
+    (project.parent / "cache").rmdir()
+    write(project.parent / "cache", "a file")
+    for _ in range(2):
+        assert _steps(project) == Listed(0, expected.out, "", built=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dataraum_context.errors import ConfigError
+from dataraum_context.listing_cache import CACHE_ENV
 from dataraum_context.project import KEYS, load_settings
 from dataraum_context.sample import shop_dir
 
@@ -95,7 +96,7 @@ def test_a_bad_project_file_is_an_error_naming_file_and_line(tmp_path: Path, tex
 
 
 def _dataraum(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DATARAUM_")} | (env or {})
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DATARAUM_") or k == CACHE_ENV} | (env or {})
     return subprocess.run([sys.executable, "-m", "dataraum_context.cli", *args], cwd=cwd, env=environ,
                           capture_output=True, text=True, timeout=600)
 

@@ -1,21 +1,26 @@
-"""What starting costs: `import dataraum_context` and the CLI's `--help` import neither Hamilton's
-driver, pandas, pyarrow, polars nor DuckDB (half a second and 100 MiB); what needs them imports
-them when used."""
+"""What starting costs: `import dataraum_context`, the CLI's `--help` and a `dataraum steps` whose
+listing is cached import neither Hamilton's driver, pandas, pyarrow, polars nor DuckDB (half a
+second and 100 MiB); what needs them imports them when used."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+
+from dataraum_context.listing_cache import CACHE_ENV
 
 HEAVY = ("hamilton.driver", "pandas", "pyarrow", "polars", "duckdb")
 
 
-def _imported_after(code: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
+def _imported_after(code: str, modules: tuple[str, ...] = HEAVY, cwd: Path | None = None) -> list[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps([m for m in {modules!r} if m in sys.modules]))"
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=cwd)
     return json.loads(proc.stdout.splitlines()[-1])
 
 
@@ -28,6 +33,20 @@ def test_help_imports_nothing_heavy():
             "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
             "    main(['--help'])")
     assert _imported_after(code) == []
+
+
+def test_steps_listed_from_the_cache_import_nothing_heavy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The first `dataraum steps` builds the driver and keeps its listing; the next prints it.
+    (In a directory unchanged for a minute: the cache keeps nothing built from what changed in
+    the last seconds.)"""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    then = time.time_ns() - 60_000_000_000
+    os.utime(cwd, ns=(then, then))
+    code = "from dataraum_context.cli import main\nassert main(['steps']) == 0"
+    assert "hamilton.driver" in _imported_after(code, cwd=cwd)
+    assert _imported_after(code, cwd=cwd) == []
 
 
 @pytest.mark.parametrize(("code", "unused"), [

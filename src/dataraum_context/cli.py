@@ -389,7 +389,7 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     from dataraum_context.workspace import write_atomically
 
     _check_out(args.out)
-    dr, _cfg = _driver(args)
+    dr, _cfg = _driver(_settings(args))
     graph = dr.display_all_functions()
     if graph is None:
         raise DataraumError("drawing needs the graphviz Python package: pip install 'dataraum-context[visualization]'")
@@ -409,29 +409,40 @@ def _cmd_dag(args: argparse.Namespace) -> int:
     return 0
 
 
-def _driver(args: argparse.Namespace) -> tuple[Any, PipelineConfig]:
+def _driver(settings: Settings) -> tuple[Any, PipelineConfig]:
     """The driver of the pipeline the settings name, as they change it (no cache)."""
     from dataraum_context.pipeline import build_driver, load_pipeline
 
-    settings = _settings(args)
     name = settings.value("pipeline")
     return build_driver(name, cache=False, **_pipeline_overrides(settings, load_pipeline(name)))
 
 
 def _cmd_steps(args: argparse.Namespace) -> int:
-    from dataraum_context.pipeline import step_nodes
+    from dataraum_context.listing_cache import cached
 
-    dr, cfg = _driver(args)
-    print(f"pipeline {cfg.name}: {cfg.description}".rstrip(": "))
+    settings = _settings(args)
+    # what `_driver` reads of the settings; the files and the code are the cache's own concern
+    key = {"pipeline": settings.value("pipeline"), "overrides": settings.pipeline_overrides(),
+           "ontology_paths": settings.ontology_paths()}
+    sys.stdout.write(cached("steps", key, lambda: _steps_listing(settings)))
+    return 0
+
+
+def _steps_listing(settings: Settings) -> tuple[str, list[Path]]:
+    """The steps of the pipeline, one a line with module, origin and tags; and its YAML files."""
+    from dataraum_context.pipeline import pipeline_files, step_nodes
+
+    dr, cfg = _driver(settings)
     rows = []
     for name, node in step_nodes(dr).items():
         module = node.originating_functions[0].__module__ if node.originating_functions else "?"
         tags = " ".join(f"{k}={node.tags[k]}" for k in ("scope", "phase", "criticality") if k in node.tags)
         rows.append((name, module, _origin(module), tags))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for *columns, tags in rows:
-        print("  " + " ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + f" {tags}")
-    return 0
+    lines = [f"pipeline {cfg.name}: {cfg.description}".rstrip(": ")]
+    lines += ["  " + " ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + f" {tags}"
+              for *columns, tags in rows]
+    return "".join(f"{line}\n" for line in lines), pipeline_files(settings.value("pipeline"))
 
 
 def _origin(module: str) -> str:

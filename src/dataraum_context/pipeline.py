@@ -15,6 +15,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal, get_args
@@ -136,8 +137,14 @@ def load_pipeline(pipeline: str | os.PathLike[str] | PipelineConfig) -> Pipeline
     it `extends:` (and that one's, ...) merged under it."""
     if isinstance(pipeline, PipelineConfig):
         return pipeline
-    data, origin = _merged(os.fspath(pipeline))
+    data, origin, _files = _merged(os.fspath(pipeline))
     return _validated(data, origin)
+
+
+def pipeline_files(pipeline: str | os.PathLike[str]) -> list[Path]:
+    """The YAML files a pipeline is read from: its own and those it extends, built-ins included
+    (one inside a zipped package is no file of its own)."""
+    return _merged(os.fspath(pipeline))[2]
 
 
 def _locate(name: str, beside: Path | None) -> tuple[str, str, Path | None]:
@@ -152,17 +159,23 @@ def _locate(name: str, beside: Path | None) -> tuple[str, str, Path | None]:
         raise ConfigError(
             f"unknown pipeline {name!r} (built in: {', '.join(builtin_pipelines())}; or give a .yaml path)"
         )
-    text = (resources.files("dataraum_context.dataflows") / "pipelines" / f"{name}.yaml").read_text("utf-8")
-    return text, f"{name}.yaml", None
+    return _builtin_file(name).read_text("utf-8"), f"{name}.yaml", None
+
+
+def _builtin_file(name: str) -> Traversable:
+    return resources.files("dataraum_context.dataflows") / "pipelines" / f"{name}.yaml"
 
 
 def _merged(name: str, beside: Path | None = None, chain: tuple[tuple[str, str], ...] = (),
-            named_at: str = "") -> tuple[dict[str, Any], str]:
+            named_at: str = "") -> tuple[dict[str, Any], str, list[Path]]:
     """A pipeline file's keys with those of the pipeline it extends beneath them (mappings
-    merged key by key, anything else replaced), and how errors name the file. Each file is
-    validated on its own first, so an error names the file that has it. `chain`: the files
-    extending this one (identity, name), `named_at`: the file and line of the last one's `extends`."""
+    merged key by key, anything else replaced), how errors name the file, and the files read.
+    Each file is validated on its own first, so an error names the file that has it. `chain`:
+    the files extending this one (identity, name), `named_at`: the file and line of the last
+    one's `extends`."""
     text, origin, path = _locate(name, beside)
+    file = path or _builtin_file(name)
+    files = [file] if isinstance(file, Path) else []
     identity = str(path.resolve()) if path else origin
     if identity in dict(chain):
         cycle = " -> ".join([*(n for _i, n in chain), origin])
@@ -175,13 +188,13 @@ def _merged(name: str, beside: Path | None = None, chain: tuple[tuple[str, str],
     if "parallel_enrichment" in data:  # one name in the chain, so a child's overrides its parent's
         data["parallel"] = data.pop("parallel_enrichment")
     if parent is None:
-        return data, origin
+        return data, origin, files
     where = f"{origin}:{key_line(text, ['extends'])}"
     if not isinstance(parent, str):
         raise ConfigError(f"{where}: extends: one pipeline, by built-in name or .yaml path")
-    base, _ = _merged(parent, path.parent if path else None, (*chain, (identity, origin)), where)
+    base, _, base_files = _merged(parent, path.parent if path else None, (*chain, (identity, origin)), where)
     inherited = {k: v for k, v in base.items() if k not in _NOT_INHERITED}
-    return _merge(inherited, data), origin
+    return _merge(inherited, data), origin, files + base_files
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
