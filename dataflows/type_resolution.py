@@ -41,6 +41,7 @@ from dataraum_context.sql import (
     is_whole_number,
     quote_ident,
     quote_literal,
+    row_group_bytes,
 )
 from dataraum_context.step import part_of_step, step
 from dataraum_context.workspace import QUARANTINE, TABLES, Workspace
@@ -183,13 +184,16 @@ def _plan(column: StagedColumn, table: StagedTable,
 
 def _copyable(con: duckdb.DuckDBPyConnection, table: StagedTable) -> bool:
     """Whether a table is read in place from a Parquet file that scans as our own would: row
-    groups of at most twice DuckDB's, the unit its scans run in parallel by (pyarrow writes a
-    million rows in one, which every later step would then read on one thread)."""
+    groups of at most twice DuckDB's rows, the unit its scans run in parallel by (pyarrow writes
+    a million rows in one, which every later step would then read on one thread), and twice
+    our bytes (a reader holds a row group's column: texts of kilobytes make them hundreds of MiB)."""
     if table.in_place is None or not table.in_place.parquet:
         return False
-    [(longest,)] = con.execute("SELECT max(row_group_num_rows) FROM parquet_metadata(?)",
-                               [table.in_place.file]).fetchall()
-    return (longest or 0) <= 2 * ROW_GROUP_ROWS
+    [(rows, size)] = con.execute(
+        "SELECT max(rows), max(size) FROM (SELECT any_value(row_group_num_rows) AS rows, "
+        "sum(total_uncompressed_size) AS size FROM parquet_metadata(?) GROUP BY row_group_id)",
+        [table.in_place.file]).fetchall()
+    return (rows or 0) <= 2 * ROW_GROUP_ROWS and (size or 0) <= 2 * row_group_bytes(len(table.columns))
 
 
 def _staged_null_counts(con: duckdb.DuckDBPyConnection, ws: Workspace, table: StagedTable) -> dict[str, int]:

@@ -15,7 +15,7 @@ from hamilton import driver
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataraum_context import inference
+from dataraum_context import inference, sql
 from dataraum_context.dataflows import schema_profiling as schema_profiling_module
 from dataraum_context.dataflows import staging as staging_module
 from dataraum_context.dataflows import type_resolution as type_resolution_module
@@ -272,6 +272,19 @@ def test_a_parquet_file_of_long_row_groups_is_written_again(tmp_path: Path):
     groups = duckdb.execute(f"SELECT max(row_group_num_rows), sum(row_group_num_rows) "
                             f"FROM parquet_metadata('{tmp_path / 'ws' / t.path}')").fetchone()
     assert groups == (122_880, 300_000)
+
+
+def test_a_parquet_file_of_row_groups_of_long_texts_is_written_again(tmp_path: Path):
+    """Row groups of few rows but many bytes (2,000 texts of 40 KB: 80 MiB) would have every
+    later reader hold one at a time per thread: the typed table is written in bounded ones."""
+    source = tmp_path / "texts.parquet"
+    duckdb.execute(f"COPY (SELECT i AS n, repeat('x', 40000) || i AS t FROM range(2000) r(i)) TO '{source}' "
+                   "(ROW_GROUP_SIZE 2000, ROW_GROUP_SIZE_BYTES '1GB', COMPRESSION uncompressed)")
+    t = _resolve([source], tmp_path / "ws").tables["texts"]
+    assert (tmp_path / "ws" / t.path).read_bytes() != source.read_bytes()
+    [(size,)] = duckdb.execute(f"SELECT max(size) FROM (SELECT sum(total_uncompressed_size) AS size FROM "
+                               f"parquet_metadata('{tmp_path / 'ws' / t.path}') GROUP BY row_group_id)").fetchall()
+    assert size <= 2 * sql.ROW_GROUP_BYTES
 
 
 def test_the_steps_run_as_a_hamilton_dataflow(tmp_path: Path):
