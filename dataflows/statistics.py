@@ -22,10 +22,10 @@ estimated: an estimate of uniqueness cannot decide keys, and DuckDB's estimates
 A wide table of up to `LONG_UP_TO_ROWS` rows (a narrow one of up to `LONG_NARROW_UP_TO_ROWS`) is
 profiled in long format (`_long`): the columns of one type as (column, value) rows, each query
 one GROUP BY over all of them, so that a wide table costs a few queries per type rather than a
-few expressions per column. A larger wide
-table is profiled a batch of columns at a time (`sql.batched`: DuckDB plans a query in time
-growing faster than its expressions), and a batch of a wide table is read from the Parquet
-file once when it is small (`sql.parquet_relation`); nothing is materialized in Python.
+few expressions per column. A larger wide table is profiled a batch of columns at a time
+(`sql.batched`: DuckDB plans a query in time growing faster than its expressions), and a batch
+of a wide table is read from the Parquet file once when it is small (`sql.parquet_relation`);
+nothing is materialized in Python.
 
 `column_roles` then reads the collected statistics once to decide what each column is (own and
 candidate keys, measures, dimensions, timestamps; `dataraum_context.roles`), for every later step.
