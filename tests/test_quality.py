@@ -32,9 +32,10 @@ from dataraum_context.models import (
 )
 from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
-from dataraum_context.quality import COMPILERS
+from dataraum_context.quality import COMPILERS, find_null_tokens, run_checks
 from dataraum_context.sample import schemas
-from dataraum_context.sql import Sql
+from dataraum_context.settings import NULL_TOKENS, QUALITY_EXAMPLE_ROWS
+from dataraum_context.sql import EXPRESSIONS_PER_QUERY, Sql
 from dataraum_context.workspace import file_version
 
 from conftest import write
@@ -619,6 +620,86 @@ def test_quarantine_null_tokens_and_rejected_rows_through_the_pipeline(data_dir,
     assert [e["kind"] for e in tokens.examples] == ["N/A", "-"]
     for r in checks.values():
         assert reproduced(workspace, r) == r.failing_rows
+
+
+# --- a wide table ----------------------------------------------------------------------------
+
+WIDE_ROWS = 400
+WIDE_TOKENS = {7: ("N/A",), 19: ("-", "N/A"), 42: ("null",), 88: ("--", "missing"), 151: ("?",)}
+
+
+def _wide_column(k: int, rng: random.Random) -> list[str]:
+    """Column `c<k>` of the wide CSV as written: integers, decimals with an outlier planted in
+    some, dates, codes, or text; null tokens (some padded) in the columns of WIDE_TOKENS and
+    empty fields in every ninth column."""
+    kind = k % 4
+    values = [str(rng.randrange(1000)) if kind == 0 else f"{rng.uniform(10, 20):.2f}" if kind == 1
+              else str(date(2024, 1, 1) + timedelta(days=rng.randrange(300))) if kind == 2
+              else rng.choice(["north", "south", "east", "west"]) for _ in range(WIDE_ROWS)]
+    if kind == 1 and k % 3 == 0:
+        values[5 + k % 17] = "99999.25"
+    for i, token in enumerate(WIDE_TOKENS.get(k, ())):
+        for row in range(3 + i, WIDE_ROWS, 29 + 6 * i):
+            values[row] = f" {token} " if row % 2 else token
+    if k % 9 == 4:
+        for row in range(k % 7, WIDE_ROWS, 11):
+            values[row] = ""
+    return values
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory) -> tuple[dc.PipelineRun, Path, dict[str, list[str]]]:
+    """The default pipeline on a CSV of 160 columns, more row checks than one aggregate holds."""
+    root = tmp_path_factory.mktemp("wide")
+    rng = random.Random(7)
+    columns = {f"c{k}": _wide_column(k, rng) for k in range(160)}
+    (root / "data").mkdir()
+    write(root / "data" / "wide.csv", ",".join(columns) + "\n"
+          + "".join(",".join(row) + "\n" for row in zip(*columns.values(), strict=True)))
+    run = dc.run("default", sources=[str(root / "data")], workspace=str(root / "ws"))
+    return run, root / "ws", columns
+
+
+def test_the_null_tokens_of_a_wide_table_are_found_within_little_memory(wide_run, monkeypatch):
+    """Each column's null tokens, as written (trimmed), found in one pass over a batch of columns
+    under a memory limit of 64 MB: the search keeps a bit per token and column, not each
+    column's distinct values (which took 5 MiB a column, DuckDB 2.0 grouping them all)."""
+    run, ws, columns = wide_run
+    expected = {name: tuple(sorted({v.strip() for v in values if v.strip() and v.strip() in NULL_TOKENS}))
+                for name, values in columns.items()}
+    assert {k: v for k, v in expected.items() if v} == {f"c{k}": tuple(sorted(t)) for k, t in WIDE_TOKENS.items()}
+    monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "64MB")
+    found = find_null_tokens(dc.Workspace(ws), run.results["staging"], run.results["type_resolution"],
+                             NULL_TOKENS)
+    assert found.tables == {"wide": {k: v for k, v in expected.items() if v}}
+    counted = {r.columns[0]: r.failing_rows for r in by_check_all(run.results["quality_assessment"])
+               if r.check == "null_tokens"}
+    assert counted == {name: sum(v.strip() in expected[name] for v in values)
+                       for name, values in columns.items() if expected[name]}
+
+
+def test_the_checks_of_a_wide_table_give_what_each_gives_alone(wide_run):
+    """A wide table's row checks, counted in batches of one aggregate each with the examples of
+    those that failed, give each check exactly what it gives when it runs alone: counts,
+    examples in row order, SQL."""
+    run, ws, columns = wide_run
+    dr = dc.driver("default", sources=[str(ws.parent / "data")], workspace=str(ws))
+    table = dr.execute(["quality_checks"])["quality_checks"].tables["wide"]
+    row_checks = [c for c in table.checks if c.predicate is not None]
+    assert len(row_checks) > EXPRESSIONS_PER_QUERY // 2  # more than one aggregate's worth
+    assert {c.check for c in row_checks} == {"null_ratio", "outlier", "null_tokens"}
+    together = run_checks(table, str(ws), 3)
+    alone = [r for c in table.checks for r in run_checks(table.model_copy(update={"checks": (c,)}), str(ws), 3)]
+    assert sorted(together, key=repr) == sorted(alone, key=repr)
+    assert sorted(by_check_all(run.results["quality_assessment"]), key=repr) == sorted(
+        run_checks(table, str(ws), QUALITY_EXAMPLE_ROWS), key=repr)  # what the step gave
+    nulls = {r.columns[0]: (r.failing_rows, [e["_row"] for e in r.examples]) for r in together
+             if r.check == "null_ratio"}
+    written_null = {name: [i + 1 for i, v in enumerate(values) if v.strip() in NULL_TOKENS]
+                    for name, values in columns.items()}
+    assert nulls == {name: (len(rows), rows[:3]) for name, rows in written_null.items() if rows}
+    outliers = {r.columns[0]: r.failing_rows for r in together if r.check == "outlier" and r.failing_rows}
+    assert outliers == {name: 1 for name, values in columns.items() if "99999.25" in values}
 
 
 # --- the bundled sample and the context ----------------------------------------------------
