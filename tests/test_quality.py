@@ -9,9 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
+import duckdb
 import polars as pl
 import pytest
 from hamilton import driver
@@ -32,10 +36,10 @@ from dataraum_context.models import (
 )
 from dataraum_context.ontology import load_ontology, load_ontology_file
 from dataraum_context.ontology.models import RuleType
-from dataraum_context.quality import COMPILERS, find_null_tokens, run_checks
+from dataraum_context.quality import COMPILERS, find_null_tokens, run_checks, runner
 from dataraum_context.sample import schemas
 from dataraum_context.settings import NULL_TOKENS, QUALITY_EXAMPLE_ROWS
-from dataraum_context.sql import EXPRESSIONS_PER_QUERY, Sql
+from dataraum_context.sql import EXPRESSIONS_PER_QUERY, Sql, connect
 from dataraum_context.workspace import file_version
 
 from conftest import write
@@ -700,6 +704,33 @@ def test_the_checks_of_a_wide_table_give_what_each_gives_alone(wide_run):
     assert nulls == {name: (len(rows), rows[:3]) for name, rows in written_null.items() if rows}
     outliers = {r.columns[0]: r.failing_rows for r in together if r.check == "outlier" and r.failing_rows}
     assert outliers == {name: 1 for name, values in columns.items() if "99999.25" in values}
+
+
+def test_a_duplicated_key_is_counted_within_little_memory(tmp_path):
+    """The rows of a duplicated key are counted apart from the first of them: counted beside
+    them (`count(*) OVER ()`), every failing row was held whole, 160 MB of text here, more than
+    the 64 MB a connection that cannot spill is given."""
+    rng = random.Random(3)
+    n = 40_000
+    frame = pl.DataFrame({"id": [i // 2 for i in range(n)],
+                          **{f"note{j}": [rng.randbytes(200).hex() for _ in range(n)] for j in range(10)}})
+    types = schemas.Schema(seed=0, style="test", tables={"notes": frame}).workspace(tmp_path)
+    # in row groups of a few MB, as type resolution writes them (DuckDB reads a row group whole)
+    frame.write_parquet(tmp_path / types.tables["notes"].path, row_group_size=2_048)
+    stats = statistics_profiling(types, str(tmp_path))
+
+    @contextmanager
+    def without_spilling() -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect() as con:
+            con.execute("SET memory_limit = '64MB'")
+            con.execute("SET temp_directory = ''")
+            yield con
+
+    empty = load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n"))
+    with patch.object(runner, "session", without_spilling):
+        dup = by_check(assess(types, stats, str(tmp_path), empty))["duplicate_key"]
+    assert (dup.error, dup.failing_rows, dup.total_rows) == (None, n, n)
+    assert dup.examples == tuple({"_row": i + 1, "id": i // 2} for i in range(QUALITY_EXAMPLE_ROWS))
 
 
 # --- the bundled sample and the context ----------------------------------------------------

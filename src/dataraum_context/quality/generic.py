@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
+
 from dataraum_context import inference
 from dataraum_context.joins import columns_label
 from dataraum_context.models import (
@@ -198,7 +200,8 @@ class StagedNullTokens(Frozen):
 def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeResolutionResult,
                        null_tokens: Sequence[str]) -> StagedNullTokens:
     """The null tokens written in the text columns that type resolution typed (not those a
-    typed source kept): one aggregate over each staged table (a batch of its columns)."""
+    typed source kept) and left with a NULL: one aggregate over each staged table (a batch of
+    its columns)."""
     tokens = [t for t in inference.as_tokens(null_tokens) if t]
     found: dict[str, dict[str, tuple[str, ...]]] = {}
     if not tokens or staging is None:
@@ -206,8 +209,10 @@ def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeRe
     with session() as con:
         for table, resolved in types.tables.items():
             staged = staging.tables.get(table)
+            no_nulls = _without_nulls(con, ws, resolved.path)
             columns = [c.name for c in staged.columns if c.data_type == "VARCHAR" and c.name in resolved.columns
-                       and resolved.columns[c.name].resolved_by != "source"] if staged else []
+                       and resolved.columns[c.name].resolved_by != "source" and c.name not in no_nulls
+                       ] if staged else []
             if staged is None or not columns:
                 continue
             written: dict[str, tuple[str, ...]] = {}
@@ -221,6 +226,14 @@ def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeRe
             if written:
                 found[table] = written
     return StagedNullTokens(tables=found)
+
+
+def _without_nulls(con: duckdb.DuckDBPyConnection, ws: Workspace, typed: str) -> set[str]:
+    """The typed table's columns without a NULL, from its Parquet statistics: type resolution
+    reads a null token as NULL, so none of them holds one (a column without statistics may)."""
+    return {name for name, nulls in con.execute(
+        "SELECT path_in_schema, bool_or(stats_null_count IS DISTINCT FROM 0) FROM parquet_metadata(?) GROUP BY ALL",
+        [str(ws.path(typed))]).fetchall() if not nulls}
 
 
 def _tokens_written(column: str, tokens: int) -> str:

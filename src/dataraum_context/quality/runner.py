@@ -109,15 +109,15 @@ def _run_query(con: duckdb.DuckDBPyConnection, c: Check, k: int, key: tuple[str,
     sql = c.sql
     order = f"f.{ROW_NUMBER}" if c.table_rows else "f"
     try:
-        if c.known_failing is not None:
-            rows = concat("SELECT f FROM (", sql, f") AS f ORDER BY {order} LIMIT {max(k, 1)}").run(con).fetchall()
-            failing = c.known_failing
-            examples = [r[0] for r in rows]
-        else:
-            rows = concat("SELECT count(*) OVER (), f FROM (", sql,
-                          f") AS f ORDER BY {order} LIMIT {max(k, 1)}").run(con).fetchall()
-            failing = rows[0][0] if rows else 0
-            examples = [r[1] for r in rows]
+        # counted apart from the first rows: `count(*) OVER ()` beside them held every failing
+        # row whole (a duplicated key of 150 columns x 800,000 rows: 1,470 MiB, 3.2 s; apart,
+        # the count reads the key alone and DuckDB fetches the rest of the first rows only)
+        failing = c.known_failing
+        if failing is None:
+            counted = concat("SELECT count(*) FROM (", sql, ")").run(con).fetchone()
+            failing = counted[0] if counted else 0
+        examples = [r[0] for r in concat("SELECT f FROM (", sql, f") AS f ORDER BY {order} LIMIT {k}")
+                    .run(con).fetchall()] if failing and k > 0 else []
         total = c.total
         if isinstance(total, Sql):
             counted = total.run(con).fetchone()
