@@ -1,11 +1,12 @@
 """Running one table's checks: exact counts, the first failing rows as examples, the SQL.
 
 The row checks are counted in one aggregate pass per relation (a wide table's in passes of a
-batch of checks); a second pass over only the rows that fail some check keeps each failed
-check's first failing rows (`arg_min(..., row number, k) FILTER (WHERE ...)`). When a pass
-fails, each predicate runs alone, so a rule whose SQL DuckDB rejects is reported with its error
-and every other check still counts. The query checks run one query each, except those whose
-failing rows an earlier step counted exactly as none.
+batch of checks); a second pass over only the rows that fail some check finds the row numbers
+of each failed check's first failing rows (`min(row number, k) FILTER (WHERE ...)`), which
+are then read by their numbers. When a pass fails, each predicate runs alone, so a rule whose
+SQL DuckDB rejects is reported with its error and every other check still counts. A query
+check is counted in one query and its first rows read in another (none when nothing fails);
+one whose failing rows an earlier step counted exactly as none runs no query.
 """
 
 from __future__ import annotations
@@ -62,45 +63,47 @@ def _count_rows(con: duckdb.DuckDBPyConnection, relation: str | None, checks: li
 def _aggregate(con: duckdb.DuckDBPyConnection, relation: str | None, checks: list[Check], k: int,
                key: tuple[str, ...]) -> list[QualityResult]:
     """The checks' failing rows counted in one pass; then the first `k` of each check that
-    failed, read in a second pass over only the rows failing some check (building examples
-    for every row cost six times the counting)."""
-    source = f" FROM {relation or quote_ident(checks[0].table)}"
-    parts: list[str | Sql] = ["SELECT count(*)"]
-    for c in checks:
-        assert c.predicate is not None
-        parts += [", count(*) FILTER (WHERE ", c.predicate, ")"]
-    row = concat(*parts, source).run(con).fetchone()
-    assert row is not None  # an aggregate returns one row
-    total, failing = row[0], row[1:]
+    failed, found in a second pass over only the rows failing some check (each a row number:
+    building examples for every row cost six times the counting, and the numbers in the
+    counting pass three times) and read by their numbers."""
+    source = relation or quote_ident(checks[0].table)
+    counted = _predicates(checks, source, "SELECT count(*)" + "".join(
+        f", count(*) FILTER (WHERE p{i})" for i in range(len(checks)))).run(con).fetchone()
+    assert counted is not None  # an aggregate returns one row
+    total, failing = counted[0], counted[1:]
     failed = [i for i, n in enumerate(failing) if n and k > 0]
     examples = dict(zip(failed, _first_failing(con, source, [checks[i] for i in failed], k, key), strict=True))
-    return [_result(c, n, total, [_json_safe(e) for e in (examples.get(i) or [])[:k]])
-            for i, (c, n) in enumerate(zip(checks, failing, strict=True))]
+    return [_result(c, n, total, examples.get(i, ())) for i, (c, n) in enumerate(zip(checks, failing, strict=True))]
+
+
+def _predicates(checks: list[Check], source: str, select: str, where: str = "") -> Sql:
+    """`select` over the rows of `source` with their row number and each check's predicate as
+    a column `p<i>`: a row's predicates evaluated once, however often the aggregates read them
+    (inside the aggregates' filters the counting took twice the time)."""
+    parts: list[str | Sql] = [f"{select} FROM (SELECT {ROW_NUMBER}"]
+    for i, c in enumerate(checks):
+        assert c.predicate is not None
+        parts += [", (", c.predicate, f") AS p{i}"]
+    return concat(*parts, f" FROM {source}){where}")
 
 
 def _first_failing(con: duckdb.DuckDBPyConnection, source: str, checks: list[Check], k: int,
-                   key: tuple[str, ...]) -> tuple[Any, ...]:
-    """The first `k` failing rows of each check (in row order), from the rows failing any."""
+                   key: tuple[str, ...]) -> list[list[dict[str, Any]]]:
+    """The first `k` failing rows of each check, in row order: their row number (1-based), the
+    key and the checked columns."""
     if not checks:
-        return ()
-    parts: list[str | Sql] = ["SELECT "]
-    for i, c in enumerate(checks):
-        assert c.predicate is not None
-        parts += [", " if i else "", f"arg_min({_example_struct(c, key)}, {ROW_NUMBER}, {k}) FILTER (WHERE ",
-                  c.predicate, ")"]
-    parts.append(f" FROM (SELECT *{source} WHERE ")
-    for i, c in enumerate(checks):
-        assert c.predicate is not None
-        parts += [" OR " if i else "", "(", c.predicate, ")"]
-    row = concat(*parts, ")").run(con).fetchone()
+        return []
+    row = _predicates(checks, source, "SELECT " + ", ".join(
+        f"min({ROW_NUMBER}, {k}) FILTER (WHERE p{i})" for i in range(len(checks))),
+        " WHERE " + " OR ".join(f"p{i}" for i in range(len(checks)))).run(con).fetchone()
     assert row is not None  # an aggregate returns one row
-    return row
-
-
-def _example_struct(c: Check, key: tuple[str, ...]) -> str:
-    columns = dict.fromkeys([*key, *c.columns])
-    fields = [f"{quote_ident('_row')} := {ROW_NUMBER} + 1", *(f"{quote_ident(x)} := {quote_ident(x)}" for x in columns)]
-    return f"struct_pack({', '.join(fields)})"
+    numbers: list[list[int]] = [sorted(ns or ()) for ns in row]
+    columns = list(dict.fromkeys([*key, *(x for c in checks for x in c.columns)]))
+    rows = {r[0]: dict(zip(columns, r[1:], strict=True)) for r in con.execute(
+        f"SELECT {', '.join([ROW_NUMBER, *map(quote_ident, columns)])} FROM {source} "
+        f"WHERE {ROW_NUMBER} IN (SELECT unnest(?::BIGINT[]))", [sorted({n for ns in numbers for n in ns})]).fetchall()}
+    return [[_json_safe({"_row": n + 1, **{x: rows[n][x] for x in dict.fromkeys([*key, *c.columns])}}) for n in ns]
+            for c, ns in zip(checks, numbers, strict=True)]
 
 
 def _run_query(con: duckdb.DuckDBPyConnection, c: Check, k: int, key: tuple[str, ...]) -> QualityResult:
