@@ -706,18 +706,23 @@ def test_the_checks_of_a_wide_table_give_what_each_gives_alone(wide_run):
     assert outliers == {name: 1 for name, values in columns.items() if "99999.25" in values}
 
 
+def _notes(root: Path, n: int = 40_000) -> dict:
+    """What the quality nodes need of a table of `n` rows: `id`, each value twice, and ten
+    columns of 400 random characters (160 MB of text at 40,000 rows)."""
+    rng = random.Random(3)
+    frame = pl.DataFrame({"id": [i // 2 for i in range(n)],
+                          **{f"note{j}": [rng.randbytes(200).hex() for _ in range(n)] for j in range(10)}})
+    types = schemas.Schema(seed=0, style="test", tables={"notes": frame}).workspace(root)
+    # in row groups of a few MB, as type resolution writes them (DuckDB reads a row group whole)
+    frame.write_parquet(root / types.tables["notes"].path, row_group_size=2_048)
+    return {"type_resolution": types, "statistics_profiling": statistics_profiling(types, str(root)),
+            "workspace": str(root), "ontology": load_ontology_file(write(root / "empty.yaml", "name: empty\n"))}
+
+
 def test_a_duplicated_key_is_counted_within_little_memory(tmp_path):
     """The rows of a duplicated key are counted apart from the first of them: counted beside
     them (`count(*) OVER ()`), every failing row was held whole, 160 MB of text here, more than
     the 64 MB a connection that cannot spill is given."""
-    rng = random.Random(3)
-    n = 40_000
-    frame = pl.DataFrame({"id": [i // 2 for i in range(n)],
-                          **{f"note{j}": [rng.randbytes(200).hex() for _ in range(n)] for j in range(10)}})
-    types = schemas.Schema(seed=0, style="test", tables={"notes": frame}).workspace(tmp_path)
-    # in row groups of a few MB, as type resolution writes them (DuckDB reads a row group whole)
-    frame.write_parquet(tmp_path / types.tables["notes"].path, row_group_size=2_048)
-    stats = statistics_profiling(types, str(tmp_path))
 
     @contextmanager
     def without_spilling() -> Iterator[duckdb.DuckDBPyConnection]:
@@ -726,11 +731,48 @@ def test_a_duplicated_key_is_counted_within_little_memory(tmp_path):
             con.execute("SET temp_directory = ''")
             yield con
 
-    empty = load_ontology_file(write(tmp_path / "empty.yaml", "name: empty\n"))
     with patch.object(runner, "session", without_spilling):
-        dup = by_check(assess(types, stats, str(tmp_path), empty))["duplicate_key"]
-    assert (dup.error, dup.failing_rows, dup.total_rows) == (None, n, n)
+        dup = by_check(assess(**_notes(tmp_path)))["duplicate_key"]
+    assert (dup.error, dup.failing_rows, dup.total_rows) == (None, 40_000, 40_000)
     assert dup.examples == tuple({"_row": i + 1, "id": i // 2} for i in range(QUALITY_EXAMPLE_ROWS))
+
+
+def _spy_on_connections(monkeypatch) -> list[tuple[str, str]]:
+    """The memory limit and temporary directory of every connection a table's checks run on."""
+    seen = []
+    run = runner._run
+
+    def spy(con, *args):
+        seen.append(con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')")
+                    .fetchone())
+        return run(con, *args)
+
+    monkeypatch.setattr(runner, "_run", spy)
+    return seen
+
+
+def test_the_checks_of_a_large_table_run_in_bounded_memory(tmp_path, monkeypatch):
+    """From BOUNDED_FROM_ROWS rows a table's checks run on a connection of its own, its memory
+    bounded to MEMORY_PER_THREAD a thread, spilling into `<workspace>/tmp/` (gone after), with
+    the results of an unbounded run; under a bound too small for its values they run once more
+    without it; DATARAUM_DUCKDB_MEMORY_LIMIT wins."""
+    inputs = _notes(tmp_path, n=4_000)
+    unbounded = assess(**inputs)
+    seen = _spy_on_connections(monkeypatch)
+    monkeypatch.setattr(runner, "BOUNDED_FROM_ROWS", 4_000)
+    bounded = assess(**inputs)
+    [(memory, directory)] = seen
+    with connect() as con:
+        [(threads,)] = con.execute("SELECT current_setting('threads')").fetchall()
+    assert memory == f"{threads * 128}.0 MiB" and Path(directory).parent == tmp_path / "tmp"
+    assert not (tmp_path / "tmp").exists()
+    assert bounded.tables == unbounded.tables
+    monkeypatch.setattr(runner, "MEMORY_PER_THREAD", 1 << 20)
+    assert assess(**inputs).tables == unbounded.tables
+    assert len(seen) == 3 and seen[-1][0] != seen[-2][0]  # out of memory, then without the bound
+    monkeypatch.setenv("DATARAUM_DUCKDB_MEMORY_LIMIT", "300MiB")
+    assess(**inputs)
+    assert seen[-1][0] == "300.0 MiB" and Path(seen[-1][1]).parent == tmp_path / "tmp"
 
 
 # --- the bundled sample and the context ----------------------------------------------------
