@@ -218,7 +218,7 @@ def find_null_tokens(ws: Workspace, staging: StagingResult | None, types: TypeRe
             written: dict[str, tuple[str, ...]] = {}
             for batch in batched(columns):  # a wide table a batch of columns per aggregate
                 row = con.execute(
-                    "SELECT " + ", ".join(_tokens_written(c, len(tokens)) for c in batch)
+                    "SELECT " + ", ".join(_tokens_written(c, tokens) for c in batch)
                     + f" FROM {ws.staged_rows(staged)}", [tokens]).fetchone()
                 assert row is not None  # an aggregate returns one row
                 written |= {column: tuple(sorted({tokens[i] for i, bit in enumerate(bits) if bit == "1"}))
@@ -236,12 +236,15 @@ def _without_nulls(con: duckdb.DuckDBPyConnection, ws: Workspace, typed: str) ->
         [str(ws.path(typed))]).fetchall() if not nulls}
 
 
-def _tokens_written(column: str, tokens: int) -> str:
-    """Which of the tokens (`$1`) a column holds, as a bit per token (its position in the list).
-    Not `list(DISTINCT ...) FILTER (...)`: DuckDB 2.0 plans that as a grouping of every distinct
-    value of each column, tokens or not, which held 5 MiB a column however few its values and
-    grew with them (10 columns of 4,000,000 distinct texts: 2.2 GiB, 13 s; this: 250 MiB, 2 s)."""
-    return f"bitstring_agg(list_position($1, trim({quote_ident(column)})), 1, {tokens})"
+def _tokens_written(column: str, tokens: list[str]) -> str:
+    """Which of the tokens (`$1`) a column holds, as a bit per token (its position in the list),
+    trimming only a value that can be one (`inference.null_token_sql`). Not `list(DISTINCT ...)
+    FILTER (...)`: DuckDB 2.0 plans that as a grouping of every distinct value of each column,
+    tokens or not, which held 5 MiB a column however few its values and grew with them (10
+    columns of 4,000,000 distinct texts: 2.2 GiB, 13 s; this: 250 MiB, 2 s)."""
+    value = quote_ident(column)
+    return (f"bitstring_agg(CASE WHEN {inference.null_token_sql(value, tokens)} "
+            f"THEN list_position($1, trim({value})) END, 1, {len(tokens)})")
 
 
 def null_token_checks(found: StagedNullTokens, tables: Tables, ws: Workspace) -> list[Check]:
