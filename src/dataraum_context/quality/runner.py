@@ -100,9 +100,9 @@ def _count_rows(con: duckdb.DuckDBPyConnection, relation: str | None, checks: li
 def _aggregate(con: duckdb.DuckDBPyConnection, relation: str | None, checks: list[Check], k: int,
                key: tuple[str, ...]) -> list[QualityResult]:
     """The checks' failing rows counted in one pass; then the first `k` of each check that
-    failed, found in a second pass over only the rows failing some check (each a row number:
-    building examples for every row cost six times the counting, and the numbers in the
-    counting pass three times) and read by their numbers."""
+    failed, found in a second pass over only the rows failing some check and read by their
+    numbers (an example built for every failing row cost six times the counting; the numbers
+    kept in the counting pass itself, three times)."""
     source = relation or quote_ident(checks[0].table)
     counted = _predicates(checks, source, "SELECT count(*)" + "".join(
         f", count(*) FILTER (WHERE p{i})" for i in range(len(checks)))).run(con).fetchone()
@@ -135,10 +135,12 @@ def _first_failing(con: duckdb.DuckDBPyConnection, source: str, checks: list[Che
         " WHERE " + " OR ".join(f"p{i}" for i in range(len(checks)))).run(con).fetchone()
     assert row is not None  # an aggregate returns one row
     numbers: list[list[int]] = [sorted(ns or ()) for ns in row]
+    wanted = sorted({n for ns in numbers for n in ns})
     columns = list(dict.fromkeys([*key, *(x for c in checks for x in c.columns)]))
+    # the LIMIT ends the scan once they are read: the first rows of a CSV read in place come early
     rows = {r[0]: dict(zip(columns, r[1:], strict=True)) for r in con.execute(
         f"SELECT {', '.join([ROW_NUMBER, *map(quote_ident, columns)])} FROM {source} "
-        f"WHERE {ROW_NUMBER} IN (SELECT unnest(?::BIGINT[]))", [sorted({n for ns in numbers for n in ns})]).fetchall()}
+        f"WHERE {ROW_NUMBER} IN (SELECT unnest(?::BIGINT[])) LIMIT {len(wanted)}", [wanted]).fetchall()}
     return [[_json_safe({"_row": n + 1, **{x: rows[n][x] for x in dict.fromkeys([*key, *c.columns])}}) for n in ns]
             for c, ns in zip(checks, numbers, strict=True)]
 
