@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -74,10 +73,9 @@ from dataraum_context.sql import (
     quote_ident,
     quote_literal,
     session,
-    spilling,
 )
 from dataraum_context.step import part_of_step, step
-from dataraum_context.workspace import Workspace, temp_path
+from dataraum_context.workspace import Workspace
 
 QUANTILES = {"p01": 0.01, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p99": 0.99}
 
@@ -122,7 +120,7 @@ def table_statistics(table_to_describe: ResolvedTable, workspace: str,
     path = ws.path(table_to_describe.path)
     large = table_to_describe.row_count > exact_up_to_rows or _value_bytes(path) > EXACT_UP_TO_BYTES
     try:
-        with _connection(ws, large) as con:
+        with ws.spilling("statistics", MEMORY_PER_THREAD) if large else session() as con:
             return _table_statistics(con, path, table_to_describe, not large, top_k, histogram_bins)
     except duckdb.OutOfMemoryException:
         if not large:
@@ -170,24 +168,6 @@ def _value_bytes(path: Path) -> int:
 # 128 MiB a thread as with 512 (20.5-21.8 s under load), and a peak RSS of 448 MiB against 924;
 # with 64 MiB a thread their peak was 316 MiB, but spilling more took 20% longer (15.2 s, 12.6).
 MEMORY_PER_THREAD = 128 << 20
-
-
-@contextmanager
-def _connection(ws: Workspace, large: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A session; for a large table (grouped column by column) a connection of its own whose
-    memory is bounded (MEMORY_PER_THREAD), spilling into `<workspace>/tmp/` (removed when empty)."""
-    if not large:
-        with session() as con:
-            yield con
-        return
-    tmp = ws.path("tmp")
-    try:
-        # named as a temporary file, so that the next run removes it when this process was killed
-        with spilling(temp_path(tmp / "statistics"), MEMORY_PER_THREAD) as con:
-            yield con
-    finally:
-        with suppress(OSError):  # another table's statistics may still use it
-            tmp.rmdir()
 
 
 @dataclass(frozen=True)

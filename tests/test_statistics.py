@@ -21,7 +21,7 @@ from hamilton import driver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataraum_context import sql
+from dataraum_context import sql, workspace
 from dataraum_context.dataflows import statistics
 from dataraum_context.dataflows.statistics import QUANTILES, _group_counts
 from dataraum_context.models import (
@@ -383,7 +383,7 @@ def test_a_large_table_spills_into_the_workspace_and_stays_exact(tmp_path, monke
             yield con
             spilled.append(any(directory.iterdir()))
 
-    with patch.object(statistics, "spilling", watched):
+    with patch.object(workspace, "spilling", watched):  # as the workspace opens it
         with patch.object(statistics, "MEMORY_PER_THREAD", 24 << 20):
             bounded = statistics_profiling(types, str(tmp_path), exact_up_to_rows=0).tables["t"].columns
         assert spilled == [True] and not (tmp_path / "tmp").exists()

@@ -46,6 +46,7 @@ from dataraum_context.sql import (
     quote_literal,
     row_group_bytes,
     row_group_rows,
+    spilling,
 )
 
 STAGED = "staged"
@@ -196,6 +197,18 @@ class Workspace:
             except FileNotFoundError:  # its writer finished meanwhile
                 continue
         return removed
+
+    @contextmanager
+    def spilling(self, name: str, memory_per_thread: int) -> Iterator[duckdb.DuckDBPyConnection]:
+        """`sql.spilling` into `<root>/tmp/`, in a directory named as a temporary file (the next
+        run removes one a killed process left), `tmp/` itself removed after when empty."""
+        tmp = self.path("tmp")
+        try:
+            with spilling(temp_path(tmp / name), memory_per_thread) as con:
+                yield con
+        finally:
+            with suppress(OSError):  # another table's connection may still use it
+                tmp.rmdir()
 
     def write_parquet(self, con: duckdb.DuckDBPyConnection, query: str, relative: str,
                       params: list | None = None, metadata: dict[str, str] | None = None,

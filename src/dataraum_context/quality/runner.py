@@ -12,8 +12,7 @@ one whose failing rows an earlier step counted exactly as none runs no query.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,8 +22,8 @@ import duckdb
 
 from dataraum_context.models import QualityResult
 from dataraum_context.quality.checks import ROW_NUMBER, Check, TableChecks
-from dataraum_context.sql import Sql, batched, concat, open_tables, quote_ident, session, spilling
-from dataraum_context.workspace import Workspace, temp_path
+from dataraum_context.sql import Sql, batched, concat, open_tables, quote_ident, session
+from dataraum_context.workspace import Workspace
 
 # A table of this many rows or more has its checks run on a connection of its own whose memory is
 # bounded (MEMORY_PER_THREAD a thread, unless DATARAUM_DUCKDB_MEMORY_LIMIT sets the limit), as
@@ -42,30 +41,12 @@ def run_checks(table: TableChecks, workspace: str, example_rows: int) -> list[Qu
     the bound when DuckDB ran out of memory under it (values of kilobytes)."""
     ws = Workspace(workspace)
     large = table.rows >= BOUNDED_FROM_ROWS
-    with _connection(ws, large) as con:
+    with ws.spilling("quality", MEMORY_PER_THREAD) if large else session() as con:
         results = _run(con, ws, table, example_rows)
     if large and any((r.error or "").startswith(duckdb.OutOfMemoryException.__name__) for r in results):
         with session() as con:
             results = _run(con, ws, table, example_rows)
     return results
-
-
-@contextmanager
-def _connection(ws: Workspace, large: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A session; for a large table a connection of its own whose memory is bounded
-    (MEMORY_PER_THREAD), spilling into `<workspace>/tmp/` (removed when empty)."""
-    if not large:
-        with session() as con:
-            yield con
-        return
-    tmp = ws.path("tmp")
-    try:
-        # named as a temporary file, so that the next run removes it when this process was killed
-        with spilling(temp_path(tmp / "quality"), MEMORY_PER_THREAD) as con:
-            yield con
-    finally:
-        with suppress(OSError):  # another table's checks or statistics may still use it
-            tmp.rmdir()
 
 
 def _run(con: duckdb.DuckDBPyConnection, ws: Workspace, table: TableChecks, k: int) -> list[QualityResult]:
