@@ -359,8 +359,13 @@ class CSVLoader(LoaderBase):
         return self._head.decode(self.encoding, errors="replace").lstrip("\ufeff")
 
     def _first_line(self, delimiter: str, quote: str) -> list[str]:
-        return next(csv.reader(self._head_text.splitlines()[:1], delimiter=delimiter or ",", quotechar=quote or '"',
-                               quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE), [])
+        """The fields of the first line; none when Python's csv cannot read them (a field over its
+        limit of 128 KiB, which DuckDB reads): DuckDB's reading of the line stands then."""
+        try:
+            return next(csv.reader(self._head_text.splitlines()[:1], delimiter=delimiter or ",",
+                                   quotechar=quote or '"', quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE), [])
+        except csv.Error:
+            return []
 
     def _detected_options(self) -> dict[str, str]:
         d = self._dialect
